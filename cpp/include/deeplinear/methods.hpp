@@ -1,0 +1,116 @@
+// One step of each training method of the paper, on a stack of layers.
+//   gd (Sec. 3.1, Algorithm 1):        Θ_i ← Θ_i − η G_i
+//   penalty (Sec. 6, Theorem 4):       Θ_i ← Θ_i − η (G_i + κ (Θ_i − I))
+//   step_and_project (Sec. 6, Thm 5):  Θ_i ← Π_ψ(Θ_i − η G_i), Π_ψ onto {‖A − I‖₂ ≤ ψ}
+//   power_projection (Sec. 5, Alg. 2): Θ ← balanced factors of Π_{H_γ}(Θ'_{1:L}), Θ' = Θ − ηG
+// All layers move simultaneously: the step reads the current stack and writes the next one.
+#pragma once
+
+#include "common.hpp"
+#include "factorization.hpp"
+#include "gradient.hpp"
+#include "products.hpp"
+#include "projections.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace deeplinear {
+
+enum class Method { gd, penalty, step_and_project, power_projection };
+
+template <class T>
+struct MethodParams {
+    Method method = Method::gd;
+    T lr = T(0);
+    T gamma = T(0);  // power_projection: the H_γ margin
+    T psi = T(0);    // step_and_project: the radius of the ball around I
+    T kappa = T(0);  // penalty: the weight of (κ/2) Σ‖I − Θ_i‖_F²
+};
+
+// The state of a run: the caller's layers plus one spare stack, swapped after every step so
+// that the previous state survives a step that turns out non-finite (then revert()).
+template <class T>
+class DenseStepper {
+public:
+    DenseStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params)
+        : result_(layers), spare_(layers.depth, layers.dim), current_(layers), next_(spare_.view()),
+          phi_(phi), params_(params), sweep_(layers.depth, layers.dim) {
+        if (params.method == Method::power_projection || params.method == Method::step_and_project) {
+            projector_.emplace(layers.dim);
+        }
+        if (params.method == Method::power_projection) {
+            factorizer_.emplace(layers.dim);
+            product_ = Matrix<T>(layers.dim, layers.dim);
+            scratch_ = Matrix<T>(layers.dim, layers.dim);
+        }
+    }
+
+    // ℓ at the current state (the forward sweep, kept for the next advance()).
+    T evaluate() { return sweep_.forward(current_.as_const(), phi_); }
+
+    // Writes the next state from the current one; evaluate() must have run on the current state.
+    void advance() {
+        const T lr = params_.lr;
+        const T decay = T(1) - lr * params_.kappa;
+        const T pull = lr * params_.kappa;
+        sweep_.backward(current_.as_const(), [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {
+            auto next = next_.layer(i);
+            auto current = current_.layer(i);
+            if (params_.method == Method::penalty) {
+                next = decay * current;
+                next.diagonal().array() += pull;
+            } else {
+                next = current;
+            }
+            if (prefix) {
+                next.noalias() -= lr * back * prefix->transpose();
+            } else {
+                next.noalias() -= lr * back;
+            }
+            if (params_.method == Method::step_and_project) projector_->project_identity_ball(next, params_.psi, next);
+        });
+        if (params_.method == Method::power_projection) power_project();
+        std::swap(current_, next_);
+    }
+
+    // Back to the state before the last advance().
+    void revert() { std::swap(current_, next_); }
+
+    // Leaves the current state in the caller's layers.
+    void finish() {
+        if (current_.data != result_.data) std::copy(current_.data, current_.data + current_.size(), result_.data);
+    }
+
+    double flops_per_step() const {
+        const double d = static_cast<double>(current_.dim), depth = static_cast<double>(current_.depth);
+        return 6.0 * depth * d * d * d;
+    }
+
+private:
+    void power_project() {
+        chain_product(next_.as_const(), product_, scratch_);
+        projector_->project_positive(product_, params_.gamma, product_);
+        const FactorStatus status = factorizer_->factor(product_, next_);
+        if (status != FactorStatus::ok) {
+            throw std::runtime_error(
+                "power projection: the projected product has no balanced factorization (" +
+                std::string(status == FactorStatus::singular ? "singular" : "eigenvalue -1") +
+                "); gamma may be too small for this precision");
+        }
+    }
+
+    LayerStack<T> result_;
+    OwnedStack<T> spare_;
+    LayerStack<T> current_, next_;
+    ConstMatrixMap<T> phi_;
+    MethodParams<T> params_;
+    GradientSweep<T> sweep_;
+    std::optional<Projector<T>> projector_;
+    std::optional<BalancedFactorizer<T>> factorizer_;
+    Matrix<T> product_, scratch_;
+};
+
+}  // namespace deeplinear

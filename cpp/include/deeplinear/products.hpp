@@ -1,0 +1,18 @@
+// Chained products Θ_{i:j} = Θ_j Θ_{j-1} ⋯ Θ_i (later layers on the left), Sec. 2.
+#pragma once
+
+#include "common.hpp"
+
+namespace deeplinear {
+
+// Θ_{1:L} = Θ_L ⋯ Θ_1 written into `out` (d×d); `scratch` is a d×d work matrix.
+template <class T, class Out>
+void chain_product(LayerStack<const T> layers, Out&& out, Matrix<T>& scratch) {
+    out = layers.layer(0);
+    for (Index i = 1; i < layers.depth; ++i) {
+        scratch.noalias() = layers.layer(i) * out;
+        out = scratch;
+    }
+}
+
+}  // namespace deeplinear

@@ -1,0 +1,62 @@
+// Bindings: polar decomposition and the balanced factorization (Definition 3).
+#include "bindings.hpp"
+
+#include <deeplinear/factorization.hpp>
+
+#include <pybind11/stl.h>
+
+namespace deeplinear::bindings {
+
+template <class T>
+static void register_for(py::module_& m) {
+    m.def(
+        "polar",
+        [](const Array<T>& a_array) {
+            const auto a = matrix_view<T>(a_array, "a");
+            auto r = new_matrix<T>(a.rows());
+            auto p = new_matrix<T>(a.rows());
+            auto r_map = matrix_map(r);
+            auto p_map = matrix_map(p);
+            {
+                py::gil_scoped_release release;
+                ThreadScope threads(1);
+                BalancedFactorizer<T> factorizer(a.rows());
+                factorizer.polar(a, r_map, p_map);
+            }
+            return py::make_tuple(r, p);
+        },
+        py::arg("a").noconvert());
+
+    m.def(
+        "balanced_factorization",
+        [](const Array<T>& a_array, Index depth) {
+            const auto a = matrix_view<T>(a_array, "a");
+            if (depth < 1) throw py::value_error("depth must be >= 1");
+            auto out = new_layers<T>(depth, a.rows());
+            auto out_view = layers_map(out);
+            FactorStatus status;
+            {
+                py::gil_scoped_release release;
+                ThreadScope threads(1);
+                BalancedFactorizer<T> factorizer(a.rows());
+                status = factorizer.factor(a, out_view);
+            }
+            if (status == FactorStatus::singular) {
+                throw py::value_error("a is singular (numerically): it has no balanced factorization");
+            }
+            if (status == FactorStatus::negative_eigenvalue) {
+                throw py::value_error(
+                    "a has no real principal root: the orthogonal factor of its polar decomposition "
+                    "has an eigenvalue -1");
+            }
+            return out;
+        },
+        py::arg("a").noconvert(), py::arg("depth"));
+}
+
+void register_factorization(py::module_& m) {
+    register_for<double>(m);
+    register_for<float>(m);
+}
+
+}  // namespace deeplinear::bindings

@@ -1,0 +1,47 @@
+"""deeplinear: gradient descent on deep linear residual networks, at C++ speed.
+
+A reference implementation of Bartlett, Helmbold & Long, "Gradient descent with identity
+initialization efficiently learns positive definite linear transformations by deep residual
+networks" (ICML 2018). ``layers`` is an (L, d, d) array with ``layers[i-1]`` = Θ_i; the network
+computes Θ_L ⋯ Θ_1 x and the loss is ℓ(Θ) = ½‖Θ_{1:L} − Φ‖_F².
+"""
+
+from __future__ import annotations
+
+from . import targets, theory
+from .core import (
+    gradient,
+    hessian,
+    hvp,
+    loss,
+    positivity_margin,
+    product,
+    project_identity_ball,
+    project_positive,
+)
+from .factorization import balanced_factorization, polar
+from .spectral import spectral_gd
+from .training import METHODS, Trainer, TrainResult, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "METHODS",
+    "TrainResult",
+    "Trainer",
+    "__version__",
+    "balanced_factorization",
+    "gradient",
+    "hessian",
+    "hvp",
+    "loss",
+    "polar",
+    "positivity_margin",
+    "product",
+    "project_identity_ball",
+    "project_positive",
+    "spectral_gd",
+    "targets",
+    "theory",
+    "train",
+]

@@ -1,0 +1,113 @@
+"""Validation at the boundary: every public function converts its inputs here, once.
+
+Arrays come back C-contiguous, finite, of dtype float64 or float32 (float32 is kept only
+where the caller asks for it). Integer, boolean, non-contiguous and read-only arrays are
+valid input: they are converted (copied) here and the caller's array is never modified.
+Errors name the argument and say what was expected, in the style of numpy/scipy.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+__all__ = [
+    "as_float_array",
+    "as_layers",
+    "as_square",
+    "check_depth",
+    "check_positive",
+    "check_nonnegative",
+    "check_int",
+    "result_dtype",
+]
+
+
+def result_dtype(*arrays: object) -> np.dtype:
+    """float32 when every array given is float32, else float64 (no silent downcast)."""
+    if arrays and all(getattr(a, "dtype", None) == np.float32 for a in arrays):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def as_float_array(value: object, name: str, dtype: np.dtype | None = None) -> np.ndarray:
+    """Convert to a C-contiguous finite float array (float32 kept unless `dtype` says otherwise)."""
+    if isinstance(value, np.ndarray):
+        array = value
+    else:
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be a real array, got {type(value).__name__}") from exc
+    kind = array.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} must be real, got complex dtype {array.dtype}")
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {array.dtype}")
+    if dtype is None:
+        dtype = np.dtype(np.float32) if array.dtype == np.float32 else np.dtype(np.float64)
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
+    return array
+
+
+def as_square(value: object, name: str, dtype: np.dtype | None = None) -> np.ndarray:
+    """A (d, d) matrix with d >= 1."""
+    array = as_float_array(value, name, dtype)
+    if array.ndim != 2 or array.shape[0] != array.shape[1] or array.shape[0] == 0:
+        raise ValueError(f"{name} must be a square (d, d) matrix with d >= 1, got shape {array.shape}")
+    return array
+
+
+def as_layers(value: object, name: str = "layers", dtype: np.dtype | None = None) -> np.ndarray:
+    """An (L, d, d) stack of layers with L >= 1 and d >= 1; layers[i-1] is Θ_i."""
+    array = as_float_array(value, name, dtype)
+    if array.ndim != 3 or array.shape[1] != array.shape[2] or 0 in array.shape:
+        raise ValueError(
+            f"{name} must have shape (L, d, d) with L >= 1 and d >= 1 (layers[i-1] = Θ_i), "
+            f"got shape {array.shape}"
+        )
+    return array
+
+
+def check_int(value: object, name: str, minimum: int) -> int:
+    """An integer (bool excluded) that is at least `minimum`."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    result = operator.index(value)
+    if result < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {result}")
+    return result
+
+
+def check_depth(depth: object) -> int:
+    """The number of layers L >= 1."""
+    return check_int(depth, "depth", 1)
+
+
+def _check_real(value: object, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    result = float(value)
+    if not np.isfinite(result):
+        raise ValueError(f"{name} must be finite, got {result}")
+    return result
+
+
+def check_positive(value: object, name: str) -> float:
+    """A finite real number > 0 (step sizes, γ, ψ)."""
+    result = _check_real(value, name)
+    if result <= 0:
+        raise ValueError(f"{name} must be > 0, got {result}")
+    return result
+
+
+def check_nonnegative(value: object, name: str) -> float:
+    """A finite real number >= 0 (tolerances, κ)."""
+    result = _check_real(value, name)
+    if result < 0:
+        raise ValueError(f"{name} must be >= 0, got {result}")
+    return result

@@ -1,0 +1,428 @@
+"""Training deep linear networks by the methods the paper analyses: ``train`` and ``Trainer``.
+
+Every method runs many steps inside one C++ call (the GIL released, Ctrl-C polled about every
+50 ms); Python only works between calls, when a callback or the progress bar asks for it.
+
+Methods (``Θ_i`` are the layers, ``G_i`` the gradients of Lemma 1, all layers move at once):
+
+- ``"gd"`` (Sec. 3.1, Algorithm 1): Θ_i ← Θ_i − η G_i from Θ_i = I.
+- ``"power_projection"`` (Sec. 5, Algorithm 2): a gradient step, then the product is projected
+  onto H_γ = {A : uᵀAu ≥ γ} and the layers are replaced by its balanced factorization; from
+  Θ_i = γ^{1/L} I.
+- ``"step_and_project"`` (Sec. 6): a gradient step, then each layer is projected onto
+  {A : ‖A − I‖₂ ≤ ψ}; from Θ_i = γ^{1/L} I (γ = 1 unless given).
+- ``"penalty"`` (Sec. 6): gradient descent on ℓ + (κ/2) Σ_i ‖I − Θ_i‖_F²,
+  Θ_i ← Θ_i − η (G_i + κ (Θ_i − I)); from Θ_i = I. The recorded loss is ℓ itself.
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _core
+from ._validation import (
+    as_layers,
+    as_square,
+    check_depth,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
+
+__all__ = ["METHODS", "TrainResult", "Trainer", "train"]
+
+METHODS = ("gd", "power_projection", "step_and_project", "penalty")
+STATUSES = ("converged", "max_steps", "diverged", "interrupted", "stopped")
+
+Callback = Callable[[int, np.ndarray, float], Any]
+
+
+@dataclass(repr=False)
+class TrainResult:
+    """The outcome of a training run.
+
+    Attributes:
+        layers: (L, d, d) final layers (``layers[i-1]`` = Θ_i).
+        losses: the loss ℓ at step 0, every ``record_every`` steps, and at the last step.
+        loss_steps: the step number of each entry of ``losses``.
+        steps: the number of steps taken.
+        status: ``"converged"`` (ℓ ≤ tol), ``"max_steps"``, ``"diverged"`` (ℓ or the layers
+            stopped being finite, or ℓ > 1e100; ``layers`` is the last finite state),
+            ``"interrupted"`` (Ctrl-C; the last completed step) or ``"stopped"`` (the
+            callback returned True).
+        final_loss: ℓ at the final state.
+        method: the training method.
+    """
+
+    layers: np.ndarray
+    losses: np.ndarray
+    loss_steps: np.ndarray
+    steps: int
+    status: str
+    final_loss: float
+    method: str = "gd"
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        depth, dim = self.layers.shape[0], self.layers.shape[1]
+        return (
+            f"TrainResult(method={self.method!r}, status={self.status!r}, steps={self.steps}, "
+            f"final_loss={self.final_loss:.6g}, depth={depth}, d={dim})"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{name}</th><td>{value}</td></tr>"
+            for name, value in (
+                ("method", self.method),
+                ("status", self.status),
+                ("steps", self.steps),
+                ("final loss", f"{self.final_loss:.6g}"),
+                ("layers", f"{self.layers.shape[0]} × ({self.layers.shape[1]}×{self.layers.shape[2]})"),
+                ("recorded losses", len(self.losses)),
+            )
+        )
+        return f"<table><caption>TrainResult</caption>{rows}</table>"
+
+
+def _method_options(
+    method: object,
+    depth: int,
+    gamma: object,
+    psi: object,
+    kappa: object,
+) -> tuple[str, dict[str, float], float]:
+    """Validate the method's own parameters; return (method, options for _core, init scale)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    given = {"gamma": gamma, "psi": psi, "kappa": kappa}
+    uses = {
+        "gd": (),
+        "power_projection": ("gamma",),
+        "step_and_project": ("psi", "gamma"),
+        "penalty": ("kappa",),
+    }[method]
+    for name, value in given.items():
+        if value is not None and name not in uses:
+            raise ValueError(f"{name} is not a parameter of method={method!r}")
+    options = {"gamma": 0.0, "psi": 0.0, "kappa": 0.0}
+    scale = 1.0
+    if method == "power_projection":
+        if gamma is None:
+            raise ValueError("method='power_projection' needs gamma > 0 (the H_γ margin)")
+        options["gamma"] = check_positive(gamma, "gamma")
+        scale = options["gamma"] ** (1.0 / depth)
+    elif method == "step_and_project":
+        if psi is None:
+            raise ValueError("method='step_and_project' needs psi > 0 (the radius around I)")
+        options["psi"] = check_positive(psi, "psi")
+        scale = check_nonnegative(1.0 if gamma is None else gamma, "gamma") ** (1.0 / depth)
+    elif method == "penalty":
+        if kappa is None:
+            raise ValueError("method='penalty' needs kappa >= 0 (the weight of Σ‖I − Θ_i‖²/2)")
+        options["kappa"] = check_nonnegative(kappa, "kappa")
+    return method, options, scale
+
+
+def _initial_layers(init: object, depth: int, phi: np.ndarray, scale: float) -> np.ndarray:
+    """init None: scale·I; a real number s: s·I; else an (L, d, d) array, copied."""
+    dim = phi.shape[0]
+    if init is None or isinstance(init, numbers.Real):
+        if init is not None:
+            scale = float(init)
+            if isinstance(init, (bool, np.bool_)) or not np.isfinite(scale):
+                raise ValueError(f"init must be a finite number or an (L, d, d) array, got {init!r}")
+        layers = np.zeros((depth, dim, dim), dtype=phi.dtype)
+        layers[:, np.arange(dim), np.arange(dim)] = scale
+        return layers
+    layers = as_layers(init, "init", phi.dtype).copy()
+    if layers.shape != (depth, dim, dim):
+        raise ValueError(f"init must have shape (depth, d, d) = {(depth, dim, dim)}, got {layers.shape}")
+    return layers
+
+
+class Trainer:
+    """A steppable training run, for embedding in a simulator.
+
+    ``Trainer(phi, depth, method="gd", *, lr, init=None, gamma=None, psi=None, kappa=None,
+    record_every=1, callback=None, progress=False, threads=1)`` holds the layers and steps them
+    with ``step(n)`` or ``run(max_steps, tol)``. ``layers`` is the live (L, d, d) array: it may be
+    read and written between steps. See ``train`` for the parameters.
+    """
+
+    def __init__(
+        self,
+        phi: ArrayLike,
+        depth: int,
+        method: str = "gd",
+        *,
+        lr: float,
+        init: ArrayLike | float | None = None,
+        gamma: float | None = None,
+        psi: float | None = None,
+        kappa: float | None = None,
+        record_every: int = 1,
+        callback: Callback | None = None,
+        progress: bool = False,
+        threads: int = 1,
+    ) -> None:
+        self._phi = as_square(phi, "phi").copy()
+        self._phi.flags.writeable = False
+        self.depth = check_depth(depth)
+        self.method, self._options, scale = _method_options(method, self.depth, gamma, psi, kappa)
+        self.lr = check_positive(lr, "lr")
+        self.record_every = check_int(record_every, "record_every", 1)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        self.callback = callback
+        self.progress = bool(progress)
+        self.threads = check_int(threads, "threads", 1)
+        self._layers = _initial_layers(init, self.depth, self._phi, scale)
+        self._steps = 0
+        self._recorded_current = False  # whether ℓ at the current step is already recorded
+        self.status = "max_steps"
+        self._history_losses: list[np.ndarray] = []
+        self._history_steps: list[np.ndarray] = []
+
+    # -- state ---------------------------------------------------------------------------
+    @property
+    def phi(self) -> np.ndarray:
+        """The target Φ (read-only copy)."""
+        return self._phi
+
+    @property
+    def layers(self) -> np.ndarray:
+        """The live (L, d, d) layers; writable between steps."""
+        return self._layers
+
+    @layers.setter
+    def layers(self, value: ArrayLike) -> None:
+        new = as_layers(value, "layers", self._phi.dtype)
+        if new.shape != self._layers.shape:
+            raise ValueError(f"layers must have shape {self._layers.shape}, got {new.shape}")
+        self._layers[...] = new
+        self._recorded_current = False
+
+    @property
+    def loss(self) -> float:
+        """ℓ at the current layers."""
+        return float(_core.loss(self._checked_layers(), self._phi))
+
+    @property
+    def steps(self) -> int:
+        """Steps taken so far."""
+        return self._steps
+
+    @property
+    def losses(self) -> np.ndarray:
+        """Every loss recorded so far (see ``loss_steps``)."""
+        return np.concatenate(self._history_losses) if self._history_losses else np.empty(0)
+
+    @property
+    def loss_steps(self) -> np.ndarray:
+        """The step numbers of ``losses``."""
+        if not self._history_steps:
+            return np.empty(0, dtype=np.int64)
+        return np.concatenate(self._history_steps)
+
+    def __repr__(self) -> str:
+        return (
+            f"Trainer(method={self.method!r}, depth={self.depth}, d={self._phi.shape[0]}, "
+            f"lr={self.lr:g}, steps={self._steps}, status={self.status!r})"
+        )
+
+    # -- stepping ------------------------------------------------------------------------
+    def step(self, n: int = 1) -> float:
+        """Take ``n`` steps (fewer if the run diverges or is interrupted); return ℓ after them."""
+        n = check_int(n, "n", 0)
+        self._drive(n, tol=0.0, show_progress=False)
+        return self.loss
+
+    def run(self, max_steps: int = 10_000, tol: float = 0.0) -> TrainResult:
+        """Step until ℓ ≤ ``tol``, ``max_steps`` more steps, divergence or an interrupt."""
+        max_steps = check_int(max_steps, "max_steps", 0)
+        tol = check_nonnegative(tol, "tol")
+        first = len(self._history_losses)
+        self._drive(max_steps, tol, show_progress=self.progress)
+        losses = np.concatenate(self._history_losses[first:] or [np.empty(0)])
+        loss_steps = np.concatenate(self._history_steps[first:] or [np.empty(0, dtype=np.int64)])
+        return TrainResult(
+            layers=self._layers.copy(),
+            losses=losses,
+            loss_steps=loss_steps,
+            steps=self._steps,
+            status=self.status,
+            final_loss=float(losses[-1]) if len(losses) else self.loss,
+            method=self.method,
+        )
+
+    def _checked_layers(self) -> np.ndarray:
+        layers = self._layers
+        if not (layers.flags.c_contiguous and layers.flags.writeable):
+            raise ValueError("Trainer.layers was replaced by an incompatible array")
+        if not np.isfinite(layers).all():
+            raise ValueError("layers must contain only finite values (found NaN or inf)")
+        return layers
+
+    def _record(self, losses: np.ndarray, loss_steps: np.ndarray) -> None:
+        if len(losses):
+            self._history_losses.append(losses)
+            self._history_steps.append(loss_steps)
+
+    def _drive(self, max_steps: int, tol: float, show_progress: bool) -> None:
+        """Run up to max_steps steps in as few C++ calls as the callback and progress bar allow."""
+        layers = self._checked_layers()
+        target = self._steps + max_steps
+        bar = _progress_bar(max_steps) if show_progress else None
+        chunk = max_steps if bar is None else 1
+        self.status = "max_steps"
+        try:
+            if self.callback is not None and not self._recorded_current:
+                loss = float(_core.loss(layers, self._phi))
+                self._record(np.array([loss]), np.array([self._steps], dtype=np.int64))
+                self._recorded_current = True
+                if self.callback(self._steps, layers, loss) is True:
+                    self.status = "stopped"
+                    return
+            while True:
+                remaining = target - self._steps
+                size = min(remaining, chunk)
+                if self.callback is not None:
+                    size = min(size, self.record_every - self._steps % self.record_every)
+                started = time.perf_counter()
+                status, taken, losses, loss_steps = _core.run(
+                    layers,
+                    self._phi,
+                    self.method,
+                    self.lr,
+                    max_steps=size,
+                    tol=tol,
+                    record_every=self.record_every,
+                    first_step=self._steps,
+                    record_first=not self._recorded_current,
+                    threads=self.threads,
+                    **self._options,
+                )
+                self._steps += taken
+                finished = status != "max_steps" or self._steps >= target
+                # A chunk boundary is not the end of the run: drop its off-grid final record.
+                if (
+                    not finished
+                    and len(loss_steps)
+                    and loss_steps[-1] == self._steps
+                    and self._steps % self.record_every != 0
+                ):
+                    losses, loss_steps = losses[:-1], loss_steps[:-1]
+                self._record(losses, loss_steps)
+                self._recorded_current = bool(len(loss_steps)) and loss_steps[-1] == self._steps
+                if bar is not None:
+                    bar.update(taken)
+                    if len(losses):
+                        bar.set_postfix(loss=f"{losses[-1]:.3e}", refresh=False)
+                    if time.perf_counter() - started < 0.05:
+                        chunk *= 2
+                if self.callback is not None and len(losses):
+                    stop = False
+                    for step, value in zip(loss_steps.tolist(), losses.tolist()):
+                        stop = self.callback(step, layers, value) is True or stop
+                    if stop:
+                        self.status = "stopped" if status == "max_steps" else status
+                        return
+                if finished:
+                    self.status = status
+                    break
+        except KeyboardInterrupt:
+            self.status = "interrupted"
+        finally:
+            if bar is not None:
+                bar.close()
+        if self.status == "interrupted":
+            if not self._recorded_current:
+                self._record(
+                    np.array([float(_core.loss(layers, self._phi))]),
+                    np.array([self._steps], dtype=np.int64),
+                )
+                self._recorded_current = True
+            warnings.warn(
+                f"training interrupted (KeyboardInterrupt) after {self._steps} steps; "
+                "the result holds the state of the last completed step",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+
+def _progress_bar(total: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="step", dynamic_ncols=True, leave=False)
+
+
+def train(
+    phi: ArrayLike,
+    depth: int,
+    method: str = "gd",
+    *,
+    lr: float,
+    max_steps: int = 10_000,
+    tol: float = 0.0,
+    init: ArrayLike | float | None = None,
+    gamma: float | None = None,
+    psi: float | None = None,
+    kappa: float | None = None,
+    record_every: int = 1,
+    callback: Callback | None = None,
+    progress: bool = False,
+    threads: int = 1,
+) -> TrainResult:
+    """Train a deep linear network Θ_L ⋯ Θ_1 towards Φ by one of the paper's methods.
+
+    The loss is ℓ(Θ) = ½‖Θ_{1:L} − Φ‖_F² (isotropic inputs, Sec. 2).
+
+    Args:
+        phi: the (d, d) target Φ (float64, or float32 to train in float32).
+        depth: the number of layers L ≥ 1.
+        method: ``"gd"``, ``"power_projection"`` (needs ``gamma``), ``"step_and_project"``
+            (needs ``psi``; ``gamma`` sets the initial scale, default 1) or ``"penalty"``
+            (needs ``kappa``); see the module docstring for the update rules.
+        lr: the step size η > 0.
+        max_steps: the most steps to take.
+        tol: stop once ℓ ≤ tol (status ``"converged"``).
+        init: None for the method's own start (I, or γ^{1/L}·I for power projection and
+            step-and-project), a number s for s·I, or an (L, d, d) array (copied).
+        gamma, psi, kappa: the method's parameters (γ > 0, ψ > 0, κ ≥ 0).
+        record_every: record ℓ every this many steps (and at steps 0 and the last).
+        callback: ``callback(step, layers, loss)`` at every recorded step; returning True stops
+            the run (status ``"stopped"``). ``layers`` is the live array.
+        progress: show a tqdm progress bar with the current loss.
+        threads: threads for the matrix products (OpenMP), default 1.
+
+    Returns:
+        A ``TrainResult``. Ctrl-C returns the state of the last completed step with status
+        ``"interrupted"`` and a RuntimeWarning.
+
+    Raises:
+        ValueError, TypeError: for invalid arguments, naming the argument.
+    """
+    trainer = Trainer(
+        phi,
+        depth,
+        method,
+        lr=lr,
+        init=init,
+        gamma=gamma,
+        psi=psi,
+        kappa=kappa,
+        record_every=record_every,
+        callback=callback,
+        progress=progress,
+        threads=threads,
+    )
+    return trainer.run(max_steps=max_steps, tol=tol)
