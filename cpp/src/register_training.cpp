@@ -48,18 +48,20 @@ LoopOptions loop_options(std::int64_t max_steps, double tol, std::int64_t record
 // loss_steps). A KeyboardInterrupt becomes status "interrupted" (the Python layer warns);
 // any other exception raised by a signal handler propagates after the state is consistent.
 template <class Stepper>
-py::tuple run_released(Stepper& stepper, const LoopOptions& options, int threads) {
+py::tuple run_released(Stepper& stepper, const LoopOptions& options, int threads, bool with_diagnostics) {
     const auto capacity = static_cast<py::ssize_t>(options.max_steps / options.record_every + 2);
     py::array_t<double> losses(capacity);
     py::array_t<std::int64_t> loss_steps(capacity);
+    py::array_t<double> diagnostics(with_diagnostics ? capacity * kDiagnosticCount : 0);
     double* loss_data = losses.mutable_data();
     std::int64_t* step_data = loss_steps.mutable_data();
+    double* diagnostic_data = with_diagnostics ? diagnostics.mutable_data() : nullptr;
     std::optional<py::error_already_set> pending;
     LoopResult result;
     {
         py::gil_scoped_release release;
         ThreadScope scope(threads);
-        result = run_loop(stepper, options, loss_data, step_data, [&pending] {
+        result = run_loop(stepper, options, loss_data, step_data, diagnostic_data, kDiagnosticCount, [&pending] {
             py::gil_scoped_acquire acquire;
             if (PyErr_CheckSignals() == 0) return false;
             pending.emplace();  // fetches the exception raised by the signal handler
@@ -73,7 +75,15 @@ py::tuple run_released(Stepper& stepper, const LoopOptions& options, int threads
     std::memcpy(recorded_losses.mutable_data(), loss_data, sizeof(double) * static_cast<std::size_t>(result.recorded));
     std::memcpy(recorded_steps.mutable_data(), step_data,
                 sizeof(std::int64_t) * static_cast<std::size_t>(result.recorded));
-    return py::make_tuple(status_name(result.status), result.steps, recorded_losses, recorded_steps);
+    py::object recorded_diagnostics = py::none();
+    if (with_diagnostics) {
+        py::array_t<double> table({static_cast<py::ssize_t>(result.recorded), static_cast<py::ssize_t>(kDiagnosticCount)});
+        std::memcpy(table.mutable_data(), diagnostic_data,
+                    sizeof(double) * static_cast<std::size_t>(result.recorded * kDiagnosticCount));
+        recorded_diagnostics = table;
+    }
+    return py::make_tuple(status_name(result.status), result.steps, recorded_losses, recorded_steps,
+                          recorded_diagnostics);
 }
 
 template <class T>
@@ -82,7 +92,7 @@ void register_for(py::module_& m) {
         "run",
         [](Array<T>& layers_array, const Array<T>& phi_array, const std::string& method, double lr, double gamma,
            double psi, double kappa, std::int64_t max_steps, double tol, std::int64_t record_every,
-           std::int64_t first_step, bool record_first, int threads) {
+           std::int64_t first_step, bool record_first, int threads, bool diagnostics) {
             const auto layers = mutable_layers_view<T>(layers_array, "layers");
             const auto phi = matrix_view<T>(phi_array, "phi", layers.dim);
             MethodParams<T> params;
@@ -94,12 +104,29 @@ void register_for(py::module_& m) {
             if (threads < 1) throw py::value_error("threads must be >= 1");
             const auto options = loop_options(max_steps, tol, record_every, first_step, record_first);
             DenseStepper<T> stepper(layers, phi, params);
-            return run_released(stepper, options, threads);
+            return run_released(stepper, options, threads, diagnostics);
         },
         py::arg("layers").noconvert(), py::arg("phi").noconvert(), py::arg("method"), py::arg("lr"),
         py::arg("gamma") = 0.0, py::arg("psi") = 0.0, py::arg("kappa") = 0.0, py::arg("max_steps"),
         py::arg("tol") = 0.0, py::arg("record_every") = 1, py::arg("first_step") = 0,
-        py::arg("record_first") = true, py::arg("threads") = 1);
+        py::arg("record_first") = true, py::arg("threads") = 1, py::arg("diagnostics") = false);
+
+    m.def(
+        "diagnostics",
+        [](const Array<T>& layers_array, const Array<T>& phi_array) {
+            const auto layers = layers_view<T>(layers_array, "layers");
+            const auto phi = matrix_view<T>(phi_array, "phi", layers.dim);
+            py::array_t<double> out(kDiagnosticCount);
+            double* data = out.mutable_data();
+            {
+                py::gil_scoped_release release;
+                ThreadScope threads(1);
+                Diagnostics<T> diagnostics(layers.depth, layers.dim);
+                diagnostics.compute(layers, phi, data);
+            }
+            return out;
+        },
+        py::arg("layers").noconvert(), py::arg("phi").noconvert());
 
     m.def(
         "spectral_run",
@@ -114,7 +141,7 @@ void register_for(py::module_& m) {
             const auto options = loop_options(max_steps, tol, record_every, first_step, record_first);
             SpectralStepper<T> stepper(a_array.mutable_data(), mu_array.data(), a_array.shape(0), depth,
                                        static_cast<T>(lr));
-            return run_released(stepper, options, 1);
+            return run_released(stepper, options, 1, false);
         },
         py::arg("a").noconvert(), py::arg("mu").noconvert(), py::arg("depth"), py::arg("lr"), py::arg("max_steps"),
         py::arg("tol") = 0.0, py::arg("record_every") = 1, py::arg("first_step") = 0,
@@ -124,6 +151,9 @@ void register_for(py::module_& m) {
 }  // namespace
 
 void register_training(py::module_& m) {
+    py::list names;
+    for (const char* name : kDiagnosticNames) names.append(name);
+    m.attr("diagnostic_names") = py::tuple(names);
     register_for<double>(m);
     register_for<float>(m);
 }

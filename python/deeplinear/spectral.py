@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 
 from . import _core
 from ._validation import as_square, check_depth, check_int, check_nonnegative, check_positive
-from .training import TrainResult
+from .training import TrainResult, warn_interrupted
 
 __all__ = ["spectral_gd"]
 
@@ -36,7 +36,8 @@ def spectral_gd(
     layers rebuilt as U diag(a) Uᵀ. ``extras`` holds ``eigenvalues`` (μ, ascending), ``basis``
     (U) and ``a`` (the final layer eigenvalues a_k, in the order of μ).
 
-    Raises ValueError if Φ is not symmetric (to 1e-10 relative).
+    Ctrl-C stops it like ``train`` (status ``"interrupted"`` and a RuntimeWarning). Raises
+    ValueError if Φ is not symmetric (to 1e-10 relative).
     """
     phi = as_square(phi, "phi")
     depth = check_depth(depth)
@@ -54,9 +55,11 @@ def spectral_gd(
     mu = np.ascontiguousarray(mu, dtype=phi.dtype)
     basis = basis.astype(phi.dtype, copy=False)
     a = np.ones_like(mu)
-    status, steps, losses, loss_steps = _core.spectral_run(
+    status, steps, losses, loss_steps, _ = _core.spectral_run(
         a, mu, depth, lr, max_steps=max_steps, tol=tol, record_every=record_every
     )
+    if status == "interrupted":
+        warn_interrupted(int(steps))
     layer = (basis * a) @ basis.T
     layers = np.ascontiguousarray(np.broadcast_to(layer, (depth, *layer.shape)))
     return TrainResult(

@@ -60,6 +60,13 @@ class TrainResult:
             callback returned True).
         final_loss: ℓ at the final state.
         method: the training method.
+        diagnostics: with ``diagnostics=True``, a dict of arrays aligned with ``losses``:
+            ``loss``, ``radius`` (maxᵢ‖Θ_i − I‖₂), ``min_singular`` / ``max_singular``
+            (min/max over layers of σ_min/σ_max), ``grad_norm`` (‖∇ℓ‖), ``lemma2_ratio``
+            (‖∇ℓ‖²/(4ℓLσ_min^{2L}), Lemma 2 as the paper states it, which can fall to ½:
+            the stated constant is off by 2 for ℓ = ½‖·‖²), ``lemma2_corrected_ratio``
+            (‖∇ℓ‖²/(2ℓLσ_min^{2(L−1)}), provably ≥ 1), ``margin`` (of Θ_{1:L}) and
+            ``balancedness`` (maxᵢ‖Θ_{i+1}ᵀΘ_{i+1} − Θ_iΘ_iᵀ‖_F); else None.
     """
 
     layers: np.ndarray
@@ -69,6 +76,7 @@ class TrainResult:
     status: str
     final_loss: float
     method: str = "gd"
+    diagnostics: dict[str, np.ndarray] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -153,7 +161,7 @@ class Trainer:
     """A steppable training run, for embedding in a simulator.
 
     ``Trainer(phi, depth, method="gd", *, lr, init=None, gamma=None, psi=None, kappa=None,
-    record_every=1, callback=None, progress=False, threads=1)`` holds the layers and steps them
+    record_every=1, callback=None, progress=False, threads=1, diagnostics=False)`` holds the layers and steps them
     with ``step(n)`` or ``run(max_steps, tol)``. ``layers`` is the live (L, d, d) array: it may be
     read and written between steps. See ``train`` for the parameters.
     """
@@ -173,6 +181,7 @@ class Trainer:
         callback: Callback | None = None,
         progress: bool = False,
         threads: int = 1,
+        diagnostics: bool = False,
     ) -> None:
         self._phi = as_square(phi, "phi").copy()
         self._phi.flags.writeable = False
@@ -185,12 +194,14 @@ class Trainer:
         self.callback = callback
         self.progress = bool(progress)
         self.threads = check_int(threads, "threads", 1)
+        self.record_diagnostics = bool(diagnostics)
         self._layers = _initial_layers(init, self.depth, self._phi, scale)
         self._steps = 0
         self._recorded_current = False  # whether ℓ at the current step is already recorded
         self.status = "max_steps"
         self._history_losses: list[np.ndarray] = []
         self._history_steps: list[np.ndarray] = []
+        self._history_diagnostics: list[np.ndarray] = []
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -254,6 +265,12 @@ class Trainer:
         self._drive(max_steps, tol, show_progress=self.progress)
         losses = np.concatenate(self._history_losses[first:] or [np.empty(0)])
         loss_steps = np.concatenate(self._history_steps[first:] or [np.empty(0, dtype=np.int64)])
+        diagnostics = None
+        if self.record_diagnostics:
+            table = np.concatenate(
+                self._history_diagnostics[first:] or [np.empty((0, len(_core.diagnostic_names)))]
+            )
+            diagnostics = dict(zip(_core.diagnostic_names, table.T.copy()))
         return TrainResult(
             layers=self._layers.copy(),
             losses=losses,
@@ -262,6 +279,7 @@ class Trainer:
             status=self.status,
             final_loss=float(losses[-1]) if len(losses) else self.loss,
             method=self.method,
+            diagnostics=diagnostics,
         )
 
     def _checked_layers(self) -> np.ndarray:
@@ -272,10 +290,24 @@ class Trainer:
             raise ValueError("layers must contain only finite values (found NaN or inf)")
         return layers
 
-    def _record(self, losses: np.ndarray, loss_steps: np.ndarray) -> None:
+    def _record(self, losses: np.ndarray, loss_steps: np.ndarray, diagnostics: Any) -> None:
         if len(losses):
             self._history_losses.append(losses)
             self._history_steps.append(loss_steps)
+            if self.record_diagnostics:
+                self._history_diagnostics.append(diagnostics)
+
+    def _record_current(self) -> float:
+        """Record ℓ (and the diagnostics) of the current state; return ℓ."""
+        if self.record_diagnostics:
+            table = _core.diagnostics(self._layers, self._phi)[np.newaxis, :]
+            loss = float(table[0, 0])
+        else:
+            table = None
+            loss = float(_core.loss(self._layers, self._phi))
+        self._record(np.array([loss]), np.array([self._steps], dtype=np.int64), table)
+        self._recorded_current = True
+        return loss
 
     def _drive(self, max_steps: int, tol: float, show_progress: bool) -> None:
         """Run up to max_steps steps in as few C++ calls as the callback and progress bar allow."""
@@ -286,9 +318,7 @@ class Trainer:
         self.status = "max_steps"
         try:
             if self.callback is not None and not self._recorded_current:
-                loss = float(_core.loss(layers, self._phi))
-                self._record(np.array([loss]), np.array([self._steps], dtype=np.int64))
-                self._recorded_current = True
+                loss = self._record_current()
                 if self.callback(self._steps, layers, loss) is True:
                     self.status = "stopped"
                     return
@@ -298,7 +328,7 @@ class Trainer:
                 if self.callback is not None:
                     size = min(size, self.record_every - self._steps % self.record_every)
                 started = time.perf_counter()
-                status, taken, losses, loss_steps = _core.run(
+                status, taken, losses, loss_steps, diagnostics = _core.run(
                     layers,
                     self._phi,
                     self.method,
@@ -309,6 +339,7 @@ class Trainer:
                     first_step=self._steps,
                     record_first=not self._recorded_current,
                     threads=self.threads,
+                    diagnostics=self.record_diagnostics,
                     **self._options,
                 )
                 self._steps += taken
@@ -321,7 +352,8 @@ class Trainer:
                     and self._steps % self.record_every != 0
                 ):
                     losses, loss_steps = losses[:-1], loss_steps[:-1]
-                self._record(losses, loss_steps)
+                    diagnostics = None if diagnostics is None else diagnostics[:-1]
+                self._record(losses, loss_steps, diagnostics)
                 self._recorded_current = bool(len(loss_steps)) and loss_steps[-1] == self._steps
                 if bar is not None:
                     bar.update(taken)
@@ -346,17 +378,28 @@ class Trainer:
                 bar.close()
         if self.status == "interrupted":
             if not self._recorded_current:
-                self._record(
-                    np.array([float(_core.loss(layers, self._phi))]),
-                    np.array([self._steps], dtype=np.int64),
-                )
-                self._recorded_current = True
-            warnings.warn(
-                f"training interrupted (KeyboardInterrupt) after {self._steps} steps; "
-                "the result holds the state of the last completed step",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+                self._record_current()
+            warn_interrupted(self._steps)
+
+    @property
+    def diagnostics(self) -> dict[str, np.ndarray] | None:
+        """Every diagnostics row recorded so far (``diagnostics=True``), aligned with ``losses``."""
+        if not self.record_diagnostics:
+            return None
+        table = np.concatenate(
+            self._history_diagnostics or [np.empty((0, len(_core.diagnostic_names)))]
+        )
+        return dict(zip(_core.diagnostic_names, table.T.copy()))
+
+
+def warn_interrupted(steps: int) -> None:
+    """Say that a run stopped at Ctrl-C: the interrupt is never swallowed silently."""
+    warnings.warn(
+        f"training interrupted (KeyboardInterrupt) after {steps} steps; "
+        "the result holds the state of the last completed step",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 def _progress_bar(total: int) -> Any:
@@ -381,6 +424,7 @@ def train(
     callback: Callback | None = None,
     progress: bool = False,
     threads: int = 1,
+    diagnostics: bool = False,
 ) -> TrainResult:
     """Train a deep linear network Θ_L ⋯ Θ_1 towards Φ by one of the paper's methods.
 
@@ -403,6 +447,8 @@ def train(
             the run (status ``"stopped"``). ``layers`` is the live array.
         progress: show a tqdm progress bar with the current loss.
         threads: threads for the matrix products (OpenMP), default 1.
+        diagnostics: also record, at every recorded step, the per-state diagnostics of
+            ``TrainResult.diagnostics`` (computed in C++; costs about 2L SVDs per record).
 
     Returns:
         A ``TrainResult``. Ctrl-C returns the state of the last completed step with status
@@ -424,5 +470,6 @@ def train(
         callback=callback,
         progress=progress,
         threads=threads,
+        diagnostics=diagnostics,
     )
     return trainer.run(max_steps=max_steps, tol=tol)

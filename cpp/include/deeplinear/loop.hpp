@@ -1,5 +1,5 @@
 // Many steps in one call: stop rules, loss recording and interrupt polling for any stepper
-// (evaluate() → ℓ of the current state, advance(), revert(), finish(), flops_per_step()).
+// (evaluate() → ℓ of the current state, advance(), revert(), finish(), diagnose(out)).
 #pragma once
 
 #include "common.hpp"
@@ -54,11 +54,12 @@ private:
 // Runs until ℓ <= tol (converged), ℓ is not finite or exceeds the threshold (diverged: the
 // state is the last one with a finite ℓ), max_steps (max_steps) or an interrupt. Records the
 // starting ℓ (if record_first), every record_every-th global step, and always the final one.
-// `losses`/`loss_steps` need room for max_steps / record_every + 2 entries. On return, and
-// when a step throws, the caller's layers hold the last completed state.
+// `losses`/`loss_steps` need room for max_steps / record_every + 2 entries, `diagnostics`
+// (optional) for kDiagnosticCount times as many. On return, and when a step throws, the
+// caller's layers hold the last completed state.
 template <class Stepper, class Interrupted>
 LoopResult run_loop(Stepper& stepper, const LoopOptions& options, double* losses, std::int64_t* loss_steps,
-                    Interrupted&& interrupted) {
+                    double* diagnostics, int diagnostic_count, Interrupted&& interrupted) {
     LoopResult result;
     InterruptPoll poll;
     double previous_loss = 0.0;
@@ -66,6 +67,7 @@ LoopResult run_loop(Stepper& stepper, const LoopOptions& options, double* losses
     auto record = [&](std::int64_t step, double loss) {
         losses[result.recorded] = loss;
         loss_steps[result.recorded] = step;
+        if (diagnostics) stepper.diagnose(diagnostics + result.recorded * diagnostic_count);
         ++result.recorded;
     };
     try {

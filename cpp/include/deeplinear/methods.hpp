@@ -7,6 +7,7 @@
 #pragma once
 
 #include "common.hpp"
+#include "diagnostics.hpp"
 #include "factorization.hpp"
 #include "gradient.hpp"
 #include "products.hpp"
@@ -84,9 +85,10 @@ public:
         if (current_.data != result_.data) std::copy(current_.data, current_.data + current_.size(), result_.data);
     }
 
-    double flops_per_step() const {
-        const double d = static_cast<double>(current_.dim), depth = static_cast<double>(current_.depth);
-        return 6.0 * depth * d * d * d;
+    // The diagnostics of diagnostics.hpp at the current state into out[0 .. kDiagnosticCount).
+    void diagnose(double* out) {
+        if (!diagnostics_) diagnostics_.emplace(current_.depth, current_.dim);
+        diagnostics_->compute(current_.as_const(), phi_, out);
     }
 
 private:
@@ -110,6 +112,7 @@ private:
     GradientSweep<T> sweep_;
     std::optional<Projector<T>> projector_;
     std::optional<BalancedFactorizer<T>> factorizer_;
+    std::optional<Diagnostics<T>> diagnostics_;
     Matrix<T> product_, scratch_;
 };
 

@@ -33,7 +33,7 @@ public:
 
     void finish() { std::copy(current_.data(), current_.data() + current_.size(), result_); }
 
-    double flops_per_step() const { return static_cast<double>(current_.size()) * 8.0; }
+    void diagnose(double*) {}  // not recorded: the spectral state has no layers
 
 private:
     // out = x^n elementwise by repeated squaring (n >= 0): O(log n) passes, exact for negative x.
