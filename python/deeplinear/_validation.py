@@ -18,9 +18,9 @@ __all__ = [
     "as_layers",
     "as_square",
     "check_depth",
-    "check_positive",
-    "check_nonnegative",
     "check_int",
+    "check_nonnegative",
+    "check_positive",
     "result_dtype",
 ]
 
@@ -58,7 +58,9 @@ def as_square(value: object, name: str, dtype: np.dtype | None = None) -> np.nda
     """A (d, d) matrix with d >= 1."""
     array = as_float_array(value, name, dtype)
     if array.ndim != 2 or array.shape[0] != array.shape[1] or array.shape[0] == 0:
-        raise ValueError(f"{name} must be a square (d, d) matrix with d >= 1, got shape {array.shape}")
+        raise ValueError(
+            f"{name} must be a square (d, d) matrix with d >= 1, got shape {array.shape}"
+        )
     return array
 
 

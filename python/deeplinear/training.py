@@ -94,7 +94,10 @@ class TrainResult:
                 ("status", self.status),
                 ("steps", self.steps),
                 ("final loss", f"{self.final_loss:.6g}"),
-                ("layers", f"{self.layers.shape[0]} × ({self.layers.shape[1]}×{self.layers.shape[2]})"),
+                (
+                    "layers",
+                    f"{self.layers.shape[0]} × ({self.layers.shape[1]}×{self.layers.shape[2]})",
+                ),
                 ("recorded losses", len(self.losses)),
             )
         )
@@ -147,13 +150,17 @@ def _initial_layers(init: object, depth: int, phi: np.ndarray, scale: float) -> 
         if init is not None:
             scale = float(init)
             if isinstance(init, (bool, np.bool_)) or not np.isfinite(scale):
-                raise ValueError(f"init must be a finite number or an (L, d, d) array, got {init!r}")
+                raise ValueError(
+                    f"init must be a finite number or an (L, d, d) array, got {init!r}"
+                )
         layers = np.zeros((depth, dim, dim), dtype=phi.dtype)
         layers[:, np.arange(dim), np.arange(dim)] = scale
         return layers
     layers = as_layers(init, "init", phi.dtype).copy()
     if layers.shape != (depth, dim, dim):
-        raise ValueError(f"init must have shape (depth, d, d) = {(depth, dim, dim)}, got {layers.shape}")
+        raise ValueError(
+            f"init must have shape (depth, d, d) = {(depth, dim, dim)}, got {layers.shape}"
+        )
     return layers
 
 
@@ -161,9 +168,9 @@ class Trainer:
     """A steppable training run, for embedding in a simulator.
 
     ``Trainer(phi, depth, method="gd", *, lr, init=None, gamma=None, psi=None, kappa=None,
-    record_every=1, callback=None, progress=False, threads=1, diagnostics=False)`` holds the layers and steps them
-    with ``step(n)`` or ``run(max_steps, tol)``. ``layers`` is the live (L, d, d) array: it may be
-    read and written between steps. See ``train`` for the parameters.
+    record_every=1, callback=None, progress=False, threads=1, diagnostics=False)`` holds the
+    layers and steps them with ``step(n)`` or ``run(max_steps, tol)``. ``layers`` is the live
+    (L, d, d) array: it may be read and written between steps. See ``train`` for the parameters.
     """
 
     def __init__(
