@@ -87,10 +87,18 @@ def _parser() -> argparse.ArgumentParser:
         "descent from the identity (Sec. 3.1, Theorem 2) and print the loss every 10%% of the run.",
     )
     demo.add_argument("--d", type=_positive_int, default=8, help="dimension d (default 8)")
-    demo.add_argument("--depth", type=_positive_int, default=8, help="number of layers L (default 8)")
-    demo.add_argument("--cond", type=_positive_float, default=4.0, help="condition number of Φ (default 4)")
-    demo.add_argument("--steps", type=_positive_int, default=3000, help="maximum steps (default 3000)")
-    demo.add_argument("--tol", type=_positive_float, default=1e-20, help="stop at this loss (default 1e-20)")
+    demo.add_argument(
+        "--depth", type=_positive_int, default=8, help="number of layers L (default 8)"
+    )
+    demo.add_argument(
+        "--cond", type=_positive_float, default=4.0, help="condition number of Φ (default 4)"
+    )
+    demo.add_argument(
+        "--steps", type=_positive_int, default=3000, help="maximum steps (default 3000)"
+    )
+    demo.add_argument(
+        "--tol", type=_positive_float, default=1e-20, help="stop at this loss (default 1e-20)"
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed of the target (default 0)")
     demo.set_defaults(handler=_demo)
     return parser

@@ -259,9 +259,13 @@ class Trainer:
 
     # -- stepping ------------------------------------------------------------------------
     def step(self, n: int = 1) -> float:
-        """Take ``n`` steps (fewer if the run diverges or is interrupted); return ℓ after them."""
+        """Take ``n`` steps (fewer if the run diverges or is interrupted); return ℓ after them.
+
+        Consecutive calls record losses exactly as one long run would (every ``record_every``
+        steps), so ``step(a); step(b); run(c)`` gives the history of ``run(a + b + c)``.
+        """
         n = check_int(n, "n", 0)
-        self._drive(n, tol=0.0, show_progress=False)
+        self._drive(n, tol=0.0, show_progress=False, record_last=False)
         return self.loss
 
     def run(self, max_steps: int = 10_000, tol: float = 0.0) -> TrainResult:
@@ -269,7 +273,7 @@ class Trainer:
         max_steps = check_int(max_steps, "max_steps", 0)
         tol = check_nonnegative(tol, "tol")
         first = len(self._history_losses)
-        self._drive(max_steps, tol, show_progress=self.progress)
+        self._drive(max_steps, tol, show_progress=self.progress, record_last=True)
         losses = np.concatenate(self._history_losses[first:] or [np.empty(0)])
         loss_steps = np.concatenate(self._history_steps[first:] or [np.empty(0, dtype=np.int64)])
         diagnostics = None
@@ -316,8 +320,11 @@ class Trainer:
         self._recorded_current = True
         return loss
 
-    def _drive(self, max_steps: int, tol: float, show_progress: bool) -> None:
-        """Run up to max_steps steps in as few C++ calls as the callback and progress bar allow."""
+    def _drive(self, max_steps: int, tol: float, show_progress: bool, record_last: bool) -> None:
+        """Run up to max_steps steps in as few C++ calls as the callback and progress bar allow.
+
+        Records ℓ every record_every steps, and at the end when ``record_last`` or when the run
+        ended early (converged, diverged, interrupted)."""
         layers = self._checked_layers()
         target = self._steps + max_steps
         bar = _progress_bar(max_steps) if show_progress else None
@@ -351,9 +358,10 @@ class Trainer:
                 )
                 self._steps += taken
                 finished = status != "max_steps" or self._steps >= target
-                # A chunk boundary is not the end of the run: drop its off-grid final record.
+                # A chunk boundary (or the end of step()) is not the end of a run: drop its
+                # off-grid final record.
                 if (
-                    not finished
+                    (not finished or (status == "max_steps" and not record_last))
                     and len(loss_steps)
                     and loss_steps[-1] == self._steps
                     and self._steps % self.record_every != 0
