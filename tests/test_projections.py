@@ -1,0 +1,100 @@
+"""Projections onto H_γ and onto the ψ-ball around I: membership, idempotence, the variational
+inequality that characterizes a Frobenius projection onto a convex set, and numpy references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import deeplinear as dl
+
+problems = st.tuples(st.integers(0, 2**31), st.integers(1, 7), st.floats(1e-3, 1e3))
+
+
+def random_in_h_gamma(rng: np.random.Generator, dim: int, gamma: float, scale: float) -> np.ndarray:
+    q, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    symmetric = (q * (gamma + scale * rng.exponential(size=dim))) @ q.T
+    skew = scale * rng.standard_normal((dim, dim))
+    return symmetric + (skew - skew.T) / 2
+
+
+def random_in_ball(rng: np.random.Generator, dim: int, psi: float) -> np.ndarray:
+    u, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    v, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    return np.eye(dim) + (u * rng.uniform(0, psi, dim)) @ v.T
+
+
+def numpy_project_positive(a: np.ndarray, gamma: float) -> np.ndarray:
+    eigenvalues, vectors = np.linalg.eigh((a + a.T) / 2)
+    return (a - a.T) / 2 + (vectors * np.maximum(eigenvalues, gamma)) @ vectors.T
+
+
+@given(problems, st.floats(1e-3, 5.0))
+def test_positivity_margin_is_the_smallest_quadratic_form(problem, scale_gamma: float) -> None:
+    seed, dim, scale = problem
+    rng = np.random.default_rng(seed)
+    a = scale * rng.standard_normal((dim, dim))
+    margin = dl.positivity_margin(a)
+    assert margin == pytest.approx(np.linalg.eigvalsh((a + a.T) / 2)[0], rel=1e-9, abs=1e-9 * scale)
+    units = rng.standard_normal((100, dim))
+    units /= np.linalg.norm(units, axis=1, keepdims=True)
+    assert np.einsum("ij,jk,ik->i", units, a, units).min() >= margin - 1e-9 * scale
+
+
+@given(problems, st.floats(1e-3, 5.0))
+def test_project_positive_is_the_frobenius_projection(problem, gamma: float) -> None:
+    seed, dim, scale = problem
+    rng = np.random.default_rng(seed)
+    a = scale * rng.standard_normal((dim, dim))
+    projected = dl.project_positive(a, gamma)
+    tolerance = 1e-10 * (scale + gamma)
+    assert dl.positivity_margin(projected) >= gamma - tolerance
+    np.testing.assert_allclose(projected - projected.T, a - a.T, atol=tolerance)  # skew part kept
+    np.testing.assert_allclose(projected, numpy_project_positive(a, gamma), atol=tolerance)
+    np.testing.assert_allclose(dl.project_positive(projected, gamma), projected, atol=tolerance)
+    for _ in range(20):
+        other = random_in_h_gamma(rng, dim, gamma, scale)
+        assert np.sum((a - projected) * (other - projected)) <= tolerance * (scale + gamma) * dim
+
+
+@given(problems, st.floats(1e-3, 5.0))
+def test_project_positive_leaves_members_unchanged(problem, gamma: float) -> None:
+    seed, dim, scale = problem
+    member = random_in_h_gamma(np.random.default_rng(seed), dim, gamma, scale)
+    np.testing.assert_array_equal(dl.project_positive(member, gamma), member)
+
+
+@given(problems, st.floats(1e-3, 3.0))
+def test_project_identity_ball_is_the_frobenius_projection(problem, psi: float) -> None:
+    seed, dim, scale = problem
+    rng = np.random.default_rng(seed)
+    a = np.eye(dim) + scale * rng.standard_normal((dim, dim))
+    projected = dl.project_identity_ball(a, psi)
+    tolerance = 1e-10 * (scale + psi + 1)
+    assert np.linalg.norm(projected - np.eye(dim), 2) <= psi + tolerance
+    u, sigma, vt = np.linalg.svd(a - np.eye(dim))
+    np.testing.assert_allclose(
+        projected, np.eye(dim) + (u * np.minimum(sigma, psi)) @ vt, atol=tolerance
+    )
+    np.testing.assert_allclose(dl.project_identity_ball(projected, psi), projected, atol=tolerance)
+    for _ in range(20):
+        other = random_in_ball(rng, dim, psi)
+        assert np.sum((a - projected) * (other - projected)) <= tolerance * (scale + psi + 1) * dim
+
+
+@given(problems, st.floats(1e-3, 3.0))
+def test_project_identity_ball_leaves_members_unchanged(problem, psi: float) -> None:
+    seed, dim, _ = problem
+    member = random_in_ball(np.random.default_rng(seed), dim, psi * 0.999)
+    np.testing.assert_array_equal(dl.project_identity_ball(member, psi), member)
+
+
+def test_float32_is_kept() -> None:
+    a = np.random.default_rng(0).standard_normal((4, 4)).astype(np.float32)
+    assert dl.project_positive(a, 0.5).dtype == np.float32
+    assert dl.project_identity_ball(a, 0.5).dtype == np.float32
+    np.testing.assert_allclose(
+        dl.project_positive(a, 0.5), numpy_project_positive(a.astype(float), 0.5), atol=1e-5
+    )
