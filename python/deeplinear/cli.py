@@ -1,7 +1,11 @@
 """The ``deeplinear`` command line.
 
-``deeplinear demo`` trains a network on a symmetric positive definite target by gradient
-descent from the identity (Sec. 3.1, Theorem 2) and prints a loss table.
+- ``deeplinear reproduce``: checks every claim of the paper numerically and writes a report.
+- ``deeplinear train``: one training run on a target family or a .npy Φ; prints a loss table and
+  writes the result as .npz.
+- ``deeplinear demo``: gradient descent from the identity on a random SPD target.
+
+Argument errors are one-line messages (exit status 2), never tracebacks.
 """
 
 from __future__ import annotations
@@ -73,6 +77,130 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    from . import reproduce
+
+    command = "deeplinear " + " ".join(args.argv)
+    try:
+        result = reproduce.run(
+            args.out,
+            quick=args.quick,
+            seed=args.seed,
+            force=args.force,
+            progress=args.progress and sys.stderr.isatty(),
+            command=command,
+        )
+    except reproduce.ReportExistsError as exc:
+        raise _UsageError(str(exc)) from None
+    width = max(len(claim.title) for claim in result.claims)
+    for index, claim in enumerate(result.claims, 1):
+        verdict = "PASS" if claim.passed else "FAIL"
+        print(f"{index}. {claim.title:<{width}}  {claim.section:<40}  {verdict}")
+    passed = sum(claim.passed for claim in result.claims)
+    print(
+        f"\n{passed}/{len(result.claims)} claims pass in {result.seconds:.1f} s; "
+        f"report: {result.out / 'report.md'}"
+    )
+    return 0 if result.passed else 1
+
+
+def _parse_param(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"the value of {name.strip()} is not a number: {value!r}"
+        ) from None
+
+
+def _load_phi(path: str) -> np.ndarray:
+    try:
+        phi = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise _UsageError(f"cannot read --phi {path}: {exc}") from None
+    if not isinstance(phi, np.ndarray) or phi.ndim != 2 or phi.shape[0] != phi.shape[1]:
+        raise _UsageError(
+            f"--phi {path} must hold a square (d, d) array, got shape {getattr(phi, 'shape', None)}"
+        )
+    return phi
+
+
+def _train(args: argparse.Namespace) -> int:
+    import deeplinear as dl
+
+    if args.phi is not None:
+        if args.target is not None or args.param:
+            raise _UsageError("give either --phi FILE or --target NAME [--param ...], not both")
+        phi = _load_phi(args.phi)
+        source = f"Φ from {args.phi}"
+    else:
+        family = args.target or "spd"
+        if family not in dl.targets.FAMILIES:
+            raise _UsageError(
+                f"unknown target family {family!r}; "
+                f"choose from {', '.join(sorted(dl.targets.FAMILIES))}"
+            )
+        params = dict(args.param)
+        if family == "spd":
+            params.setdefault("cond", 4.0)
+        for name in ("count",):
+            if name in params:
+                params[name] = int(params[name])
+        try:
+            phi = dl.targets.FAMILIES[family](args.d, **params, seed=args.seed)
+        except TypeError as exc:
+            raise _UsageError(f"bad --param for target {family!r}: {exc}") from None
+        described = ", ".join(f"{k}={v:g}" for k, v in params.items())
+        source = f"target {family}({described}), d={args.d}, seed {args.seed}"
+    lr = args.lr if args.lr is not None else 0.5 * dl.theory.theorem2_lr(phi, args.depth)
+    record_every = args.record_every or max(1, args.steps // 20)
+    result = dl.train(
+        phi,
+        args.depth,
+        args.method,
+        lr=lr,
+        max_steps=args.steps,
+        tol=args.tol,
+        gamma=args.gamma,
+        psi=args.psi,
+        kappa=args.kappa,
+        record_every=record_every,
+    )
+    print(f"{args.method} on {source}: L={args.depth}, η={lr:.4g}")
+    print(f"{'step':>10}  {'loss':>12}")
+    for step, value in zip(result.loss_steps, result.losses):
+        print(f"{step:>10d}  {value:>12.4e}")
+    print(f"status {result.status} after {result.steps} steps; final loss {result.final_loss:.4e}")
+    if args.out:
+        options = {
+            k: v
+            for k, v in (("gamma", args.gamma), ("psi", args.psi), ("kappa", args.kappa))
+            if v is not None
+        }
+        np.savez(
+            args.out,
+            layers=result.layers,
+            losses=result.losses,
+            loss_steps=result.loss_steps,
+            phi=phi,
+            status=result.status,
+            steps=result.steps,
+            method=args.method,
+            lr=lr,
+            depth=args.depth,
+            **options,
+        )
+        print(f"wrote {args.out}")
+    return 0
+
+
+class _UsageError(Exception):
+    """An argument problem found after parsing: printed as one line, exit status 2."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deeplinear",
@@ -101,19 +229,103 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed of the target (default 0)")
     demo.set_defaults(handler=_demo)
+
+    reproduce = commands.add_parser(
+        "reproduce",
+        help="check every claim of the paper numerically and write a report",
+        description="Run one numerical experiment per claim of Bartlett, Helmbold & Long (ICML "
+        "2018) — Theorems 1–5, Lemmas 2–3, 5–7 and Section 6 — and write report.md, "
+        "results.json and figures into a folder. Exit status 1 if any claim fails.",
+    )
+    reproduce.add_argument(
+        "--out", default="deeplinear-report", help="report folder (default ./deeplinear-report)"
+    )
+    reproduce.add_argument(
+        "--quick", action="store_true", help="smaller experiments (well under a minute)"
+    )
+    reproduce.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    reproduce.add_argument(
+        "--force", action="store_true", help="overwrite an existing report folder"
+    )
+    reproduce.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="no progress bars"
+    )
+    reproduce.set_defaults(handler=_reproduce)
+
+    train = commands.add_parser(
+        "train",
+        help="one training run; prints a loss table and writes the result as .npz",
+        description="Train Θ_L⋯Θ_1 towards a target Φ: a family of deeplinear.targets with its "
+        "parameters (--target rotation --param angle=1.0) or a square matrix saved with numpy "
+        "(--phi phi.npy).",
+    )
+    train.add_argument(
+        "--target",
+        help="target family: spd, near_identity, rotation, partial_reflection, "
+        "gamma_positive, negative_eigenvalue (default spd)",
+    )
+    train.add_argument(
+        "--param",
+        action="append",
+        type=_parse_param,
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter of the family, e.g. cond=4, angle=1.0, lam=0.5 (repeatable)",
+    )
+    train.add_argument("--phi", help="a .npy file holding Φ instead of a target family")
+    train.add_argument(
+        "--d", type=_positive_int, default=4, help="dimension of a generated target (default 4)"
+    )
+    train.add_argument("--seed", type=int, default=0, help="seed of a generated target (default 0)")
+    train.add_argument(
+        "--method",
+        default="gd",
+        choices=["gd", "power_projection", "step_and_project", "penalty"],
+        help="training method (default gd)",
+    )
+    train.add_argument(
+        "--depth", type=_positive_int, default=8, help="number of layers L (default 8)"
+    )
+    train.add_argument(
+        "--lr",
+        type=_positive_float,
+        help="step size η (default 0.5/(L(1+‖Φ‖₂²)), half Theorem 2's)",
+    )
+    train.add_argument(
+        "--steps", type=_positive_int, default=10_000, help="maximum steps (default 10000)"
+    )
+    train.add_argument(
+        "--tol", type=float, default=0.0, help="stop once the loss is at most this (default 0)"
+    )
+    train.add_argument(
+        "--gamma",
+        type=_positive_float,
+        help="γ of power projection (needed), or the initial scale of step-and-project",
+    )
+    train.add_argument("--psi", type=_positive_float, help="ψ of step-and-project (needed there)")
+    train.add_argument("--kappa", type=float, help="κ of penalty GD (needed there)")
+    train.add_argument(
+        "--record-every",
+        type=_positive_int,
+        help="record the loss every this many steps (default steps/20)",
+    )
+    train.add_argument("--out", help="write the result to this .npz file")
+    train.set_defaults(handler=_train)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deeplinear`` command; returns the exit status."""
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
+    args.argv = argv
     try:
         return int(args.handler(args))
-    except (ValueError, TypeError) as exc:
+    except (_UsageError, ValueError, TypeError) as exc:
         print(f"deeplinear {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
