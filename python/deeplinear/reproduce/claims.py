@@ -83,7 +83,10 @@ def theorem1(rng: np.random.Generator, quick: bool, progress: bool) -> Claim:
             result.losses[0], result.loss_steps, conditions.lr, depth, c
         )
         radius = np.maximum.accumulate(result.diagnostics["radius"])  # R(t) = max over s ≤ t
-        bound_ok &= bool(np.all(result.losses <= bound * (1 + 1e-9)))
+        # In float64 a step η·G_i is lost to rounding once it falls below ε_mach·‖Θ_i‖, so GD
+        # stalls near ℓ ≈ ½d(ε_mach/η)²: compare with the bound above ten times that floor.
+        floor = 10 * dim * (np.finfo(float).eps / conditions.lr) ** 2
+        bound_ok &= bool(np.all(result.losses <= bound * (1 + 1e-9) + floor))
         radius_ok &= bool(radius.max() <= conditions.radius_bound)
         runs.append(
             {
@@ -97,6 +100,7 @@ def theorem1(rng: np.random.Generator, quick: bool, progress: bool) -> Claim:
                 "loss_steps": result.loss_steps.tolist(),
                 "losses": result.losses.tolist(),
                 "bound": np.asarray(bound).tolist(),
+                "rounding_floor": floor,
             }
         )
     # The constants of the theorem are tiny; the same linear convergence shows at a practical
@@ -117,7 +121,10 @@ def theorem1(rng: np.random.Generator, quick: bool, progress: bool) -> Claim:
             }
         )
     practical_ok = all(run["status"] == "converged" for run in practical)
-    worst_ratio = max(float(np.max(np.divide(r["losses"][1:], r["bound"][1:]))) for r in runs)
+    worst_ratio = max(
+        float(np.max(np.divide(r["losses"][1:], np.add(r["bound"][1:], r["rounding_floor"]))))
+        for r in runs
+    )
     passed = conditions_met and bound_ok and radius_ok and practical_ok
     return Claim(
         key="theorem1",
@@ -128,13 +135,14 @@ def theorem1(rng: np.random.Generator, quick: bool, progress: bool) -> Claim:
         setup=f"c = {c}, d = {dim}, L = {depth}, {len(seeds)} random targets with "
         "ℓ(I) at half the threshold, η at the bound; then d = 8, L = 8 with ℓ(I) ∈ {0.05, 0.2} "
         "at η = 1/(L(1+‖Φ‖₂²)).",
-        observed=f"max over t > 0 of ℓ(t)/bound = {worst_ratio:.3f}; "
+        observed=f"max over t > 0 of ℓ(t)/(bound + rounding floor) = {worst_ratio:.3f} "
+        f"(floor 10d(ε_mach/η)² = {runs[0]['rounding_floor']:.1e}); "
         f"max R(t) = {max(r['max_radius'] for r in runs):.2e} vs ln(c)/L = "
         f"{runs[0]['radius_bound']:.2e}; practical runs converged to 1e-12 in "
         f"{', '.join(str(r['steps']) for r in practical)} steps (log-loss linear, "
         f"R² ≥ {min(r['r2'] for r in practical):.2f}).",
-        criterion="hypotheses hold; ℓ(t) ≤ bound at every recorded step; R(t) ≤ ln(c)/L; "
-        "the practical runs converge.",
+        criterion="hypotheses hold; ℓ(t) ≤ bound + 10d(ε_mach/η)² at every recorded step (float64 "
+        "GD stalls once ηG_i drops below rounding); R(t) ≤ ln(c)/L; the practical runs converge.",
         passed=passed,
         numbers={"runs": runs, "practical": practical},
         figure={"runs": runs[:1]},
