@@ -8,7 +8,7 @@ computes Θ_L ⋯ Θ_1 x and the loss is ℓ(Θ) = ½‖Θ_{1:L} − Φ‖_F².
 
 from __future__ import annotations
 
-from . import targets, theory
+from . import data, targets, theory
 from .core import (
     gradient,
     hessian,
@@ -20,7 +20,9 @@ from .core import (
     project_positive,
 )
 from .factorization import balanced_factorization, polar
+from .interop import from_torch, to_torch
 from .spectral import spectral_gd
+from .sweep import grid, sweep
 from .training import METHODS, Trainer, TrainResult, train
 
 __version__ = "0.1.0"
@@ -31,7 +33,10 @@ __all__ = [
     "Trainer",
     "__version__",
     "balanced_factorization",
+    "data",
+    "from_torch",
     "gradient",
+    "grid",
     "hessian",
     "hvp",
     "loss",
@@ -41,7 +46,9 @@ __all__ = [
     "project_identity_ball",
     "project_positive",
     "spectral_gd",
+    "sweep",
     "targets",
     "theory",
+    "to_torch",
     "train",
 ]

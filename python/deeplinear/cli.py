@@ -3,6 +3,7 @@
 - ``deeplinear reproduce``: checks every claim of the paper numerically and writes a report.
 - ``deeplinear train``: one training run on a target family or a .npy Φ; prints a loss table and
   writes the result as .npz.
+- ``deeplinear sweep grid.toml --store DIR [--scheduler tcp://host:port]``: a grid of runs.
 - ``deeplinear demo``: gradient descent from the identity on a random SPD target.
 
 Argument errors are one-line messages (exit status 2), never tracebacks.
@@ -197,6 +198,31 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep import run_sweep_file
+
+    try:
+        table = run_sweep_file(
+            args.grid, args.store, scheduler=args.scheduler, progress=sys.stderr.isatty()
+        )
+    except (OSError, ValueError) as exc:
+        raise _UsageError(str(exc)) from None
+    rows = table.to_dict("records") if hasattr(table, "to_dict") else table
+    columns = [name for name in rows[0] if name not in ("error",)] if rows else []
+    print("  ".join(f"{name:>14}" for name in columns))
+    for row in rows:
+        cells = []
+        for name in columns:
+            value = row[name]
+            cells.append(f"{value:>14.4e}" if isinstance(value, float) else f"{value!s:>14}")
+        print("  ".join(cells) + (f"  {row['error']}" if row.get("error") else ""))
+    errors = sum(1 for row in rows if row.get("error"))
+    print(
+        f"{len(rows)} runs, {errors} errors" + (f"; stored in {args.store}" if args.store else "")
+    )
+    return 0
+
+
 class _UsageError(Exception):
     """An argument problem found after parsing: printed as one line, exit status 2."""
 
@@ -311,6 +337,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--out", help="write the result to this .npz file")
     train.set_defaults(handler=_train)
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="run a grid of training runs from a TOML file, on this machine or a Dask cluster",
+        description="Run every combination of the [grid] lists of a TOML file (with the [fixed] "
+        "values) through deeplinear.sweep; finished runs go to --store and are skipped when the "
+        "sweep is run again. See deeplinear.sweep.run_sweep_file for the file format.",
+    )
+    sweep.add_argument("grid", help="the TOML file describing the sweep")
+    sweep.add_argument("--store", help="folder for finished runs (resumable)")
+    sweep.add_argument("--scheduler", help="a Dask scheduler address, e.g. tcp://host:8786")
+    sweep.set_defaults(handler=_sweep)
     return parser
 
 

@@ -18,10 +18,14 @@ Methods (``Θ_i`` are the layers, ``G_i`` the gradients of Lemma 1, all layers m
 from __future__ import annotations
 
 import numbers
+import os
+import tempfile
 import time
 import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,6 +45,13 @@ __all__ = ["METHODS", "TrainResult", "Trainer", "train"]
 
 METHODS = ("gd", "power_projection", "step_and_project", "penalty")
 STATUSES = ("converged", "max_steps", "diverged", "interrupted", "stopped")
+CHECKPOINT_FORMAT = "deeplinear-checkpoint-1"
+_METHOD_PARAMETERS = {
+    "gd": (),
+    "power_projection": ("gamma",),
+    "step_and_project": ("psi", "gamma"),
+    "penalty": ("kappa",),
+}
 
 Callback = Callable[[int, np.ndarray, float], Any]
 
@@ -115,12 +126,7 @@ def _method_options(
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     given = {"gamma": gamma, "psi": psi, "kappa": kappa}
-    uses = {
-        "gd": (),
-        "power_projection": ("gamma",),
-        "step_and_project": ("psi", "gamma"),
-        "penalty": ("kappa",),
-    }[method]
+    uses = _METHOD_PARAMETERS[method]
     for name, value in given.items():
         if value is not None and name not in uses:
             raise ValueError(f"{name} is not a parameter of method={method!r}")
@@ -256,6 +262,106 @@ class Trainer:
             f"Trainer(method={self.method!r}, depth={self.depth}, d={self._phi.shape[0]}, "
             f"lr={self.lr:g}, steps={self._steps}, status={self.status!r})"
         )
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write a checkpoint (.npz): layers, Φ, the method and its options, lr, record_every,
+        threads, the step count and the recorded history. The write is atomic (a temporary file
+        in the same folder, then a rename), so a crash never leaves a half-written checkpoint.
+        A trainer loaded from it continues bit for bit as this one would."""
+        path = Path(path)
+        history = {
+            "losses": self.losses,
+            "loss_steps": self.loss_steps,
+        }
+        if self.record_diagnostics:
+            table = self.diagnostics
+            history["diagnostics"] = np.stack([table[name] for name in _core.diagnostic_names])
+        handle, temporary = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.savez(
+                    stream,
+                    format=np.array(CHECKPOINT_FORMAT),
+                    layers=self._layers,
+                    phi=self._phi,
+                    method=np.array(self.method),
+                    lr=np.array(self.lr),
+                    gamma=np.array(self._options["gamma"]),
+                    psi=np.array(self._options["psi"]),
+                    kappa=np.array(self._options["kappa"]),
+                    record_every=np.array(self.record_every),
+                    threads=np.array(self.threads),
+                    steps=np.array(self._steps),
+                    recorded_current=np.array(self._recorded_current),
+                    record_diagnostics=np.array(self.record_diagnostics),
+                    status=np.array(self.status),
+                    **history,
+                )
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        callback: Callback | None = None,
+        progress: bool = False,
+    ) -> Trainer:
+        """A trainer from a checkpoint written by ``save`` (callbacks are not saved: pass one).
+
+        Raises ValueError for a file that is missing, corrupt, truncated or not a deeplinear
+        checkpoint of this format."""
+        try:
+            with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as saved:
+                data = {name: saved[name] for name in saved.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"cannot read checkpoint {os.fspath(path)!r}: {exc}") from None
+        if str(data.get("format", "")) != CHECKPOINT_FORMAT:
+            raise ValueError(
+                f"{os.fspath(path)!r} is not a {CHECKPOINT_FORMAT} checkpoint "
+                f"(format {str(data.get('format', 'missing'))!r})"
+            )
+        try:
+            method = str(data["method"])
+            options = {
+                name: float(data[name]) or None
+                for name in ("gamma", "psi", "kappa")
+                if name in _METHOD_PARAMETERS[method]
+            }
+            if method == "penalty":
+                options["kappa"] = float(data["kappa"])
+            trainer = cls(
+                data["phi"],
+                int(data["layers"].shape[0]),
+                method,
+                lr=float(data["lr"]),
+                init=data["layers"],
+                record_every=int(data["record_every"]),
+                callback=callback,
+                progress=progress,
+                threads=int(data["threads"]),
+                diagnostics=bool(data["record_diagnostics"]),
+                **options,
+            )
+            trainer._steps = int(data["steps"])
+            trainer._recorded_current = bool(data["recorded_current"])
+            trainer.status = str(data["status"])
+            if len(data["losses"]):
+                trainer._history_losses = [data["losses"].astype(np.float64)]
+                trainer._history_steps = [data["loss_steps"].astype(np.int64)]
+                if trainer.record_diagnostics:
+                    trainer._history_diagnostics = [np.ascontiguousarray(data["diagnostics"].T)]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ValueError(
+                f"checkpoint {os.fspath(path)!r} is incomplete or invalid: {exc}"
+            ) from None
+        return trainer
 
     # -- stepping ------------------------------------------------------------------------
     def step(self, n: int = 1) -> float:

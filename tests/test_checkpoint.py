@@ -1,0 +1,85 @@
+"""Trainer.save / Trainer.load: atomic .npz checkpoints that resume bit for bit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import deeplinear as dl
+
+
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [
+        ("gd", {}),
+        ("penalty", {"kappa": 0.2}),
+        ("step_and_project", {"psi": 0.3}),
+        ("power_projection", {"gamma": 0.3}),
+    ],
+)
+def test_resume_is_bit_for_bit(tmp_path: Path, method: str, options: dict) -> None:
+    phi = dl.targets.gamma_positive(4, 0.4, seed=3)
+    straight = dl.Trainer(phi, 3, method, lr=0.05, record_every=7, **options)
+    straight.run(max_steps=300)
+    first = dl.Trainer(phi, 3, method, lr=0.05, record_every=7, **options)
+    first.step(120)
+    first.save(tmp_path / "run.npz")
+    resumed = dl.Trainer.load(tmp_path / "run.npz")
+    assert resumed.steps == 120 and resumed.method == method
+    resumed.run(max_steps=180)
+    np.testing.assert_array_equal(resumed.layers, straight.layers)
+    np.testing.assert_array_equal(resumed.losses, straight.losses)
+    np.testing.assert_array_equal(resumed.loss_steps, straight.loss_steps)
+
+
+def test_diagnostics_survive_a_checkpoint(tmp_path: Path) -> None:
+    phi = dl.targets.near_identity(3, 0.1, seed=0)
+    trainer = dl.Trainer(phi, 2, lr=0.1, record_every=10, diagnostics=True)
+    trainer.step(30)
+    trainer.save(tmp_path / "d.npz")
+    loaded = dl.Trainer.load(tmp_path / "d.npz")
+    for name, values in trainer.diagnostics.items():
+        np.testing.assert_array_equal(loaded.diagnostics[name], values)
+
+
+def test_corrupt_and_foreign_files_are_refused(tmp_path: Path) -> None:
+    trainer = dl.Trainer(np.eye(2), 2, lr=0.1)
+    trainer.step(3)
+    good = tmp_path / "good.npz"
+    trainer.save(good)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ValueError, match="cannot read"):
+        dl.Trainer.load(truncated)
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, layers=np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="not a deeplinear-checkpoint"):
+        dl.Trainer.load(foreign)
+    with pytest.raises(ValueError, match="cannot read"):
+        dl.Trainer.load(tmp_path / "missing.npz")
+    with np.load(good) as saved:
+        data = dict(saved)
+    data.pop("phi")
+    incomplete = tmp_path / "incomplete.npz"
+    np.savez(incomplete, **data)
+    with pytest.raises(ValueError, match="incomplete"):
+        dl.Trainer.load(incomplete)
+
+
+def test_save_is_atomic(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "run.npz"
+    trainer = dl.Trainer(np.eye(2), 2, lr=0.1)
+    trainer.save(path)
+    before = path.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken)
+    trainer.step(5)
+    with pytest.raises(OSError):
+        trainer.save(path)
+    assert path.read_bytes() == before  # the old checkpoint is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]  # no temporary left
