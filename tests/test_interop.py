@@ -19,9 +19,9 @@ def test_module_computes_the_product(dtype) -> None:
     x = rng.standard_normal((5, 4)).astype(dtype)
     out = module(torch.from_numpy(x)).detach().numpy()
     assert out.dtype == dtype
-    np.testing.assert_allclose(
-        out, x @ dl.product(layers).T, rtol=1e-5 if dtype == np.float32 else 1e-12
-    )
+    expected = x.astype(np.float64) @ dl.product(layers.astype(np.float64)).T
+    tolerance = (1e-5 if dtype == np.float32 else 1e-12) * np.abs(expected).max()
+    np.testing.assert_allclose(out, expected, rtol=0, atol=tolerance)
     np.testing.assert_array_equal(dl.from_torch(module), layers)
 
 

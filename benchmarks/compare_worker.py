@@ -1,0 +1,184 @@
+"""One measurement of benchmarks/compare.py, in its own process; prints one JSON line.
+
+Usage: python compare_worker.py IMPLEMENTATION D L SECONDS THREADS
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+
+def target(dim: int, depth: int) -> tuple[np.ndarray, float]:
+    """The SPD target (condition number 4) and step size 0.5/(L(1 + ‖Φ‖₂²)) of every peer."""
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    phi = (q * np.logspace(-0.5, 0.5, dim, base=4.0)) @ q.T
+    return phi, 0.5 / (depth * (1 + np.linalg.norm(phi, 2) ** 2))
+
+
+def numpy_closed_form(phi: np.ndarray, depth: int, lr: float) -> Callable[[int], float]:
+    dim = phi.shape[0]
+
+    def run(steps: int) -> float:
+        layers = [np.eye(dim) for _ in range(depth)]
+        for _ in range(steps):
+            prefix = [np.eye(dim)]
+            for layer in layers[:-1]:
+                prefix.append(layer @ prefix[-1])
+            back = layers[-1] @ prefix[-1] - phi
+            for i in range(depth - 1, -1, -1):
+                grad = back @ prefix[i].T
+                back = layers[i].T @ back
+                layers[i] -= lr * grad
+        product = np.eye(dim)
+        for layer in layers:
+            product = layer @ product
+        return 0.5 * float(np.sum((product - phi) ** 2))
+
+    return run
+
+
+def deeplinear_train(
+    phi: np.ndarray, depth: int, lr: float, threads: int
+) -> Callable[[int], float]:
+    import deeplinear as dl
+
+    def run(steps: int) -> float:
+        every = max(steps, 1)
+        result = dl.train(phi, depth, lr=lr, max_steps=steps, record_every=every, threads=threads)
+        return result.final_loss
+
+    return run
+
+
+def torch_autograd(phi: np.ndarray, depth: int, lr: float, threads: int) -> Callable[[int], float]:
+    import torch
+
+    torch.set_num_threads(threads)
+    dim, goal = phi.shape[0], torch.from_numpy(phi)
+
+    def run(steps: int) -> float:
+        params = [torch.eye(dim, dtype=torch.float64, requires_grad=True) for _ in range(depth)]
+        for _ in range(steps):
+            product = params[0]
+            for p in params[1:]:
+                product = p @ product
+            loss = 0.5 * ((product - goal) ** 2).sum()
+            for p in params:
+                p.grad = None
+            loss.backward()
+            with torch.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+        with torch.no_grad():
+            product = params[0]
+            for p in params[1:]:
+                product = p @ product
+            return 0.5 * float(((product - goal) ** 2).sum())
+
+    return run
+
+
+def torch_closed_form(
+    phi: np.ndarray, depth: int, lr: float, threads: int
+) -> Callable[[int], float]:
+    import torch
+
+    torch.set_num_threads(threads)
+    dim, goal = phi.shape[0], torch.from_numpy(phi)
+    eye = torch.eye(dim, dtype=torch.float64)
+
+    def run(steps: int) -> float:
+        layers = [eye.clone() for _ in range(depth)]
+        for _ in range(steps):
+            prefix = [eye]
+            for layer in layers[:-1]:
+                prefix.append(layer @ prefix[-1])
+            back = layers[-1] @ prefix[-1] - goal
+            for i in range(depth - 1, -1, -1):
+                grad = back @ prefix[i].T
+                back = layers[i].T @ back
+                layers[i] -= lr * grad
+        product = eye
+        for layer in layers:
+            product = layer @ product
+        return 0.5 * float(((product - goal) ** 2).sum())
+
+    return run
+
+
+def jax_jit(phi: np.ndarray, depth: int, lr: float, threads: int) -> Callable[[int], float]:
+    """The fastest JAX form: a tuple of L arrays, jax.grad, the loop in one jitted fori_loop."""
+    multi = "true" if threads > 1 else "false"
+    os.environ.setdefault(
+        "XLA_FLAGS", f"--xla_cpu_multi_thread_eigen={multi} intra_op_parallelism_threads={threads}"
+    )
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    dim, goal = phi.shape[0], jnp.asarray(phi)
+
+    def loss_fn(layers):
+        product = layers[0]
+        for layer in layers[1:]:
+            product = layer @ product
+        return 0.5 * jnp.sum((product - goal) ** 2)
+
+    grad_fn = jax.grad(loss_fn)
+
+    def body(_, layers):
+        grads = grad_fn(layers)
+        return tuple(layer - lr * g for layer, g in zip(layers, grads))
+
+    many = jax.jit(lambda layers, steps: jax.lax.fori_loop(0, steps, body, layers))
+
+    def run(steps: int) -> float:
+        layers = many(tuple(jnp.eye(dim) for _ in range(depth)), steps)
+        return float(loss_fn(layers))
+
+    run(1)  # compile outside the timing
+    return run
+
+
+def main() -> None:
+    name, dim, depth = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    seconds, threads = float(sys.argv[4]), int(sys.argv[5])
+    phi, lr = target(dim, depth)
+    makers = {
+        "deeplinear": lambda: deeplinear_train(phi, depth, lr, threads),
+        "numpy": lambda: numpy_closed_form(phi, depth, lr),
+        "torch_autograd": lambda: torch_autograd(phi, depth, lr, threads),
+        "torch_closed": lambda: torch_closed_form(phi, depth, lr, threads),
+        "jax_jit": lambda: jax_jit(phi, depth, lr, threads),
+    }
+    try:
+        run = makers[name]()
+    except ImportError as exc:
+        print(json.dumps({"skipped": f"{type(exc).__name__}: {exc}"}))
+        return
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    steps = 1
+    while True:  # grow the step count until one timed call takes about `seconds`
+        started = time.perf_counter()
+        loss = run(steps)
+        elapsed = time.perf_counter() - started
+        if elapsed >= seconds or steps >= 10**8:
+            break
+        steps = max(steps * 2, int(steps * seconds / max(elapsed, 1e-9) * 1.1))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps({"steps": steps, "seconds": elapsed, "loss": loss, "extra_kib": peak - baseline})
+    )
+
+
+if __name__ == "__main__":
+    main()
