@@ -52,6 +52,32 @@ def test_train_reproduces_the_numpy_loop(asymmetric: np.ndarray) -> None:
     assert result.status == "max_steps" and result.steps == steps
 
 
+@pytest.mark.parametrize("dim", [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17])
+@pytest.mark.parametrize("method", ["gd", "penalty"])
+def test_fixed_size_and_dynamic_kernels_follow_the_update(dim: int, method: str) -> None:
+    # Small d runs on fixed-size kernels (1–6, 8, 12, 16), other d on dynamic ones: all must
+    # follow Θ_i ← Θ_i − η(G_i + κ(Θ_i − I)).
+    rng = np.random.default_rng(dim)
+    phi = np.eye(dim) + 0.3 * rng.standard_normal((dim, dim))
+    kappa = 0.2 if method == "penalty" else 0.0
+    options = {"kappa": kappa} if method == "penalty" else {}
+    layers = np.stack([np.eye(dim)] * 3)
+    for _ in range(30):
+        grads = numpy_gd(phi, layers, 1.0, 1)[0] - layers  # −G_i (one step of size 1)
+        layers = layers + 0.05 * grads - 0.05 * kappa * (layers - np.eye(dim))
+    result = dl.train(phi, 3, method, lr=0.05, max_steps=30, **options)
+    np.testing.assert_allclose(result.layers, layers, atol=1e-12)
+
+
+def test_layers_stay_exactly_equal_for_phi_in_its_eigenbasis() -> None:
+    # Lemma 5 holds bit for bit when Φ is diagonal: every layer is updated with the same rounding.
+    for dim in (4, 7):
+        phi = np.diag([-2.0] + [1.0] * (dim - 1))
+        result = dl.train(phi, 2, lr=0.1, max_steps=3000, record_every=3000)
+        np.testing.assert_array_equal(result.layers[0], result.layers[1])
+        assert result.final_loss >= 2.0
+
+
 @pytest.mark.parametrize("init", [0.9, "array"])
 def test_init_number_and_array(asymmetric: np.ndarray, init) -> None:
     depth = 3

@@ -14,8 +14,10 @@ using Index = Eigen::Index;
 
 // numpy arrays are row-major; every matrix the core touches is row-major too, so a layer of
 // an (L, d, d) stack maps in place and results are written straight into numpy buffers.
-template <class T>
-using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+// N is the size at compile time: Eigen::Dynamic in general, a small fixed d for the
+// specialized kernels of small networks (fully unrolled products, no heap).
+template <class T, int N = Eigen::Dynamic>
+using Matrix = Eigen::Matrix<T, N, N, Eigen::RowMajor>;
 template <class T>
 using MatrixMap = Eigen::Map<Matrix<T>>;
 template <class T>
@@ -26,13 +28,17 @@ using ConstMatrixMap = Eigen::Map<const Matrix<T>>;
 template <class S>
 struct LayerStack {
     using Scalar = std::remove_const_t<S>;
-    using Map = Eigen::Map<std::conditional_t<std::is_const_v<S>, const Matrix<Scalar>, Matrix<Scalar>>>;
+    template <int N = Eigen::Dynamic>
+    using Map = Eigen::Map<std::conditional_t<std::is_const_v<S>, const Matrix<Scalar, N>, Matrix<Scalar, N>>>;
 
     S* data = nullptr;
     Index depth = 0;
     Index dim = 0;
 
-    Map layer(Index i) const { return Map(data + i * dim * dim, dim, dim); }
+    template <int N = Eigen::Dynamic>
+    Map<N> layer(Index i) const {
+        return Map<N>(data + i * dim * dim, dim, dim);
+    }
     Index size() const { return depth * dim * dim; }
     LayerStack<const Scalar> as_const() const { return {data, depth, dim}; }
 };

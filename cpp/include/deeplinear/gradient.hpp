@@ -6,11 +6,13 @@
 
 namespace deeplinear {
 
-template <class T>
+template <class T, int N = Eigen::Dynamic>
 class GradientSweep {
 public:
+    using Mat = Matrix<T, N>;
+
     GradientSweep(Index depth, Index dim)
-        : prefix_(static_cast<std::size_t>(depth > 1 ? depth - 1 : 0), Matrix<T>(dim, dim)),
+        : prefix_(static_cast<std::size_t>(depth > 1 ? depth - 1 : 0), Mat(dim, dim)),
           residual_(dim, dim), back_(dim, dim), back_next_(dim, dim) {}
 
     // Forward sweep: prefix Θ_{1:i} for i < L and the residual E = Θ_{1:L} − Φ.
@@ -19,11 +21,13 @@ public:
     T forward(LayerStack<const T> layers, const Phi& phi) {
         const Index depth = layers.depth;
         if (depth == 1) {
-            residual_ = layers.layer(0) - phi;
+            residual_ = layers.template layer<N>(0) - phi;
         } else {
-            prefix_[0] = layers.layer(0);
-            for (Index i = 1; i + 1 < depth; ++i) prefix_[i].noalias() = layers.layer(i) * prefix_[i - 1];
-            residual_.noalias() = layers.layer(depth - 1) * prefix_[depth - 2];
+            prefix_[0] = layers.template layer<N>(0);
+            for (Index i = 1; i + 1 < depth; ++i) {
+                prefix_[i].noalias() = layers.template layer<N>(i) * prefix_[i - 1];
+            }
+            residual_.noalias() = layers.template layer<N>(depth - 1) * prefix_[depth - 2];
             residual_ -= phi;
         }
         return T(0.5) * residual_.squaredNorm();
@@ -37,21 +41,22 @@ public:
     void backward(LayerStack<const T> layers, Visit&& visit) {
         back_ = residual_;
         for (Index i = layers.depth - 1; i >= 0; --i) {
-            visit(i, static_cast<const Matrix<T>&>(back_), i > 0 ? &prefix_[i - 1] : nullptr);
+            visit(i, static_cast<const Mat&>(back_), i > 0 ? &prefix_[i - 1] : nullptr);
             if (i > 0) {
-                back_next_.noalias() = layers.layer(i).transpose() * back_;
+                back_next_.noalias() = layers.template layer<N>(i).transpose() * back_;
                 back_.swap(back_next_);
             }
         }
     }
 
-    const Matrix<T>& residual() const { return residual_; }
+    const Mat& residual() const { return residual_; }
     // Θ_{1:i} for 1 <= i < L, valid after forward().
-    const Matrix<T>& prefix(Index i) const { return prefix_[i - 1]; }
+    const Mat& prefix(Index i) const { return prefix_[i - 1]; }
 
 private:
-    std::vector<Matrix<T>> prefix_;
-    Matrix<T> residual_, back_, back_next_;
+    // Fixed-size matrices inside a std::vector need Eigen's aligned allocator.
+    std::vector<Mat, Eigen::aligned_allocator<Mat>> prefix_;
+    Mat residual_, back_, back_next_;
 };
 
 // G_i for all layers into `out` (same shape as layers); returns ℓ.

@@ -31,21 +31,31 @@ struct MethodParams {
     T kappa = T(0);  // penalty: the weight of (κ/2) Σ‖I − Θ_i‖_F²
 };
 
+// Whether a method needs decompositions (projections, factorizations): those run on
+// dynamic-size matrices only; gd and penalty also have fixed-size kernels for small d.
+inline bool needs_decompositions(Method method) {
+    return method == Method::power_projection || method == Method::step_and_project;
+}
+
 // The state of a run: the caller's layers plus one spare stack, swapped after every step so
 // that the previous state survives a step that turns out non-finite (then revert()).
-template <class T>
+// N fixes d at compile time (Eigen::Dynamic in general).
+template <class T, int N = Eigen::Dynamic>
 class DenseStepper {
 public:
     DenseStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params)
         : result_(layers), spare_(layers.depth, layers.dim), current_(layers), next_(spare_.view()),
-          phi_(phi), params_(params), sweep_(layers.depth, layers.dim) {
-        if (params.method == Method::power_projection || params.method == Method::step_and_project) {
-            projector_.emplace(layers.dim);
-        }
-        if (params.method == Method::power_projection) {
-            factorizer_.emplace(layers.dim);
-            product_ = Matrix<T>(layers.dim, layers.dim);
-            scratch_ = Matrix<T>(layers.dim, layers.dim);
+          phi_(phi.data(), layers.dim, layers.dim), params_(params), sweep_(layers.depth, layers.dim),
+          gradient_(layers.dim, layers.dim) {
+        if constexpr (N == Eigen::Dynamic) {
+            if (needs_decompositions(params.method)) projector_.emplace(layers.dim);
+            if (params.method == Method::power_projection) {
+                factorizer_.emplace(layers.dim);
+                product_ = Matrix<T>(layers.dim, layers.dim);
+                scratch_ = Matrix<T>(layers.dim, layers.dim);
+            }
+        } else if (needs_decompositions(params.method) || layers.dim != N) {
+            throw std::invalid_argument("fixed-size stepper used for the wrong method or size");
         }
     }
 
@@ -57,23 +67,33 @@ public:
         const T lr = params_.lr;
         const T decay = T(1) - lr * params_.kappa;
         const T pull = lr * params_.kappa;
-        sweep_.backward(current_.as_const(), [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {
-            auto next = next_.layer(i);
-            auto current = current_.layer(i);
+        sweep_.backward(current_.as_const(), [&](Index i, const Matrix<T, N>& back, const Matrix<T, N>* prefix) {
+            auto next = next_.template layer<N>(i);
+            auto current = current_.template layer<N>(i);
             if (params_.method == Method::penalty) {
                 next = decay * current;
                 next.diagonal().array() += pull;
             } else {
                 next = current;
             }
+            // G_i in full, then scaled: η·(B Pᵀ), never (ηB)Pᵀ. With the same rounding for every
+            // layer, dynamics that are symmetric in exact arithmetic (Lemma 5: equal layers for
+            // symmetric Φ in its eigenbasis) stay exactly symmetric in floating point.
             if (prefix) {
-                next.noalias() -= lr * back * prefix->transpose();
+                gradient_.noalias() = back * prefix->transpose();
+                next.noalias() -= lr * gradient_;
             } else {
                 next.noalias() -= lr * back;
             }
-            if (params_.method == Method::step_and_project) projector_->project_identity_ball(next, params_.psi, next);
+            if constexpr (N == Eigen::Dynamic) {
+                if (params_.method == Method::step_and_project) {
+                    projector_->project_identity_ball(next, params_.psi, next);
+                }
+            }
         });
-        if (params_.method == Method::power_projection) power_project();
+        if constexpr (N == Eigen::Dynamic) {
+            if (params_.method == Method::power_projection) power_project();
+        }
         std::swap(current_, next_);
     }
 
@@ -88,7 +108,7 @@ public:
     // The diagnostics of diagnostics.hpp at the current state into out[0 .. kDiagnosticCount).
     void diagnose(double* out) {
         if (!diagnostics_) diagnostics_.emplace(current_.depth, current_.dim);
-        diagnostics_->compute(current_.as_const(), phi_, out);
+        diagnostics_->compute(current_.as_const(), ConstMatrixMap<T>(phi_.data(), current_.dim, current_.dim), out);
     }
 
 private:
@@ -107,9 +127,10 @@ private:
     LayerStack<T> result_;
     OwnedStack<T> spare_;
     LayerStack<T> current_, next_;
-    ConstMatrixMap<T> phi_;
+    Eigen::Map<const Matrix<T, N>> phi_;
     MethodParams<T> params_;
-    GradientSweep<T> sweep_;
+    GradientSweep<T, N> sweep_;
+    Matrix<T, N> gradient_;
     std::optional<Projector<T>> projector_;
     std::optional<BalancedFactorizer<T>> factorizer_;
     std::optional<Diagnostics<T>> diagnostics_;
