@@ -158,6 +158,7 @@ def test_a_killed_sweep_resumes_and_runs_everything_exactly_once(tmp_path: Path)
         if path.name in done_before:
             assert path.stat().st_mtime_ns == done_before[path.name]
         json.loads(path.read_text())  # every stored file is complete
+    assert all(path.suffix == ".tmp" for path in store.iterdir() if path.name.startswith("."))
 
 
 def test_sweep_on_a_dask_local_cluster_matches_the_local_sweep(tmp_path: Path) -> None:

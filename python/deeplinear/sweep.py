@@ -128,7 +128,7 @@ def _summary(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, payload: dict[str, Any]) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(payload, stream)
