@@ -93,9 +93,11 @@ def main() -> None:
         SIZES if not args.sizes else [tuple(map(int, s.split("x"))) for s in args.sizes.split(",")]
     )
     names = IMPLEMENTATIONS if not args.only else args.only.split(",")
+    cores = sorted(os.sched_getaffinity(0))[: args.threads]
+    pin = f"import os; os.sched_setaffinity(0, {set(cores)!r})\n"
     peak = float(
         subprocess.run(
-            [sys.executable, "-c", PEAK],
+            [sys.executable, "-c", pin + PEAK],
             capture_output=True,
             text=True,
             env=thread_env(args.threads),

@@ -152,6 +152,9 @@ def jax_jit(phi: np.ndarray, depth: int, lr: float, threads: int) -> Callable[[i
 def main() -> None:
     name, dim, depth = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     seconds, threads = float(sys.argv[4]), int(sys.argv[5])
+    # Pin the process to `threads` cores: some runtimes (XLA) ignore thread-count settings.
+    cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, set(cores[:threads]))
     phi, lr = target(dim, depth)
     makers = {
         "deeplinear": lambda: deeplinear_train(phi, depth, lr, threads),

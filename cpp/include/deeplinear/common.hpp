@@ -23,6 +23,17 @@ using MatrixMap = Eigen::Map<Matrix<T>>;
 template <class T>
 using ConstMatrixMap = Eigen::Map<const Matrix<T>>;
 
+// a·b. For a size fixed at compile time, Eigen's coefficient-based product (unrolled and
+// vectorized); its cache-blocked GEMM only pays off for sizes known at run time.
+template <int N, class A, class B>
+auto product_of(const A& a, const B& b) {
+    if constexpr (N != Eigen::Dynamic) {
+        return a.lazyProduct(b);
+    } else {
+        return a * b;
+    }
+}
+
 // A view of L square d×d layers stored one after another (an (L, d, d) C-contiguous array):
 // layer(i) is Θ_{i+1} in the paper's 1-based numbering. S is T or const T.
 template <class S>

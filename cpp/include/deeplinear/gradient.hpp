@@ -25,9 +25,9 @@ public:
         } else {
             prefix_[0] = layers.template layer<N>(0);
             for (Index i = 1; i + 1 < depth; ++i) {
-                prefix_[i].noalias() = layers.template layer<N>(i) * prefix_[i - 1];
+                prefix_[i].noalias() = product_of<N>(layers.template layer<N>(i), prefix_[i - 1]);
             }
-            residual_.noalias() = layers.template layer<N>(depth - 1) * prefix_[depth - 2];
+            residual_.noalias() = product_of<N>(layers.template layer<N>(depth - 1), prefix_[depth - 2]);
             residual_ -= phi;
         }
         return T(0.5) * residual_.squaredNorm();
@@ -43,7 +43,7 @@ public:
         for (Index i = layers.depth - 1; i >= 0; --i) {
             visit(i, static_cast<const Mat&>(back_), i > 0 ? &prefix_[i - 1] : nullptr);
             if (i > 0) {
-                back_next_.noalias() = layers.template layer<N>(i).transpose() * back_;
+                back_next_.noalias() = product_of<N>(layers.template layer<N>(i).transpose(), back_);
                 back_.swap(back_next_);
             }
         }
