@@ -21,6 +21,7 @@ __all__ = [
     "check_int",
     "check_nonnegative",
     "check_positive",
+    "check_real",
     "result_dtype",
 ]
 
@@ -90,7 +91,8 @@ def check_depth(depth: object) -> int:
     return check_int(depth, "depth", 1)
 
 
-def _check_real(value: object, name: str) -> float:
+def check_real(value: object, name: str) -> float:
+    """A finite real number (bool excluded)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     result = float(value)
@@ -101,7 +103,7 @@ def _check_real(value: object, name: str) -> float:
 
 def check_positive(value: object, name: str) -> float:
     """A finite real number > 0 (step sizes, γ, ψ)."""
-    result = _check_real(value, name)
+    result = check_real(value, name)
     if result <= 0:
         raise ValueError(f"{name} must be > 0, got {result}")
     return result
@@ -109,7 +111,7 @@ def check_positive(value: object, name: str) -> float:
 
 def check_nonnegative(value: object, name: str) -> float:
     """A finite real number >= 0 (tolerances, κ)."""
-    result = _check_real(value, name)
+    result = check_real(value, name)
     if result < 0:
         raise ValueError(f"{name} must be >= 0, got {result}")
     return result

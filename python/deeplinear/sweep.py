@@ -14,7 +14,6 @@ import hashlib
 import itertools
 import json
 import os
-import tempfile
 import time
 import traceback
 from collections.abc import Iterable, Mapping
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ._atomic import atomic_write
 
 __all__ = ["config_key", "grid", "run_config", "run_sweep_file", "sweep"]
 
@@ -128,16 +129,8 @@ def _summary(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, payload: dict[str, Any]) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(payload, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w") as stream:
+        json.dump(payload, stream)
 
 
 def _read_stored(path: Path) -> dict[str, Any] | None:

@@ -6,12 +6,11 @@ a ``numpy.random.Generator``). Random orthogonal matrices are Haar-distributed.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 
 import numpy as np
 
-from ._validation import check_int, check_nonnegative, check_positive
+from ._validation import check_int, check_nonnegative, check_positive, check_real
 
 __all__ = [
     "FAMILIES",
@@ -36,15 +35,6 @@ def _haar_orthogonal(dim: int, rng: np.random.Generator) -> np.ndarray:
     return q * np.where(np.diag(r) < 0, -1.0, 1.0)
 
 
-def _real(value: object, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    result = float(value)
-    if not np.isfinite(result):
-        raise ValueError(f"{name} must be finite, got {result}")
-    return result
-
-
 def _conjugate(basis: np.ndarray, diagonal_or_matrix: np.ndarray) -> np.ndarray:
     middle = diagonal_or_matrix
     if middle.ndim == 1:
@@ -59,7 +49,7 @@ def spd(d: int, cond: float, seed: Seed = None) -> np.ndarray:
     cond^{1/2} (geometric mean 1, λ_max/λ_min = cond). For d = 1, ``cond`` must be 1.
     """
     d = check_int(d, "d", 1)
-    cond = _real(cond, "cond")
+    cond = check_real(cond, "cond")
     if cond < 1:
         raise ValueError(f"cond must be >= 1, got {cond}")
     if d == 1 and cond != 1:
@@ -87,7 +77,7 @@ def rotation(d: int, angle: float, seed: Seed = None) -> np.ndarray:
     margin cos(angle) (min(cos angle, 1) for odd d), so an acute rotation (|angle| < π/2) is
     γ-positive for every γ < cos(angle) (Sec. 5). Requires d ≥ 2."""
     d = check_int(d, "d", 2)
-    angle = _real(angle, "angle")
+    angle = check_real(angle, "angle")
     block = np.eye(d)
     c, s = np.cos(angle), np.sin(angle)
     for k in range(0, d - 1, 2):
@@ -100,8 +90,8 @@ def partial_reflection(d: int, a: float, b: float, seed: Seed = None) -> np.ndar
     (Sec. 5). Eigenvalues a + b (d − 1 times) and a − b, so the margin is a − |b| for d ≥ 2 (a − b
     for d = 1). Requires 0 ≤ |b| < a, so Φ is γ-positive for γ < a − |b|."""
     d = check_int(d, "d", 1)
-    a = _real(a, "a")
-    b = _real(b, "b")
+    a = check_real(a, "a")
+    b = check_real(b, "b")
     if not abs(b) < a:
         raise ValueError(f"a and b must satisfy 0 <= |b| < a, got a={a}, b={b}")
     v = _rng(seed).standard_normal(d)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numbers
 import os
-import tempfile
 import time
 import warnings
 import zipfile
@@ -32,6 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core
+from ._atomic import atomic_write
 from ._validation import (
     as_layers,
     as_square,
@@ -277,33 +277,25 @@ class Trainer:
         if self.record_diagnostics:
             table = self.diagnostics
             history["diagnostics"] = np.stack([table[name] for name in _core.diagnostic_names])
-        handle, temporary = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(
-                    stream,
-                    format=np.array(CHECKPOINT_FORMAT),
-                    layers=self._layers,
-                    phi=self._phi,
-                    method=np.array(self.method),
-                    lr=np.array(self.lr),
-                    gamma=np.array(self._options["gamma"]),
-                    psi=np.array(self._options["psi"]),
-                    kappa=np.array(self._options["kappa"]),
-                    record_every=np.array(self.record_every),
-                    threads=np.array(self.threads),
-                    steps=np.array(self._steps),
-                    recorded_current=np.array(self._recorded_current),
-                    record_diagnostics=np.array(self.record_diagnostics),
-                    status=np.array(self.status),
-                    **history,
-                )
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_write(path) as stream:
+            np.savez(
+                stream,
+                format=np.array(CHECKPOINT_FORMAT),
+                layers=self._layers,
+                phi=self._phi,
+                method=np.array(self.method),
+                lr=np.array(self.lr),
+                gamma=np.array(self._options["gamma"]),
+                psi=np.array(self._options["psi"]),
+                kappa=np.array(self._options["kappa"]),
+                record_every=np.array(self.record_every),
+                threads=np.array(self.threads),
+                steps=np.array(self._steps),
+                recorded_current=np.array(self._recorded_current),
+                record_diagnostics=np.array(self.record_diagnostics),
+                status=np.array(self.status),
+                **history,
+            )
 
     @classmethod
     def load(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._atomic import atomic_write
 from .claims import Claim
 
 __all__ = ["json_safe", "write_report"]
@@ -35,10 +34,8 @@ def json_safe(value: Any) -> Any:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+    with atomic_write(path, "w") as stream:
         stream.write(text)
-    os.replace(temporary, path)
 
 
 def _cell(text: str) -> str:
