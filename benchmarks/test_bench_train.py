@@ -52,3 +52,16 @@ def test_numpy_gd(benchmark, dim: int, depth: int, steps: int) -> None:
     benchmark.group = f"gd d={dim} L={depth} ({steps} steps)"
     layers = benchmark(numpy_gd, phi, depth, lr, steps)
     assert np.isfinite(layers).all()
+
+
+def test_spectral_gd_d256_l8(benchmark) -> None:
+    # The exact reduction of Lemmas 5–6 against the dense loop (test_deeplinear_gd[256-8-6]):
+    # compare steps per second of the two groups.
+    phi, lr = _setup(256, 8)
+    steps = 200_000
+    benchmark.group = f"spectral_gd d=256 L=8 ({steps} steps)"
+    result = benchmark(dl.spectral_gd, phi, 8, lr=lr, max_steps=steps, record_every=steps)
+    dense = dl.train(phi, 8, lr=lr, max_steps=6, record_every=6)
+    check = dl.spectral_gd(phi, 8, lr=lr, max_steps=6, record_every=6)
+    np.testing.assert_allclose(check.layers, dense.layers, atol=1e-10)
+    assert result.steps == steps
