@@ -44,7 +44,6 @@ from ._validation import (
 __all__ = ["METHODS", "TrainResult", "Trainer", "train"]
 
 METHODS = ("gd", "power_projection", "step_and_project", "penalty")
-STATUSES = ("converged", "max_steps", "diverged", "interrupted", "stopped")
 CHECKPOINT_FORMAT = "deeplinear-checkpoint-1"
 _METHOD_PARAMETERS = {
     "gd": (),
