@@ -269,12 +269,12 @@ class Trainer:
         in the same folder, then a rename), so a crash never leaves a half-written checkpoint.
         A trainer loaded from it continues bit for bit as this one would."""
         path = Path(path)
-        history = {
+        history: dict[str, Any] = {
             "losses": self.losses,
             "loss_steps": self.loss_steps,
         }
-        if self.record_diagnostics:
-            table = self.diagnostics
+        table = self.diagnostics
+        if table is not None:
             history["diagnostics"] = np.stack([table[name] for name in _core.diagnostic_names])
         with atomic_write(path) as stream:
             np.savez(

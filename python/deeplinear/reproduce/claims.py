@@ -46,6 +46,12 @@ def _bar(items: Iterable[Any], progress: bool, desc: str) -> Iterable[Any]:
     return tqdm(list(items), desc=desc, leave=False)
 
 
+def _diagnostics(result: training.TrainResult) -> dict[str, np.ndarray]:
+    """The diagnostics of a run made with diagnostics=True."""
+    assert result.diagnostics is not None
+    return result.diagnostics
+
+
 def _fit_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Least-squares slope of y on x and the coefficient of determination R²."""
     slope, intercept = np.polyfit(x, y, 1)
@@ -79,10 +85,10 @@ def theorem1(rng: np.random.Generator, quick: bool, progress: bool) -> Claim:
             record_every=steps // 50,
             diagnostics=True,
         )
-        bound = theory.theorem1_loss_bound(
-            result.losses[0], result.loss_steps, conditions.lr, depth, c
+        bound = np.asarray(
+            theory.theorem1_loss_bound(result.losses[0], result.loss_steps, conditions.lr, depth, c)
         )
-        radius = np.maximum.accumulate(result.diagnostics["radius"])  # R(t) = max over s ≤ t
+        radius = np.maximum.accumulate(_diagnostics(result)["radius"])  # R(t) = max over s ≤ t
         # In float64 a step η·G_i is lost to rounding once it falls below ε_mach·‖Θ_i‖, so GD
         # stalls near ℓ ≈ ½d(ε_mach/η)²: compare with the bound above ten times that floor.
         floor = 10 * dim * (np.finfo(float).eps / conditions.lr) ** 2
@@ -105,7 +111,7 @@ def theorem1(rng: np.random.Generator, quick: bool, progress: bool) -> Claim:
         )
     # The constants of the theorem are tiny; the same linear convergence shows at a practical
     # step size on larger targets near I.
-    practical = []
+    practical: list[dict[str, Any]] = []
     for excess in (0.05, 0.2):
         phi = targets.near_identity(8, excess, seed=int(rng.integers(2**31)))
         lr = theory.theorem2_lr(phi, 8)
@@ -121,6 +127,7 @@ def theorem1(rng: np.random.Generator, quick: bool, progress: bool) -> Claim:
             }
         )
     practical_ok = all(run["status"] == "converged" for run in practical)
+    min_r2 = min(run["r2"] for run in practical)
     worst_ratio = max(
         float(np.max(np.divide(r["losses"][1:], np.add(r["bound"][1:], r["rounding_floor"]))))
         for r in runs
@@ -140,7 +147,7 @@ def theorem1(rng: np.random.Generator, quick: bool, progress: bool) -> Claim:
         f"max R(t) = {max(r['max_radius'] for r in runs):.2e} vs ln(c)/L = "
         f"{runs[0]['radius_bound']:.2e}; practical runs converged to 1e-12 in "
         f"{', '.join(str(r['steps']) for r in practical)} steps (log-loss linear, "
-        f"R² ≥ {min(r['r2'] for r in practical):.2f}).",
+        f"R² ≥ {min_r2:.2f}).",
         criterion="hypotheses hold; ℓ(t) ≤ bound + 10d(ε_mach/η)² at every recorded step (float64 "
         "GD stalls once ηG_i drops below rounding); R(t) ≤ ln(c)/L; the practical runs converge.",
         passed=passed,
@@ -350,7 +357,7 @@ def theorem3(rng: np.random.Generator, quick: bool, progress: bool) -> Claim:
             tol=1e-13,
             diagnostics=True,
         )
-        diag = result.diagnostics
+        diag = _diagnostics(result)
         plain = training.train(phi, depth, lr=lr, max_steps=result.steps, record_every=1)
         run = {
             "target": name,
@@ -519,8 +526,8 @@ def lemmas23(rng: np.random.Generator, quick: bool, progress: bool) -> Claim:
                 record_every=5,
                 diagnostics=True,
             )
-            stated = result.diagnostics["lemma2_ratio"]
-            corrected = result.diagnostics["lemma2_corrected_ratio"]
+            stated = _diagnostics(result)["lemma2_ratio"]
+            corrected = _diagnostics(result)["lemma2_corrected_ratio"]
             finite = np.isfinite(corrected)
             stated_min = min(stated_min, float(stated[finite].min()))
             corrected_min = min(corrected_min, float(corrected[finite].min()))
