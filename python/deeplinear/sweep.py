@@ -271,7 +271,10 @@ def run_sweep_file(
 
     ``scheduler``: the address of a Dask scheduler (``tcp://host:port``) to run on.
     """
-    import tomllib
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
 
     with open(path, "rb") as stream:
         spec = tomllib.load(stream)
