@@ -274,7 +274,7 @@ def run_sweep_file(
     try:
         import tomllib
     except ImportError:  # Python 3.10
-        import tomli as tomllib
+        import tomli as tomllib  # type: ignore[no-redef]
 
     with open(path, "rb") as stream:
         spec = tomllib.load(stream)
