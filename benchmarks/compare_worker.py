@@ -23,22 +23,26 @@ def target(dim: int, depth: int) -> tuple[np.ndarray, float]:
     return phi, 0.5 / (depth * (1 + np.linalg.norm(phi, 2) ** 2))
 
 
-def numpy_closed_form(phi: np.ndarray, depth: int, lr: float) -> Callable[[int], float]:
+def numpy_gd(phi: np.ndarray, depth: int, lr: float, steps: int) -> list[np.ndarray]:
+    """GD from the identity as a numpy user writes it: prefix products, one backward sweep."""
     dim = phi.shape[0]
+    layers = [np.eye(dim) for _ in range(depth)]
+    for _ in range(steps):
+        prefix = [np.eye(dim)]
+        for layer in layers[:-1]:
+            prefix.append(layer @ prefix[-1])
+        back = layers[-1] @ prefix[-1] - phi
+        for i in range(depth - 1, -1, -1):
+            grad = back @ prefix[i].T
+            back = layers[i].T @ back
+            layers[i] -= lr * grad
+    return layers
 
+
+def numpy_closed_form(phi: np.ndarray, depth: int, lr: float) -> Callable[[int], float]:
     def run(steps: int) -> float:
-        layers = [np.eye(dim) for _ in range(depth)]
-        for _ in range(steps):
-            prefix = [np.eye(dim)]
-            for layer in layers[:-1]:
-                prefix.append(layer @ prefix[-1])
-            back = layers[-1] @ prefix[-1] - phi
-            for i in range(depth - 1, -1, -1):
-                grad = back @ prefix[i].T
-                back = layers[i].T @ back
-                layers[i] -= lr * grad
-        product = np.eye(dim)
-        for layer in layers:
+        product = np.eye(phi.shape[0])
+        for layer in numpy_gd(phi, depth, lr, steps):
             product = layer @ product
         return 0.5 * float(np.sum((product - phi) ** 2))
 

@@ -7,29 +7,19 @@ shared machine. Each benchmark also checks that both implementations agree on th
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import deeplinear as dl
 
+sys.path.insert(0, str(Path(__file__).parent))
+from compare_worker import numpy_gd
+
 # (d, L, steps per timed call): the steps keep each call around 0.05–0.5 s.
 SIZES = [(4, 8, 4000), (16, 16, 1000), (64, 16, 60), (128, 32, 6), (256, 8, 6)]
-
-
-def numpy_gd(phi: np.ndarray, depth: int, lr: float, steps: int) -> np.ndarray:
-    """Gradient descent from the identity with prefix products and one backward sweep."""
-    dim = phi.shape[0]
-    layers = np.repeat(np.eye(dim)[np.newaxis], depth, axis=0)
-    for _ in range(steps):
-        prefix = [np.eye(dim)]
-        for layer in layers[:-1]:
-            prefix.append(layer @ prefix[-1])
-        back = layers[-1] @ prefix[-1] - phi
-        for i in range(depth - 1, -1, -1):
-            grad = back @ prefix[i].T
-            back = layers[i].T @ back
-            layers[i] -= lr * grad
-    return layers
 
 
 def _setup(dim: int, depth: int) -> tuple[np.ndarray, float]:
@@ -43,7 +33,7 @@ def test_deeplinear_gd(benchmark, dim: int, depth: int, steps: int) -> None:
     benchmark.group = f"gd d={dim} L={depth} ({steps} steps)"
     result = benchmark(dl.train, phi, depth, lr=lr, max_steps=steps, record_every=steps)
     assert result.steps == steps
-    np.testing.assert_allclose(result.layers, numpy_gd(phi, depth, lr, steps), atol=1e-9)
+    np.testing.assert_allclose(result.layers, np.stack(numpy_gd(phi, depth, lr, steps)), atol=1e-9)
 
 
 @pytest.mark.parametrize(("dim", "depth", "steps"), SIZES, ids=lambda v: str(v))
@@ -51,7 +41,7 @@ def test_numpy_gd(benchmark, dim: int, depth: int, steps: int) -> None:
     phi, lr = _setup(dim, depth)
     benchmark.group = f"gd d={dim} L={depth} ({steps} steps)"
     layers = benchmark(numpy_gd, phi, depth, lr, steps)
-    assert np.isfinite(layers).all()
+    assert np.isfinite(np.stack(layers)).all()
 
 
 def test_spectral_gd_d256_l8(benchmark) -> None:
