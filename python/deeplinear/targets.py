@@ -1,11 +1,17 @@
 """Seeded generators of target matrices Φ, each with the property the paper's analysis needs.
 
-Every generator returns a C-contiguous (d, d) float64 array and takes ``seed`` (None, an int or
-a ``numpy.random.Generator``). Random orthogonal matrices are Haar-distributed.
+Every generator returns a new C-contiguous (d, d) float64 array. ``seed`` is None (fresh
+entropy), a non-negative int, or a ``numpy.random.Generator`` (used, and advanced, in place), so
+the same seed always gives the same Φ. Random orthogonal matrices are Haar-distributed, and the
+symmetric families are exactly symmetric (Φ == Φᵀ bit for bit). Bad arguments raise TypeError
+(wrong type) or ValueError (out of range) with a message that names the argument.
+
+``FAMILIES`` maps each family's name to its generator, for the CLI and sweeps.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
 import numpy as np
@@ -26,27 +32,42 @@ Seed = int | np.random.Generator | None
 
 
 def _rng(seed: Seed) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    """``np.random.default_rng(seed)``, once ``seed`` is known to be a kind we accept."""
+    if seed is not None and not isinstance(seed, np.random.Generator):
+        if not isinstance(seed, numbers.Integral):
+            raise TypeError(
+                f"seed must be None, an int or a numpy.random.Generator, got {type(seed).__name__}"
+            )
+        seed = check_int(seed, "seed", 0)
+    return np.random.default_rng(seed)
 
 
 def _haar_orthogonal(dim: int, rng: np.random.Generator) -> np.ndarray:
-    """A Haar-random orthogonal matrix: QR of a Gaussian matrix with R's diagonal made positive."""
+    """A Haar-random (dim, dim) orthogonal matrix.
+
+    Q from the QR of a standard Gaussian matrix, with each column multiplied by the sign of R's
+    diagonal entry: without that fix, Q depends on LAPACK's sign convention and is not Haar.
+    """
     q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
     return q * np.where(np.diag(r) < 0, -1.0, 1.0)
 
 
-def _conjugate(basis: np.ndarray, diagonal_or_matrix: np.ndarray) -> np.ndarray:
-    middle = diagonal_or_matrix
-    if middle.ndim == 1:
-        return np.ascontiguousarray((basis * middle) @ basis.T)
-    return np.ascontiguousarray(basis @ middle @ basis.T)
+def _symmetric_from_spectrum(eigenvalues: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """U diag(eigenvalues) Uᵀ with U Haar-random, symmetrized so that it equals its transpose."""
+    basis = _haar_orthogonal(eigenvalues.size, rng)
+    product = (basis * eigenvalues) @ basis.T
+    return np.ascontiguousarray(0.5 * (product + product.T))
 
 
 def spd(d: int, cond: float, seed: Seed = None) -> np.ndarray:
-    """A symmetric positive definite Φ with condition number exactly ``cond`` (Theorem 2).
+    """A symmetric positive definite Φ with condition number ``cond`` (Sec. 3, Theorem 2).
 
-    Φ = Q diag(λ) Qᵀ with Q Haar-random and the eigenvalues log-spaced from cond^{−1/2} to
-    cond^{1/2} (geometric mean 1, λ_max/λ_min = cond). For d = 1, ``cond`` must be 1.
+    Φ = Q diag(λ) Qᵀ with Q Haar-random orthogonal and λ_k = cond^{(k−1)/(d−1) − 1/2},
+    k = 1..d: eigenvalues log-spaced from cond^{−1/2} to cond^{1/2} inclusive, so their
+    geometric mean is 1 (det Φ = 1) and λ_max/λ_min = cond.
+
+    Raises TypeError if d is not an integer or cond not a real number; ValueError if d < 1,
+    cond is not finite or < 1, or d = 1 with cond ≠ 1 (a 1×1 matrix has condition number 1).
     """
     d = check_int(d, "d", 1)
     cond = check_real(cond, "cond")
@@ -54,16 +75,22 @@ def spd(d: int, cond: float, seed: Seed = None) -> np.ndarray:
         raise ValueError(f"cond must be >= 1, got {cond}")
     if d == 1 and cond != 1:
         raise ValueError(
-            f"cond must be 1 for d = 1 (a 1×1 matrix has condition number 1), got {cond}"
+            f"cond must be 1 when d = 1 (a 1×1 matrix has condition number 1), got {cond}"
         )
-    eigenvalues = np.logspace(-0.5, 0.5, d, base=cond) if d > 1 else np.ones(1)
-    return _conjugate(_haar_orthogonal(d, _rng(seed)), eigenvalues)
+    exponents = np.linspace(-0.5, 0.5, d) if d > 1 else np.zeros(1)
+    return _symmetric_from_spectrum(cond**exponents, _rng(seed))
 
 
 def near_identity(d: int, excess_loss: float, seed: Seed = None) -> np.ndarray:
-    """Φ = I + E with a random Gaussian direction E scaled so that ℓ(I) = ½‖Φ − I‖_F² equals
-    ``excess_loss`` exactly (Theorem 1: targets whose identity excess loss is small).
-    Generally asymmetric."""
+    """Φ = I + E near the identity, with identity excess loss ``excess_loss`` (Theorem 1).
+
+    E is a standard Gaussian d×d matrix rescaled to ‖E‖_F = √(2·excess_loss), so that the loss
+    of the identity initialization, ℓ(I) = ½‖I − Φ‖_F², equals ``excess_loss``. Φ is generally
+    asymmetric; ``excess_loss = 0`` gives Φ = I.
+
+    Raises TypeError if d is not an integer or excess_loss not a real number; ValueError if
+    d < 1 or excess_loss is not finite or < 0.
+    """
     d = check_int(d, "d", 1)
     excess_loss = check_nonnegative(excess_loss, "excess_loss")
     direction = _rng(seed).standard_normal((d, d))
@@ -72,56 +99,84 @@ def near_identity(d: int, excess_loss: float, seed: Seed = None) -> np.ndarray:
 
 
 def rotation(d: int, angle: float, seed: Seed = None) -> np.ndarray:
-    """An orthogonal Φ = Q B Qᵀ rotating by ``angle`` radians in ⌊d/2⌋ random orthogonal planes
-    (B block-diagonal with 2×2 rotations; a 1 for odd d). Eigenvalues e^{±i·angle}; positivity
-    margin cos(angle) (min(cos angle, 1) for odd d), so an acute rotation (|angle| < π/2) is
-    γ-positive for every γ < cos(angle) (Sec. 5). Requires d ≥ 2."""
+    """A rotation by ``angle`` radians in ⌊d/2⌋ random orthogonal planes (Sec. 5).
+
+    Φ = Q B Qᵀ with Q Haar-random orthogonal and B block-diagonal: ⌊d/2⌋ blocks
+    [[cos θ, −sin θ], [sin θ, cos θ]] with θ = ``angle``, and a 1 last when d is odd. Φ is
+    orthogonal with det Φ = 1 and eigenvalues e^{±iθ} (plus 1 for odd d). Its positivity margin
+    λ_min((Φ + Φᵀ)/2) is cos θ (min(cos θ, 1) = cos θ for odd d), so an acute rotation
+    (|θ| < π/2) is γ-positive for every γ < cos θ.
+
+    Raises TypeError if d is not an integer or angle not a real number; ValueError if d < 2 or
+    angle is not finite.
+    """
     d = check_int(d, "d", 2)
     angle = check_real(angle, "angle")
-    block = np.eye(d)
-    c, s = np.cos(angle), np.sin(angle)
+    cos, sin = np.cos(angle), np.sin(angle)
+    blocks = np.eye(d)
     for k in range(0, d - 1, 2):
-        block[k : k + 2, k : k + 2] = [[c, -s], [s, c]]
-    return _conjugate(_haar_orthogonal(d, _rng(seed)), block)
+        blocks[k : k + 2, k : k + 2] = [[cos, -sin], [sin, cos]]
+    basis = _haar_orthogonal(d, _rng(seed))
+    return np.ascontiguousarray(basis @ blocks @ basis.T)
 
 
 def partial_reflection(d: int, a: float, b: float, seed: Seed = None) -> np.ndarray:
-    """Φ = a·I + b·H, H = I − 2vvᵀ a reflection through a random hyperplane: x ↦ a·x + b·refl(x)
-    (Sec. 5). Eigenvalues a + b (d − 1 times) and a − b, so the margin is a − |b| for d ≥ 2 (a − b
-    for d = 1). Requires 0 ≤ |b| < a, so Φ is γ-positive for γ < a − |b|."""
+    """A partial reflection x ↦ a·x + b·refl(x) (Sec. 5).
+
+    Φ = a·I + b·H with H = I − 2vvᵀ the reflection through the hyperplane orthogonal to a
+    random unit vector v. Φ is symmetric with eigenvalues a + b (d − 1 times, on v's orthogonal
+    complement) and a − b (on v), so its positivity margin is a − |b| (a − b when d = 1). With
+    0 ≤ |b| < a it is γ-positive for every γ < a − |b|.
+
+    Raises TypeError if d is not an integer or a, b not real numbers; ValueError if d < 1, a or
+    b is not finite, a ≤ 0, or |b| ≥ a.
+    """
     d = check_int(d, "d", 1)
-    a = check_real(a, "a")
+    a = check_positive(a, "a")
     b = check_real(b, "b")
-    if not abs(b) < a:
-        raise ValueError(f"a and b must satisfy 0 <= |b| < a, got a={a}, b={b}")
-    v = _rng(seed).standard_normal(d)
-    v /= np.linalg.norm(v)
-    return np.ascontiguousarray(a * np.eye(d) + b * (np.eye(d) - 2.0 * np.outer(v, v)))
+    if abs(b) >= a:
+        raise ValueError(f"b must satisfy |b| < a = {a}, got {b}")
+    normal = _rng(seed).standard_normal(d)
+    normal /= np.linalg.norm(normal)
+    reflection = np.eye(d) - 2.0 * np.outer(normal, normal)
+    return np.ascontiguousarray(a * np.eye(d) + b * reflection)
 
 
 def gamma_positive(d: int, gamma: float, seed: Seed = None) -> np.ndarray:
-    """A random asymmetric Φ = S + K with positivity margin exactly 2γ (so γ-positive; Theorem 3).
+    """A random asymmetric γ-positive Φ = S + K with positivity margin exactly 2γ (Theorem 3).
 
-    S = Q diag(s) Qᵀ with s uniform in [2γ, 2γ + 1] and its smallest entry set to 2γ; K a random
-    skew-symmetric matrix with ‖K‖_F = 1 (zero for d = 1)."""
+    S = Q diag(s) Qᵀ with Q Haar-random orthogonal and s uniform in [2γ, 2γ + 1], its smallest
+    entry then set to exactly 2γ; K is a random skew-symmetric matrix with ‖K‖_F = 1 (K = 0
+    when d = 1). The symmetric part of Φ is S, so λ_min((Φ + Φᵀ)/2) = 2γ > γ: uᵀΦu ≥ 2γ for
+    every unit u. For d ≥ 2, Φ − Φᵀ = 2K, so ‖Φ − Φᵀ‖_F = 2.
+
+    Raises TypeError if d is not an integer or gamma not a real number; ValueError if d < 1 or
+    gamma is not finite or ≤ 0.
+    """
     d = check_int(d, "d", 1)
     gamma = check_positive(gamma, "gamma")
     rng = _rng(seed)
-    spectrum = 2.0 * gamma + rng.uniform(0.0, 1.0, d)
+    spectrum = rng.uniform(2.0 * gamma, 2.0 * gamma + 1.0, d)
     spectrum[np.argmin(spectrum)] = 2.0 * gamma
-    symmetric = _conjugate(_haar_orthogonal(d, rng), spectrum)
-    skew = rng.standard_normal((d, d))
-    skew = skew - skew.T
+    symmetric = _symmetric_from_spectrum(spectrum, rng)
+    gaussian = rng.standard_normal((d, d))
+    skew = gaussian - gaussian.T
     if d > 1:
         skew /= np.linalg.norm(skew)
     return np.ascontiguousarray(symmetric + skew)
 
 
 def negative_eigenvalue(d: int, lam: float, count: int = 1, seed: Seed = None) -> np.ndarray:
-    """A symmetric Φ = U diag(−lam (``count`` times), 1, …, 1) Uᵀ with U Haar-random.
+    """A symmetric Φ with ``count`` eigenvalues −lam and the rest 1 (Sec. 6, Theorems 4–5).
 
-    Theorems 4–5: from the identity, gradient descent, penalty GD and step-and-project keep
-    ℓ ≥ lam²/2 per negative eigenvalue forever. ``count = 2`` gives det Φ > 0 (Sec. 6)."""
+    Φ = U diag(−lam, …, −lam, 1, …, 1) Uᵀ (−lam ``count`` times) with U Haar-random orthogonal.
+    From the identity, penalty GD (L even) and step-and-project (L even or ψ ≤ 1) keep the loss
+    ℓ ≥ lam²/2 forever; ℓ(I) = ½(1 + lam)²·count. det Φ = (−lam)^count, so ``count = 2`` gives
+    a well-conditioned Φ with positive determinant that identity initialization still cannot learn.
+
+    Raises TypeError if d or count is not an integer or lam not a real number; ValueError if
+    d < 1, lam is not finite or ≤ 0, or count is outside 1..d.
+    """
     d = check_int(d, "d", 1)
     lam = check_positive(lam, "lam")
     count = check_int(count, "count", 1)
@@ -129,7 +184,7 @@ def negative_eigenvalue(d: int, lam: float, count: int = 1, seed: Seed = None) -
         raise ValueError(f"count must be <= d = {d}, got {count}")
     spectrum = np.ones(d)
     spectrum[:count] = -lam
-    return _conjugate(_haar_orthogonal(d, _rng(seed)), spectrum)
+    return _symmetric_from_spectrum(spectrum, _rng(seed))
 
 
 FAMILIES: dict[str, Callable[..., np.ndarray]] = {
