@@ -45,6 +45,7 @@ __all__ = ["METHODS", "TrainResult", "Trainer", "train"]
 
 METHODS = ("gd", "power_projection", "step_and_project", "penalty")
 CHECKPOINT_FORMAT = "deeplinear-checkpoint-1"
+_MAX_RECORDS_PER_CALL = 1 << 20
 _METHOD_PARAMETERS = {
     "gd": (),
     "power_projection": ("gamma",),
@@ -428,14 +429,16 @@ class Trainer:
         chunk = max_steps if bar is None else 1
         self.status = "max_steps"
         try:
-            if self.callback is not None and not self._recorded_current:
+            due = self._steps % self.record_every == 0
+            if self.callback is not None and due and not self._recorded_current:
                 loss = self._record_current()
-                if self.callback(self._steps, layers, loss) is True:
+                if _stops(self.callback(self._steps, layers, loss)):
                     self.status = "stopped"
                     return
             while True:
                 remaining = target - self._steps
-                size = min(remaining, chunk)
+                # Bounded chunks: the loss buffers of one C++ call never outgrow memory.
+                size = min(remaining, chunk, self.record_every * _MAX_RECORDS_PER_CALL)
                 if self.callback is not None:
                     size = min(size, self.record_every - self._steps % self.record_every)
                 started = time.perf_counter()
@@ -466,7 +469,10 @@ class Trainer:
                     losses, loss_steps = losses[:-1], loss_steps[:-1]
                     diagnostics = None if diagnostics is None else diagnostics[:-1]
                 self._record(losses, loss_steps, diagnostics)
-                self._recorded_current = bool(len(loss_steps)) and loss_steps[-1] == self._steps
+                if len(loss_steps):
+                    self._recorded_current = bool(loss_steps[-1] == self._steps)
+                elif taken:
+                    self._recorded_current = False
                 if bar is not None:
                     bar.update(taken)
                     if len(losses):
@@ -476,7 +482,7 @@ class Trainer:
                 if self.callback is not None and len(losses):
                     stop = False
                     for step, value in zip(loss_steps.tolist(), losses.tolist()):
-                        stop = self.callback(step, layers, value) is True or stop
+                        stop = _stops(self.callback(step, layers, value)) or stop
                     if stop:
                         self.status = "stopped" if status == "max_steps" else status
                         return
@@ -502,6 +508,11 @@ class Trainer:
             self._history_diagnostics or [np.empty((0, len(_core.diagnostic_names)))]
         )
         return dict(zip(_core.diagnostic_names, table.T.copy()))
+
+
+def _stops(answer: object) -> bool:
+    """Whether a callback's return value asks to stop: True or numpy's True."""
+    return answer is True or (isinstance(answer, np.bool_) and bool(answer))
 
 
 def warn_interrupted(steps: int) -> None:
