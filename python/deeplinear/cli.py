@@ -1,4 +1,4 @@
-"""The ``deeplinear`` command line.
+"""The ``deeplinear`` command line (also ``python -m deeplinear``).
 
 - ``deeplinear reproduce``: checks every claim of the paper numerically and writes a report.
 - ``deeplinear train``: one training run on a target family or a .npy Φ; prints a loss table and
@@ -6,21 +6,53 @@
 - ``deeplinear sweep grid.toml --store DIR [--scheduler tcp://host:port]``: a grid of runs.
 - ``deeplinear demo``: gradient descent from the identity on a random SPD target.
 
-Argument errors are one-line messages (exit status 2), never tracebacks.
+``main(argv) -> int`` returns the exit status. Argument errors are one-line messages
+(``deeplinear train: error: ...``, exit status 2), never tracebacks.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
+import math
+import shlex
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 
 __all__ = ["main"]
 
 
+class _UsageError(Exception):
+    """An argument problem: printed as one line, exit status 2."""
+
+
+class _ArgumentError(_UsageError):
+    """An error found by argparse itself, with the (sub)command it belongs to."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing the usage and exiting, so that ``main`` can
+    print one line and return 2 (subcommand parsers inherit the class)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _ArgumentError(self.prog, message)
+
+
+def _one_line(error: BaseException | str) -> str:
+    return " ".join(str(error).split())
+
+
+# -- argument types ---------------------------------------------------------------------------
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -31,20 +63,59 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
+    if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
     return value
 
 
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def _parse_param(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. angle=1.0), got {text!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"the value of {name.strip()} is not a number: {value!r}"
+        ) from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"the value of {name.strip()} must be finite: {value!r}")
+    return name.strip(), number
+
+
+# -- demo -------------------------------------------------------------------------------------
 def _demo(args: argparse.Namespace) -> int:
     import deeplinear as dl
 
-    phi = dl.targets.spd(args.d, args.cond, seed=args.seed)
+    try:
+        phi = dl.targets.spd(args.d, args.cond, seed=args.seed)
+    except (TypeError, ValueError) as exc:
+        raise _UsageError(_one_line(exc)) from None
     lr = dl.theory.theorem2_lr(phi, args.depth)
     print(
         f"Gradient descent from the identity (Sec. 3.1) on a random SPD target: "
@@ -78,10 +149,10 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- reproduce --------------------------------------------------------------------------------
 def _reproduce(args: argparse.Namespace) -> int:
     from . import reproduce
 
-    command = "deeplinear " + " ".join(args.argv)
     try:
         result = reproduce.run(
             args.out,
@@ -89,14 +160,15 @@ def _reproduce(args: argparse.Namespace) -> int:
             seed=args.seed,
             force=args.force,
             progress=args.progress and sys.stderr.isatty(),
-            command=command,
+            command=shlex.join(["deeplinear", *args.argv]),
         )
     except reproduce.ReportExistsError as exc:
-        raise _UsageError(str(exc)) from None
-    width = max(len(claim.title) for claim in result.claims)
+        raise _UsageError(_one_line(exc)) from None
+    except OSError as exc:
+        raise _UsageError(f"cannot write the report to {args.out}: {_one_line(exc)}") from None
     for index, claim in enumerate(result.claims, 1):
         verdict = "PASS" if claim.passed else "FAIL"
-        print(f"{index}. {claim.title:<{width}}  {claim.section:<40}  {verdict}")
+        print(f"{index}. {verdict}  {claim.section}: {claim.title}")
     passed = sum(claim.passed for claim in result.claims)
     print(
         f"\n{passed}/{len(result.claims)} claims pass in {result.seconds:.1f} s; "
@@ -105,99 +177,267 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
-def _parse_param(text: str) -> tuple[str, float]:
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    try:
-        return name.strip(), float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"the value of {name.strip()} is not a number: {value!r}"
-        ) from None
+# -- train ------------------------------------------------------------------------------------
+_METHOD_OPTIONS = {
+    "gd": (),
+    "power_projection": ("gamma",),
+    "step_and_project": ("psi", "gamma"),
+    "penalty": ("kappa",),
+}
+
+
+def _family_parameters(function: Any) -> list[str]:
+    """The parameters of a target family other than d and seed."""
+    return [name for name in inspect.signature(function).parameters if name not in ("d", "seed")]
+
+
+def _families_help() -> str:
+    from . import targets
+
+    return ", ".join(
+        f"{name}({', '.join(_family_parameters(function))})"
+        for name, function in targets.FAMILIES.items()
+    )
 
 
 def _load_phi(path: str) -> np.ndarray:
     try:
         phi = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise _UsageError(f"cannot read --phi {path}: {exc}") from None
-    if not isinstance(phi, np.ndarray) or phi.ndim != 2 or phi.shape[0] != phi.shape[1]:
-        raise _UsageError(
-            f"--phi {path} must hold a square (d, d) array, got shape {getattr(phi, 'shape', None)}"
-        )
-    return phi
+    except (OSError, ValueError, EOFError) as exc:
+        raise _UsageError(f"cannot read --phi {path}: {_one_line(exc)}") from None
+    if not isinstance(phi, np.ndarray):
+        if hasattr(phi, "close"):
+            phi.close()
+        raise _UsageError(f"--phi {path} must be a .npy file holding one array, not an archive")
+    if phi.ndim != 2 or phi.shape[0] != phi.shape[1] or phi.shape[0] == 0:
+        raise _UsageError(f"--phi {path} must hold a square (d, d) matrix, got shape {phi.shape}")
+    if not np.issubdtype(phi.dtype, np.number) or np.iscomplexobj(phi):
+        raise _UsageError(f"--phi {path} must hold real numbers, got dtype {phi.dtype}")
+    if not np.all(np.isfinite(phi)):
+        raise _UsageError(f"--phi {path} holds NaN or infinite values")
+    return np.asarray(phi, dtype=np.float64)
 
 
-def _train(args: argparse.Namespace) -> int:
-    import deeplinear as dl
+def _target(args: argparse.Namespace) -> tuple[np.ndarray, str, dict[str, Any]]:
+    """Φ from --phi or --target/--param; returns (Φ, a description, what to record)."""
+    from . import targets
 
     if args.phi is not None:
         if args.target is not None or args.param:
             raise _UsageError("give either --phi FILE or --target NAME [--param ...], not both")
         phi = _load_phi(args.phi)
-        source = f"Φ from {args.phi}"
-    else:
-        family = args.target or "spd"
-        if family not in dl.targets.FAMILIES:
+        if args.d is not None and args.d != phi.shape[0]:
+            raise _UsageError(f"--d {args.d} does not match --phi {args.phi}, which is {phi.shape}")
+        return phi, f"Φ from {args.phi} (d={phi.shape[0]})", {"target": f"file:{args.phi}"}
+    family = args.target or "spd"
+    if family not in targets.FAMILIES:
+        raise _UsageError(
+            f"unknown target family {family!r}; choose one of {', '.join(targets.FAMILIES)}"
+        )
+    function = targets.FAMILIES[family]
+    accepted = _family_parameters(function)
+    params: dict[str, Any] = dict(args.param)
+    for name in params:
+        if name not in accepted:
             raise _UsageError(
-                f"unknown target family {family!r}; "
-                f"choose from {', '.join(sorted(dl.targets.FAMILIES))}"
+                f"{family} has no parameter {name!r}; its parameters are {', '.join(accepted)} "
+                "(set the dimension with --d and the seed with --seed)"
             )
-        params = dict(args.param)
-        if family == "spd":
-            params.setdefault("cond", 4.0)
-        for name in ("count",):
-            if name in params:
-                params[name] = int(params[name])
-        try:
-            phi = dl.targets.FAMILIES[family](args.d, **params, seed=args.seed)
-        except TypeError as exc:
-            raise _UsageError(f"bad --param for target {family!r}: {exc}") from None
-        described = ", ".join(f"{k}={v:g}" for k, v in params.items())
-        source = f"target {family}({described}), d={args.d}, seed {args.seed}"
-    lr = args.lr if args.lr is not None else 0.5 * dl.theory.theorem2_lr(phi, args.depth)
-    record_every = args.record_every or max(1, args.steps // 20)
-    result = dl.train(
+    if family == "spd":
+        params.setdefault("cond", 4.0)
+    if "count" in params:
+        if params["count"] != int(params["count"]):
+            raise _UsageError(f"count must be an integer, got {params['count']:g}")
+        params["count"] = int(params["count"])
+    missing = [
+        name
+        for name, parameter in inspect.signature(function).parameters.items()
+        if name in accepted and parameter.default is inspect.Parameter.empty and name not in params
+    ]
+    if missing:
+        raise _UsageError(
+            f"target {family} needs {', '.join(f'--param {name}=VALUE' for name in missing)}"
+        )
+    dim = 4 if args.d is None else args.d
+    try:
+        phi = function(dim, **params, seed=args.seed)
+    except (TypeError, ValueError) as exc:
+        raise _UsageError(f"bad --param for target {family}: {_one_line(exc)}") from None
+    described = ", ".join(f"{k}={v:g}" for k, v in params.items())
+    return (
         phi,
-        args.depth,
-        args.method,
-        lr=lr,
-        max_steps=args.steps,
-        tol=args.tol,
-        gamma=args.gamma,
-        psi=args.psi,
-        kappa=args.kappa,
-        record_every=record_every,
+        f"target {family}({described}), d={dim}, seed {args.seed}",
+        {"target": family, "target_params": json.dumps(params), "seed": args.seed},
     )
-    print(f"{args.method} on {source}: L={args.depth}, η={lr:.4g}")
-    print(f"{'step':>10}  {'loss':>12}")
-    for step, value in zip(result.loss_steps, result.losses):
-        print(f"{step:>10d}  {value:>12.4e}")
-    print(f"status {result.status} after {result.steps} steps; final loss {result.final_loss:.4e}")
-    if args.out:
-        options = {
-            k: v
-            for k, v in (("gamma", args.gamma), ("psi", args.psi), ("kappa", args.kappa))
-            if v is not None
-        }
-        np.savez(
-            args.out,
-            layers=result.layers,
-            losses=result.losses,
-            loss_steps=result.loss_steps,
-            phi=phi,
-            status=result.status,
-            steps=result.steps,
-            method=args.method,
+
+
+def _theorem1_c(phi: np.ndarray, depth: int) -> float | None:
+    """The smallest c ≥ 1 for which Theorem 1's hypotheses hold for Φ and L, or None.
+
+    ℓ(I) ≤ ln(c)²/(8c¹⁰) can only hold for ln c ∈ [0, 1/5], where the right side increases;
+    L ≥ (4/3) ln c holds there for every L ≥ 1.
+    """
+    from . import theory
+
+    excess = theory.identity_excess_loss(phi)
+
+    def threshold(log_c: float) -> float:
+        return log_c**2 / (8 * math.exp(10 * log_c))
+
+    if excess > threshold(0.2):
+        return None
+    low, high = 0.0, 0.2
+    for _ in range(100):
+        middle = 0.5 * (low + high)
+        low, high = (low, middle) if threshold(middle) >= excess else (middle, high)
+    c = math.exp(high)
+    return c if theory.theorem1_conditions(phi, depth, c).holds else None
+
+
+def _default_lr(phi: np.ndarray, depth: int, method: str, gamma: float | None) -> tuple[float, str]:
+    """A step size from the paper's theorems where one applies: (η, where it comes from)."""
+    from . import core, theory
+
+    symmetric = bool(np.allclose(phi, phi.T, rtol=0, atol=1e-12 * max(1.0, np.abs(phi).max())))
+    if method == "gd":
+        if symmetric and np.linalg.eigvalsh(0.5 * (phi + phi.T)).min() > 0:
+            return (
+                theory.theorem2_lr(phi, depth),
+                "Theorem 2's η = 1/(L(1+‖Φ‖₂²)) for symmetric positive definite Φ",
+            )
+        c = _theorem1_c(phi, depth)
+        if c is not None:
+            return (
+                theory.theorem1_lr(phi, depth, c),
+                f"Theorem 1's η = 1/(3Ld⁵·max{{c⁴, ‖Φ‖₂²}}) with c = {c:.4g}, for Φ near I",
+            )
+    if method == "power_projection" and gamma is not None and core.positivity_margin(phi) > gamma:
+        return (
+            theory.theorem3_lr(phi, depth, c=3.0),
+            "Theorem 3's η = 1/(cLd⁵‖Φ‖_F²) with c = 3, for γ-positive Φ",
+        )
+    common = 0.5 * theory.theorem2_lr(phi, depth)
+    raise _UsageError(
+        f"--lr is required for --method {method} on this target: the paper gives a step size "
+        "only for gd on symmetric positive definite Φ (Theorem 2) or Φ near I (Theorem 1) and "
+        "for power_projection on γ-positive Φ (Theorem 3); "
+        f"0.5/(L(1+‖Φ‖₂²)) = {common:.3g} is a common choice"
+    )
+
+
+def _check_method_options(args: argparse.Namespace, phi: np.ndarray) -> None:
+    from . import core
+
+    uses = _METHOD_OPTIONS[args.method]
+    for name in ("gamma", "psi", "kappa"):
+        if getattr(args, name) is not None and name not in uses:
+            users = [m for m, options in _METHOD_OPTIONS.items() if name in options]
+            raise _UsageError(
+                f"--{name} is not an option of --method {args.method} "
+                f"(it belongs to {' and '.join(users)})"
+            )
+    if args.method == "power_projection" and args.gamma is None:
+        margin = core.positivity_margin(phi)
+        hint = (
+            f"e.g. --gamma {margin / 2:.3g}, half of Φ's margin λ_min((Φ+Φᵀ)/2) = {margin:.3g}"
+            if margin > 0
+            else f"this Φ has margin λ_min((Φ+Φᵀ)/2) = {margin:.3g} ≤ 0, so power projection "
+            "cannot learn it"
+        )
+        raise _UsageError(
+            f"--method power_projection needs --gamma, the margin γ > 0 of H_γ ({hint})"
+        )
+    if args.method == "step_and_project" and args.psi is None:
+        raise _UsageError(
+            "--method step_and_project needs --psi, the radius ψ > 0 of the ball ‖Θ_i − I‖₂ ≤ ψ"
+        )
+    if args.method == "penalty" and args.kappa is None:
+        raise _UsageError(
+            "--method penalty needs --kappa, the weight κ ≥ 0 of the penalty (κ/2)Σ‖I − Θ_i‖_F²"
+        )
+
+
+def _output_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    if path.is_dir():
+        raise _UsageError(f"--out {text} is a folder; give a file name such as result.npz")
+    if not path.parent.is_dir():
+        raise _UsageError(f"--out {text}: the folder {path.parent} does not exist")
+    return path
+
+
+def _train(args: argparse.Namespace) -> int:
+    import deeplinear as dl
+
+    from ._atomic import atomic_write
+
+    phi, source, recorded = _target(args)
+    _check_method_options(args, phi)
+    out = _output_path(args.out) if args.out else None
+    if args.lr is not None:
+        lr, lr_source = args.lr, "--lr"
+    else:
+        lr, lr_source = _default_lr(phi, args.depth, args.method, args.gamma)
+    record_every = args.record_every or max(1, args.steps // 20)
+    options = {name: getattr(args, name) for name in _METHOD_OPTIONS[args.method]}
+    options = {name: value for name, value in options.items() if value is not None}
+    try:
+        result = dl.train(
+            phi,
+            args.depth,
+            args.method,
             lr=lr,
-            depth=args.depth,
+            max_steps=args.steps,
+            tol=args.tol,
+            record_every=record_every,
             **options,
         )
-        print(f"wrote {args.out}")
+    except (TypeError, ValueError) as exc:
+        raise _UsageError(_one_line(exc)) from None
+    print(f"{args.method} on {source}, L={args.depth}")
+    print(f"step size η = {lr:.4g} ({lr_source})")
+    if options:
+        print("options: " + ", ".join(f"{k}={v:g}" for k, v in options.items()))
+    print(f"\n{'step':>10}  {'loss':>12}")
+    for step, value in zip(result.loss_steps, result.losses):
+        print(f"{step:>10d}  {value:>12.4e}")
+    print(
+        f"\nstatus {result.status} after {result.steps} steps; final loss {result.final_loss:.4e}"
+    )
+    if result.status == "diverged":
+        print("the loss blew up: try a smaller --lr")
+    elif (
+        result.status == "max_steps"
+        and args.lr is None
+        and result.final_loss > 0.1 * result.losses[0]
+    ):
+        print("the theorem's step size is conservative: a larger --lr may converge much faster")
+    if out is not None:
+        with atomic_write(out, "wb") as stream:
+            np.savez(
+                stream,
+                layers=result.layers,
+                losses=result.losses,
+                loss_steps=result.loss_steps,
+                phi=phi,
+                status=result.status,
+                steps=result.steps,
+                final_loss=result.final_loss,
+                method=args.method,
+                depth=args.depth,
+                lr=lr,
+                tol=args.tol,
+                record_every=record_every,
+                **options,
+                **recorded,
+            )
+        print(f"wrote {out}")
     return 0
 
 
+# -- sweep ------------------------------------------------------------------------------------
 def _sweep(args: argparse.Namespace) -> int:
     from .sweep import run_sweep_file
 
@@ -206,7 +446,7 @@ def _sweep(args: argparse.Namespace) -> int:
             args.grid, args.store, scheduler=args.scheduler, progress=sys.stderr.isatty()
         )
     except (OSError, ValueError) as exc:
-        raise _UsageError(str(exc)) from None
+        raise _UsageError(_one_line(exc)) from None
     rows = table.to_dict("records") if hasattr(table, "to_dict") else table
     columns = [name for name in rows[0] if name not in ("error",)] if rows else []
     print("  ".join(f"{name:>14}" for name in columns))
@@ -223,119 +463,143 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-class _UsageError(Exception):
-    """An argument problem found after parsing: printed as one line, exit status 2."""
+# -- the parser -------------------------------------------------------------------------------
+_TRAIN_EXAMPLES = """\
+examples:
+  deeplinear train --target spd --param cond=10 --d 6 --depth 8
+  deeplinear train --target rotation --param angle=1.0 --d 6 --method power_projection \\
+      --gamma 0.25 --lr 0.02 --out rotation.npz
+  deeplinear train --target negative_eigenvalue --param lam=1 --method penalty --kappa 0.1 \\
+      --lr 0.05
+  deeplinear train --phi my_phi.npy --lr 0.01 --steps 5000 --tol 1e-12
+
+The saved .npz holds layers (L, d, d) with layers[i-1] = Θ_i, losses, loss_steps, phi, status,
+steps, final_loss, method, depth, lr, tol, record_every and the options used; load it with
+numpy.load(path).
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from . import __version__
+
+    parser = _Parser(
         prog="deeplinear",
-        description="Gradient descent on deep linear residual networks "
-        "(Bartlett, Helmbold & Long, ICML 2018).",
+        description="Gradient descent on deep linear residual networks Θ_L⋯Θ_1 "
+        "(Bartlett, Helmbold & Long, ICML 2018). Start with 'deeplinear reproduce --quick'.",
     )
+    parser.add_argument("--version", action="version", version=f"deeplinear {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = commands.add_parser(
-        "demo",
-        help="train on a random SPD target from the identity and print a loss table",
-        description="Train Θ_L⋯Θ_1 towards a random symmetric positive definite Φ by gradient "
-        "descent from the identity (Sec. 3.1, Theorem 2) and print the loss every 10%% of the run.",
-    )
-    demo.add_argument("--d", type=_positive_int, default=8, help="dimension d (default 8)")
-    demo.add_argument(
-        "--depth", type=_positive_int, default=8, help="number of layers L (default 8)"
-    )
-    demo.add_argument(
-        "--cond", type=_positive_float, default=4.0, help="condition number of Φ (default 4)"
-    )
-    demo.add_argument(
-        "--steps", type=_positive_int, default=3000, help="maximum steps (default 3000)"
-    )
-    demo.add_argument(
-        "--tol", type=_positive_float, default=1e-20, help="stop at this loss (default 1e-20)"
-    )
-    demo.add_argument("--seed", type=int, default=0, help="random seed of the target (default 0)")
-    demo.set_defaults(handler=_demo)
 
     reproduce = commands.add_parser(
         "reproduce",
         help="check every claim of the paper numerically and write a report",
         description="Run one numerical experiment per claim of Bartlett, Helmbold & Long (ICML "
-        "2018) — Theorems 1–5, Lemmas 2–3, 5–7 and Section 6 — and write report.md, "
-        "results.json and figures into a folder. Exit status 1 if any claim fails.",
+        "2018) — Theorems 1–5, Lemmas 2–3 and 5–7 and Section 6 — and write report.md (a PASS/"
+        "FAIL table with the criterion of each claim), results.json (every number) and PNG "
+        "figures (with matplotlib) into a folder. Exit status 0 when every claim passes, 1 when "
+        "one fails, 2 for a usage error.",
     )
     reproduce.add_argument(
-        "--out", default="deeplinear-report", help="report folder (default ./deeplinear-report)"
+        "--out",
+        default="deeplinear-report",
+        metavar="DIR",
+        help="the report folder (default ./deeplinear-report); an existing one is never "
+        "overwritten without --force",
     )
     reproduce.add_argument(
-        "--quick", action="store_true", help="smaller experiments (well under a minute)"
-    )
-    reproduce.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    reproduce.add_argument(
-        "--force", action="store_true", help="overwrite an existing report folder"
+        "--quick", action="store_true", help="smaller experiments: seconds instead of minutes"
     )
     reproduce.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="no progress bars"
+        "--seed", type=_nonnegative_int, default=0, help="random seed of all targets (default 0)"
+    )
+    reproduce.add_argument(
+        "--force", action="store_true", help="replace the report in an existing --out folder"
+    )
+    reproduce.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress bars (they are shown only when stderr is a terminal)",
     )
     reproduce.set_defaults(handler=_reproduce)
 
     train = commands.add_parser(
         "train",
-        help="one training run; prints a loss table and writes the result as .npz",
-        description="Train Θ_L⋯Θ_1 towards a target Φ: a family of deeplinear.targets with its "
-        "parameters (--target rotation --param angle=1.0) or a square matrix saved with numpy "
-        "(--phi phi.npy).",
+        help="one training run; prints a loss table and can save the result as .npz",
+        description="Train the layers Θ_1..Θ_L of f(x) = Θ_L⋯Θ_1 x towards a target matrix Φ, "
+        "minimizing ℓ = ½‖Θ_L⋯Θ_1 − Φ‖_F², and print the loss as it goes. Φ is either "
+        "generated (--target FAMILY with --param NAME=VALUE, --d, --seed) or read from a .npy "
+        "file (--phi). Families and their parameters: " + _families_help() + ".",
+        epilog=_TRAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument(
-        "--target",
-        help="target family: spd, near_identity, rotation, partial_reflection, "
-        "gamma_positive, negative_eigenvalue (default spd)",
+    target = train.add_argument_group("the target Φ")
+    target.add_argument(
+        "--target", metavar="FAMILY", help="a target family (default spd), see above"
     )
-    train.add_argument(
+    target.add_argument(
         "--param",
         action="append",
         type=_parse_param,
         default=[],
         metavar="NAME=VALUE",
-        help="a parameter of the family, e.g. cond=4, angle=1.0, lam=0.5 (repeatable)",
+        help="a parameter of the family, e.g. cond=4, angle=1.0, lam=0.5 (repeat for several)",
     )
-    train.add_argument("--phi", help="a .npy file holding Φ instead of a target family")
-    train.add_argument(
-        "--d", type=_positive_int, default=4, help="dimension of a generated target (default 4)"
+    target.add_argument("--phi", metavar="FILE", help="a .npy file holding a square matrix Φ")
+    target.add_argument(
+        "--d", type=_positive_int, help="dimension of a generated target (default 4)"
     )
-    train.add_argument("--seed", type=int, default=0, help="seed of a generated target (default 0)")
-    train.add_argument(
+    target.add_argument(
+        "--seed", type=_nonnegative_int, default=0, help="seed of a generated target (default 0)"
+    )
+    method = train.add_argument_group("the training method")
+    method.add_argument(
         "--method",
         default="gd",
-        choices=["gd", "power_projection", "step_and_project", "penalty"],
-        help="training method (default gd)",
+        choices=list(_METHOD_OPTIONS),
+        help="gd: gradient descent from I (Sec. 3); power_projection: Algorithm 2 (Sec. 5, needs "
+        "--gamma); step_and_project: project each layer onto ‖Θ_i − I‖₂ ≤ ψ (Sec. 6, needs "
+        "--psi); penalty: GD on ℓ + (κ/2)Σ‖I − Θ_i‖_F² (Sec. 6, needs --kappa). Default gd",
     )
-    train.add_argument(
+    method.add_argument(
         "--depth", type=_positive_int, default=8, help="number of layers L (default 8)"
     )
-    train.add_argument(
+    method.add_argument(
         "--lr",
         type=_positive_float,
-        help="step size η (default 0.5/(L(1+‖Φ‖₂²)), half Theorem 2's)",
+        help="step size η; default: the paper's step size where a theorem gives one (gd on "
+        "symmetric positive definite or near-identity Φ, power_projection on γ-positive Φ), "
+        "otherwise required",
     )
-    train.add_argument(
-        "--steps", type=_positive_int, default=10_000, help="maximum steps (default 10000)"
-    )
-    train.add_argument(
-        "--tol", type=float, default=0.0, help="stop once the loss is at most this (default 0)"
-    )
-    train.add_argument(
+    method.add_argument(
         "--gamma",
         type=_positive_float,
-        help="γ of power projection (needed), or the initial scale of step-and-project",
+        help="power_projection: keep uᵀΘ_{1:L}u ≥ γ (start at γ^(1/L)·I); step_and_project: "
+        "start at γ^(1/L)·I (default 1)",
     )
-    train.add_argument("--psi", type=_positive_float, help="ψ of step-and-project (needed there)")
-    train.add_argument("--kappa", type=float, help="κ of penalty GD (needed there)")
-    train.add_argument(
+    method.add_argument(
+        "--psi", type=_positive_float, help="step_and_project: the radius ψ of the ball"
+    )
+    method.add_argument(
+        "--kappa", type=_nonnegative_float, help="penalty: the weight κ of the penalty"
+    )
+    run = train.add_argument_group("the run")
+    run.add_argument(
+        "--steps", type=_positive_int, default=10_000, help="maximum steps (default 10000)"
+    )
+    run.add_argument(
+        "--tol",
+        type=_nonnegative_float,
+        default=0.0,
+        help="stop once the loss is at most this (default 0: run all steps)",
+    )
+    run.add_argument(
         "--record-every",
         type=_positive_int,
-        help="record the loss every this many steps (default steps/20)",
+        metavar="N",
+        help="print/record the loss every N steps (default: steps/20)",
     )
-    train.add_argument("--out", help="write the result to this .npz file")
+    run.add_argument("--out", metavar="FILE", help="save the result to this .npz file")
     train.set_defaults(handler=_train)
 
     sweep = commands.add_parser(
@@ -349,23 +613,60 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--store", help="folder for finished runs (resumable)")
     sweep.add_argument("--scheduler", help="a Dask scheduler address, e.g. tcp://host:8786")
     sweep.set_defaults(handler=_sweep)
+
+    demo = commands.add_parser(
+        "demo",
+        help="train on a random SPD target from the identity and print a loss table",
+        description="Train Θ_L⋯Θ_1 towards a random symmetric positive definite Φ by gradient "
+        "descent from the identity (Sec. 3.1, Theorem 2) and print the loss every 10%% of the run.",
+    )
+    demo.add_argument("--d", type=_positive_int, default=8, help="dimension d (default 8)")
+    demo.add_argument(
+        "--depth", type=_positive_int, default=8, help="number of layers L (default 8)"
+    )
+    demo.add_argument(
+        "--cond", type=_positive_float, default=4.0, help="condition number of Φ, ≥ 1 (default 4)"
+    )
+    demo.add_argument(
+        "--steps", type=_positive_int, default=3000, help="maximum steps (default 3000)"
+    )
+    demo.add_argument(
+        "--tol", type=_nonnegative_float, default=1e-20, help="stop at this loss (default 1e-20)"
+    )
+    demo.add_argument(
+        "--seed", type=_nonnegative_int, default=0, help="random seed of the target (default 0)"
+    )
+    demo.set_defaults(handler=_demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``deeplinear`` command; returns the exit status."""
+    """Entry point of the ``deeplinear`` command; returns the exit status (0 success, 1 a
+    claim failed in ``reproduce``, 2 a usage error, 130 interrupted)."""
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    try:
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # name the subcommand they were given to
+            prog = f"deeplinear {args.command}" if args.command else "deeplinear"
+            raise _ArgumentError(prog, f"unrecognized arguments: {' '.join(unknown)}")
+    except _ArgumentError as exc:
+        print(f"{exc.prog}: error: {_one_line(exc)} (see '{exc.prog} --help')", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
     if args.command is None:
         parser.print_help()
         return 0
     args.argv = argv
     try:
         return int(args.handler(args))
-    except (_UsageError, ValueError, TypeError) as exc:
-        print(f"deeplinear {args.command}: error: {exc}", file=sys.stderr)
+    except _UsageError as exc:
+        print(f"deeplinear {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"deeplinear {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
