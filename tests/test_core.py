@@ -14,33 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deeplinear as dl
+from reference import chain
+from reference import gradient as ref_gradient
+from reference import loss as ref_loss
 
 # -- independent references ------------------------------------------------------------------
-
-
-def chain(layers, dim: int) -> np.ndarray:
-    """Θ_j ⋯ Θ_i for the layers Θ_i, …, Θ_j given in network order (identity when empty)."""
-    result = np.eye(dim)
-    for layer in layers:
-        result = layer @ result
-    return result
-
-
-def ref_loss(layers: np.ndarray, phi: np.ndarray) -> float:
-    residual = chain(layers, phi.shape[0]) - phi
-    return 0.5 * float(np.sum(residual * residual))
-
-
-def ref_gradient(layers: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    """Lemma 1 written literally: G_i = Θ_{i+1:L}ᵀ (Θ_{1:L} − Φ) Θ_{1:i−1}ᵀ (no sweeps)."""
-    dim = phi.shape[0]
-    residual = chain(layers, dim) - phi
-    return np.stack(
-        [
-            chain(layers[i + 1 :], dim).T @ residual @ chain(layers[:i], dim).T
-            for i in range(len(layers))
-        ]
-    )
 
 
 def vec(layers: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ def numpy_diagnostics(layers: np.ndarray, phi: np.ndarray) -> dict[str, float]:
         "min_singular": smin,
         "max_singular": max(s[0] for s in sigmas),
         "grad_norm": np.sqrt(grad_sq),
-        "lemma2_ratio": grad_sq / (4 * loss * depth * smin ** (2 * depth)),
+        "lemma2_ratio": grad_sq / (4 * loss * depth * min(smin, 1.0) ** (2 * depth)),
         "lemma2_corrected_ratio": grad_sq / (2 * loss * depth * smin ** (2 * depth - 2)),
         "margin": np.linalg.eigvalsh(0.5 * (product + product.T))[0],
         "balancedness": max(
@@ -51,6 +51,21 @@ def test_diagnostics_match_numpy(depth: int, dim: int) -> None:
     got = dict(zip(_core.diagnostic_names, _core.diagnostics(layers, phi)))
     for name, value in numpy_diagnostics(layers, phi).items():
         assert got[name] == pytest.approx(value, rel=1e-10, abs=1e-12), name
+
+
+@pytest.mark.parametrize(("scale", "depth"), [(2.0, 1), (1.5, 3), (1.0, 2), (0.7, 2)])
+def test_stated_lemma2_ratio_is_at_least_one_half(scale: float, depth: int) -> None:
+    # Lemma 2 has 1 − a ≤ 1: for layers larger than the identity the stated bound uses 1, and the
+    # corrected bound ‖∇ℓ‖² ≥ 2ℓLσ^{2(L−1)} then gives the stated ratio ≥ ½ (= ½ at Θ = I, L = 1).
+    dim = 3
+    layers = np.stack([scale * np.eye(dim)] * depth)
+    got = dict(zip(_core.diagnostic_names, _core.diagnostics(layers, np.zeros((dim, dim)))))
+    # Θ_i = sI, Φ = 0: G_i = s^{2L−1} I, ‖∇ℓ‖² = L d s^{2(2L−1)}, ℓ = d s^{2L} / 2
+    grad_sq, loss = depth * dim * scale ** (4 * depth - 2), dim * scale ** (2 * depth) / 2
+    expected = grad_sq / (4 * loss * depth * min(scale, 1.0) ** (2 * depth))
+    assert got["lemma2_ratio"] == pytest.approx(expected, rel=1e-12)
+    assert got["lemma2_ratio"] >= 0.5 - 1e-12
+    assert got["lemma2_corrected_ratio"] == pytest.approx(1.0, rel=1e-12)
 
 
 def test_recorded_diagnostics_align_with_losses() -> None:

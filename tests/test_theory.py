@@ -14,30 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deeplinear import theory
-
-
-def chain(parts: np.ndarray, dim: int) -> np.ndarray:
-    """Θ_{i:j} = Θ_j ⋯ Θ_i for parts = (Θ_i, …, Θ_j); the identity when empty."""
-    product = np.eye(dim)
-    for layer in parts:
-        product = layer @ product
-    return product
-
-
-def loss(layers: np.ndarray, phi: np.ndarray) -> float:
-    return 0.5 * float(np.sum((chain(layers, phi.shape[0]) - phi) ** 2))
-
-
-def gradient(layers: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    """G_i = Θ_{i+1:L}ᵀ (Θ_{1:L} − Φ) Θ_{1:i−1}ᵀ (Lemma 1), stacked over i."""
-    dim = phi.shape[0]
-    residual = chain(layers, dim) - phi
-    return np.stack(
-        [
-            chain(layers[i + 1 :], dim).T @ residual @ chain(layers[:i], dim).T
-            for i in range(len(layers))
-        ]
-    )
+from reference import gradient, loss
 
 
 def hessian(layers: np.ndarray, phi: np.ndarray, step: float = 1e-6) -> np.ndarray:

@@ -733,3 +733,12 @@ def test_threads_give_the_same_answer_to_rounding() -> None:
     two = dl.train(phi, 4, lr=0.05, max_steps=5, threads=2)
     np.testing.assert_allclose(two.layers, one.layers, rtol=0, atol=1e-12)
     np.testing.assert_allclose(two.losses, one.losses, rtol=1e-12)
+
+
+def test_trainer_repr_shows_the_current_loss() -> None:
+    phi = np.diag([2.0, 0.5])
+    trainer = dl.Trainer(phi, 2, lr=0.1)
+    # at the identity ℓ = ½((2 − 1)² + (0.5 − 1)²) = 0.625
+    assert "loss=0.625," in repr(trainer)
+    trainer.layers[0, 0, 0] = np.nan  # a repr never raises, even on a corrupted state
+    assert "loss=nan" in repr(trainer)

@@ -422,3 +422,28 @@ def test_bad_input_leaves_the_callers_arrays_untouched() -> None:
         dl.train(phi, DEPTH, lr=0.1, init=init)
     np.testing.assert_array_equal(phi, saved_phi)
     np.testing.assert_array_equal(init, saved_init)
+
+
+def test_compiled_core_refuses_silent_copies() -> None:
+    # The private module takes exactly C-contiguous float arrays: conversion happens once, above it.
+    from deeplinear import _core
+
+    with pytest.raises(TypeError):
+        _core.product(np.stack([np.eye(3), 2 * np.eye(3)])[:, ::-1])
+    with pytest.raises(TypeError):
+        _core.product(LAYERS.astype(np.int64))
+
+
+@pytest.mark.parametrize("name", ["max_steps", "record_every"])
+def test_counts_beyond_64_bits_name_the_argument(name: str) -> None:
+    arguments = {"phi": PHI, "depth": DEPTH, "lr": 0.01, "max_steps": 1, name: 2**63}
+    with pytest.raises(ValueError, match=name):
+        dl.train(**arguments)
+    with pytest.raises(ValueError, match=name):
+        dl.spectral_gd(SYMMETRIC_PHI, DEPTH, lr=0.01, **{"max_steps": 1, name: 2**63})
+    with pytest.raises(ValueError, match="n must be <="):
+        dl.Trainer(PHI, DEPTH, lr=0.01).step(2**63)
+
+
+def test_seeds_may_exceed_64_bits() -> None:
+    assert dl.targets.spd(3, 4.0, seed=2**70).shape == (3, 3)

@@ -76,13 +76,19 @@ def as_layers(value: object, name: str = "layers", dtype: np.dtype | None = None
     return array
 
 
-def check_int(value: object, name: str, minimum: int) -> int:
-    """An integer (bool excluded) that is at least `minimum`."""
+INT64_MAX = 2**63 - 1
+
+
+def check_int(value: object, name: str, minimum: int, maximum: int | None = INT64_MAX) -> int:
+    """An integer (bool excluded) in [minimum, maximum]; by default it must fit the C++ core's
+    64-bit counters (maximum=None for numbers that stay in Python, such as seeds)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     result = operator.index(value)
     if result < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {result}")
+    if maximum is not None and result > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {result}")
     return result
 
 

@@ -38,7 +38,7 @@ def _rng(seed: Seed) -> np.random.Generator:
             raise TypeError(
                 f"seed must be None, an int or a numpy.random.Generator, got {type(seed).__name__}"
             )
-        seed = check_int(seed, "seed", 0)
+        seed = check_int(seed, "seed", 0, maximum=None)
     return np.random.default_rng(seed)
 
 

@@ -293,10 +293,11 @@ def diagnostics(layers: ArrayLike, phi: ArrayLike) -> dict[str, float]:
 
     ``loss`` ℓ; ``radius`` maxᵢ‖Θ_i − I‖₂ (Theorem 1's R before the max over time);
     ``min_singular`` / ``max_singular`` minᵢ σ_min(Θ_i) and maxᵢ σ_max(Θ_i) (1 − a of Lemma 2,
-    1 + z of Lemma 3); ``grad_norm`` ‖∇ℓ‖; ``lemma2_ratio`` ‖∇ℓ‖² / (4ℓLσ_min^{2L}) (the paper's
-    statement, can be as low as ½); ``lemma2_corrected_ratio`` ‖∇ℓ‖² / (2ℓLσ_min^{2(L−1)})
-    (≥ 1 always); ``margin`` λ_min of the symmetric part of Θ_{1:L}; ``balancedness``
-    maxᵢ‖Θ_{i+1}ᵀΘ_{i+1} − Θ_iΘ_iᵀ‖_F. The ratios are NaN when ℓ = 0.
+    1 + z of Lemma 3); ``grad_norm`` ‖∇ℓ‖; ``lemma2_ratio`` ‖∇ℓ‖² / (4ℓL(1 − a)^{2L}) with
+    1 − a = min(σ_min, 1) (the paper's statement; ≥ ½, and ½ is attained);
+    ``lemma2_corrected_ratio`` ‖∇ℓ‖² / (2ℓLσ_min^{2(L−1)}) (≥ 1 always); ``margin`` λ_min of
+    the symmetric part of Θ_{1:L}; ``balancedness`` maxᵢ‖Θ_{i+1}ᵀΘ_{i+1} − Θ_iΘ_iᵀ‖_F.
+    The ratios are NaN when ℓ = 0.
     """
     # Imported here so that the formulas above need numpy only.
     from . import _core

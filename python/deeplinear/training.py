@@ -74,7 +74,8 @@ class TrainResult:
         diagnostics: with ``diagnostics=True``, a dict of arrays aligned with ``losses``:
             ``loss``, ``radius`` (maxᵢ‖Θ_i − I‖₂), ``min_singular`` / ``max_singular``
             (min/max over layers of σ_min/σ_max), ``grad_norm`` (‖∇ℓ‖), ``lemma2_ratio``
-            (‖∇ℓ‖²/(4ℓLσ_min^{2L}), Lemma 2 as the paper states it, which can fall to ½:
+            (‖∇ℓ‖²/(4ℓL(1 − a)^{2L}) with 1 − a = min(σ_min, 1), Lemma 2 as the paper states it,
+            which can fall to ½:
             the stated constant is off by 2 for ℓ = ½‖·‖²), ``lemma2_corrected_ratio``
             (‖∇ℓ‖²/(2ℓLσ_min^{2(L−1)}), provably ≥ 1), ``margin`` (of Θ_{1:L}) and
             ``balancedness`` (maxᵢ‖Θ_{i+1}ᵀΘ_{i+1} − Θ_iΘ_iᵀ‖_F); else None.
@@ -206,7 +207,7 @@ class Trainer:
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
         self.callback = callback
         self.progress = bool(progress)
-        self.threads = check_int(threads, "threads", 1)
+        self.threads = check_int(threads, "threads", 1, maximum=2**31 - 1)
         self.record_diagnostics = bool(diagnostics)
         self._layers = _initial_layers(init, self.depth, self._phi, scale)
         self._steps = 0
@@ -258,9 +259,11 @@ class Trainer:
         return np.concatenate(self._history_steps)
 
     def __repr__(self) -> str:
+        # Not self.loss: a repr must not raise when a user wrote NaN into the live layers.
+        loss = float(_core.loss(self._layers, self._phi))
         return (
             f"Trainer(method={self.method!r}, depth={self.depth}, d={self._phi.shape[0]}, "
-            f"lr={self.lr:g}, steps={self._steps}, status={self.status!r})"
+            f"lr={self.lr:g}, steps={self._steps}, loss={loss:.6g}, status={self.status!r})"
         )
 
     # -- checkpoints ---------------------------------------------------------------------

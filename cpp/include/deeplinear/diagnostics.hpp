@@ -4,7 +4,8 @@
 //   min_singular    minᵢ σ_min(Θ_i)                      (1 − a of Lemma 2; ≥ γ^{1/L} in Theorem 3)
 //   max_singular    maxᵢ σ_max(Θ_i)                      (1 + z of Lemma 3)
 //   grad_norm       ‖∇ℓ‖ = (Σᵢ ‖G_i‖_F²)^{1/2}           (Lemma 1)
-//   lemma2_ratio    ‖∇ℓ‖² / (4 ℓ L σ^{2L}), σ = min_singular: Lemma 2 as the paper states it
+//   lemma2_ratio    ‖∇ℓ‖² / (4 ℓ L (1 − a)^{2L}), 1 − a = min(min_singular, 1) (the lemma has
+//                   a ≥ 0): Lemma 2 as the paper states it, ≥ ½ by the corrected bound below
 //                   (NaN when ℓ = 0). With the paper's ℓ = ½‖E‖² that statement is off by a factor 2:
 //                   for L = 1, Θ = I, Φ = 0 the ratio is ½. What holds is
 //   lemma2_corrected_ratio  ‖∇ℓ‖² / (2 ℓ L σ^{2(L−1)}) ≥ 1, since ‖G_i‖_F ≥ σ^{L−1} ‖E‖_F for
@@ -68,7 +69,8 @@ public:
         }
         product_ = sweep_.residual() + phi;
         const double layers_count = static_cast<double>(depth);
-        const double stated = 4.0 * loss * layers_count * std::pow(min_singular, 2.0 * layers_count);
+        const double stated =
+            4.0 * loss * layers_count * std::pow(std::min(min_singular, 1.0), 2.0 * layers_count);
         const double corrected = 2.0 * loss * layers_count * std::pow(min_singular, 2.0 * (layers_count - 1.0));
         const double undefined = std::numeric_limits<double>::quiet_NaN();
         out[0] = loss;
