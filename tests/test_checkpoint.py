@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +85,20 @@ def test_save_is_atomic(tmp_path: Path, monkeypatch) -> None:
         trainer.save(path)
     assert path.read_bytes() == before  # the old checkpoint is intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]  # no temporary left
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_saved_files_get_the_permissions_of_a_plain_write(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        plain = tmp_path / "plain.bin"
+        plain.write_bytes(b"")
+        path = tmp_path / "run.npz"
+        dl.Trainer(np.eye(2), 2, lr=0.1).save(path)
+        # not mkstemp's 0o600: readable by the group and others, as open(..., "w") makes it
+        assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode) == 0o644
+        path.chmod(0o640)  # an existing file keeps the mode it has
+        dl.Trainer(np.eye(2), 2, lr=0.1).save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
