@@ -5,6 +5,7 @@
 #pragma once
 
 #include <deeplinear/common.hpp>
+#include <deeplinear/gemm.hpp>
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -70,24 +71,25 @@ LayerStack<T> layers_map(Array<T>& array) {
 // setting, so concurrent runs from several Python threads do not interfere) for one scope.
 class ThreadScope {
 public:
-    explicit ThreadScope(int threads) {
+    explicit ThreadScope(int threads) : previous_gemm_(gemm_threads()) {
 #ifdef DEEPLINEAR_OPENMP
         previous_ = omp_get_max_threads();
         omp_set_num_threads(threads);
-#else
-        (void)threads;
 #endif
+        set_gemm_threads(threads);
     }
     ~ThreadScope() {
 #ifdef DEEPLINEAR_OPENMP
         omp_set_num_threads(previous_);
 #endif
+        set_gemm_threads(previous_gemm_);
     }
     ThreadScope(const ThreadScope&) = delete;
     ThreadScope& operator=(const ThreadScope&) = delete;
 
 private:
     int previous_ = 1;
+    int previous_gemm_ = 1;
 };
 
 void register_core(py::module_& m);

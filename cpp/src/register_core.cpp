@@ -1,6 +1,7 @@
 // Bindings: chained product, loss, gradient (Lemma 1), Hessian-vector product and Hessian.
 #include "bindings.hpp"
 
+#include <deeplinear/gemm.hpp>
 #include <deeplinear/gradient.hpp>
 #include <deeplinear/hessian.hpp>
 #include <deeplinear/products.hpp>
@@ -91,9 +92,40 @@ static void register_for(py::module_& m) {
         py::arg("layers").noconvert(), py::arg("phi").noconvert());
 }
 
+template <class T>
+static void register_gemm(py::module_& m) {
+    // The training loop's square products (gemm.hpp), exposed for tests against numpy.
+    m.def(
+        "gemm",
+        [](const Array<T>& a_array, const Array<T>& b_array, bool trans_a, bool trans_b, bool with_transpose) {
+            const auto a = matrix_view<T>(a_array, "a", -1);
+            const Index n = a.rows();
+            const auto b = matrix_view<T>(b_array, "b", n);
+            auto c = new_matrix<T>(n);
+            auto c_t = new_matrix<T>(n);
+            if (with_transpose && trans_b) throw py::value_error("with_transpose needs trans_b=False");
+            {
+                py::gil_scoped_release release;
+                Matrix<T> scratch(n, n);
+                if (with_transpose) {
+                    gemm_and_transpose(a.data(), trans_a, b.data(), c.mutable_data(), c_t.mutable_data(), n);
+                } else {
+                    gemm(a.data(), trans_a, b.data(), trans_b, c.mutable_data(), n, scratch.data());
+                }
+            }
+            return py::make_tuple(c, c_t);
+        },
+        py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("trans_a") = false, py::arg("trans_b") = false,
+        py::arg("with_transpose") = false);
+}
+
 void register_core(py::module_& m) {
     register_for<double>(m);  // float64 first: pybind11 takes the first overload that matches
     register_for<float>(m);
+    register_gemm<double>(m);
+    register_gemm<float>(m);
+    m.def("gemm_backend", [](Index n) { return std::string(gemm_backend(n)); }, py::arg("n"),
+          "The back end of the training loop's n×n products: 'small', 'blas' or 'eigen'.");
 }
 
 }  // namespace deeplinear::bindings

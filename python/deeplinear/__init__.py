@@ -8,6 +8,13 @@ computes Θ_L ⋯ Θ_1 x and the loss is ℓ(Θ) = ½‖Θ_{1:L} − Φ‖_F².
 
 from __future__ import annotations
 
+# The compiled core links the OpenBLAS of the scipy-openblas32 wheel (prefixed symbols, separate
+# from numpy's); importing the wheel loads it, whatever site directory it was installed into.
+try:
+    import scipy_openblas32  # noqa: F401
+except ImportError:  # a build without it uses Eigen's GEMM throughout
+    pass
+
 from . import data, targets, theory
 from .core import (
     gradient,

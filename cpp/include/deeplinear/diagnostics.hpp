@@ -35,7 +35,7 @@ template <class T>
 class Diagnostics {
 public:
     Diagnostics(Index depth, Index dim)
-        : sweep_(depth, dim), projector_(dim), svd_(dim, dim), work_(dim, dim), gram_(dim, dim), product_(dim, dim) {}
+        : sweep_(depth, dim), projector_(dim), svd_(dim, dim), work_(dim, dim), gram_(dim, dim), product_(dim, dim), gradient_(dim, dim) {}
 
     template <class Phi>
     void compute(LayerStack<const T> layers, const Phi& phi, double* out) {
@@ -44,8 +44,8 @@ public:
         double grad_sq = 0.0;
         sweep_.backward(layers, [&](Index, const Matrix<T>& back, const Matrix<T>* prefix) {
             if (prefix) {
-                work_.noalias() = back * prefix->transpose();
-                grad_sq += static_cast<double>(work_.squaredNorm());
+                sweep_.gradient(back, *prefix, gradient_);
+                grad_sq += static_cast<double>(gradient_.squaredNorm());
             } else {
                 grad_sq += static_cast<double>(back.squaredNorm());
             }
@@ -89,7 +89,7 @@ private:
     Projector<T> projector_;
     Eigen::BDCSVD<ColMatrix<T>> svd_;
     ColMatrix<T> work_;
-    Matrix<T> gram_, product_;
+    Matrix<T> gram_, product_, gradient_;
 };
 
 }  // namespace deeplinear

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common.hpp"
+#include "gemm.hpp"
 
 namespace deeplinear {
 
@@ -13,7 +14,12 @@ public:
 
     GradientSweep(Index depth, Index dim)
         : prefix_(static_cast<std::size_t>(depth > 1 ? depth - 1 : 0), Mat(dim, dim)),
-          residual_(dim, dim), back_(dim, dim), back_next_(dim, dim) {}
+          residual_(dim, dim), back_(dim, dim), back_next_(dim, dim), scratch_(dim, dim) {
+        if constexpr (N == Eigen::Dynamic) {
+            transposed_ = gemm_prefers_transposed(dim);
+            if (transposed_ && depth > 2) rolling_ = Mat(dim, dim);
+        }
+    }
 
     // Forward sweep: prefix Θ_{1:i} for i < L and the residual E = Θ_{1:L} − Φ.
     // Returns ℓ = ½‖E‖_F². Must precede backward().
@@ -22,12 +28,24 @@ public:
         const Index depth = layers.depth;
         if (depth == 1) {
             residual_ = layers.template layer<N>(0) - phi;
+        } else if (transposed_) {
+            // Kept transposed for the gradients' products (see gemm_prefers_transposed); the
+            // untransposed prefix for the next product lives in layer 0, then in rolling_ and
+            // back_next_ by turns (both free until backward()).
+            const Index dim = layers.dim;
+            prefix_[0] = layers.layer(0).transpose();
+            const T* current = layers.data;
+            for (Index i = 1; i + 1 < depth; ++i) {
+                T* next = (i % 2 == 1 ? rolling_ : back_next_).data();
+                gemm_and_transpose(layers.data + i * dim * dim, false, current, next, prefix_[i].data(), dim);
+                current = next;
+            }
+            gemm<T>(layers.data + (depth - 1) * dim * dim, false, current, false, residual_.data(), dim, nullptr);
+            residual_ -= phi;
         } else {
             prefix_[0] = layers.template layer<N>(0);
-            for (Index i = 1; i + 1 < depth; ++i) {
-                prefix_[i].noalias() = product_of<N>(layers.template layer<N>(i), prefix_[i - 1]);
-            }
-            residual_.noalias() = product_of<N>(layers.template layer<N>(depth - 1), prefix_[depth - 2]);
+            for (Index i = 1; i + 1 < depth; ++i) multiply(layers, i, false, prefix_[i - 1], prefix_[i]);
+            multiply(layers, depth - 1, false, prefix_[depth - 2], residual_);
             residual_ -= phi;
         }
         return T(0.5) * residual_.squaredNorm();
@@ -35,28 +53,51 @@ public:
 
     // Backward sweep from B_L = E with B_{i−1} = Θ_iᵀ B_i (backpropagation). For each layer,
     // from the last to the first, calls visit(i, B, prefix) with 0-based i, B = B_{i+1} =
-    // Θ_{i+2:L}ᵀ E and prefix = &Θ_{1:i} (nullptr for the first layer, where it is I); the
-    // gradient of that layer is B · prefixᵀ. visit may overwrite layer i of a different stack.
+    // Θ_{i+2:L}ᵀ E and prefix = &Θ_{1:i} (nullptr for the first layer, where it is I), stored
+    // as gradient() expects it (possibly transposed); the gradient of that layer is
+    // gradient(B, *prefix) = B · Θ_{1:i}ᵀ. visit may overwrite layer i of a different stack.
     template <class Visit>
     void backward(LayerStack<const T> layers, Visit&& visit) {
         back_ = residual_;
         for (Index i = layers.depth - 1; i >= 0; --i) {
             visit(i, static_cast<const Mat&>(back_), i > 0 ? &prefix_[i - 1] : nullptr);
             if (i > 0) {
-                back_next_.noalias() = product_of<N>(layers.template layer<N>(i).transpose(), back_);
+                multiply(layers, i, true, back_, back_next_);
                 back_.swap(back_next_);
             }
         }
     }
 
     const Mat& residual() const { return residual_; }
-    // Θ_{1:i} for 1 <= i < L, valid after forward().
-    const Mat& prefix(Index i) const { return prefix_[i - 1]; }
+
+    // out = back · prefixᵀ for the (B, prefix) that backward() passes to its visitor (a
+    // layer's gradient); out must be neither argument.
+    void gradient(const Mat& back, const Mat& prefix, Mat& out) {
+        if constexpr (N == Eigen::Dynamic) {
+            gemm(back.data(), false, prefix.data(), !transposed_, out.data(), back.rows(), scratch_.data());
+        } else {
+            out.noalias() = product_of<N>(back, prefix.transpose());
+        }
+    }
 
 private:
+    // out = op(Θ_{i+1})·x, op = transpose where `transpose`.
+    void multiply(LayerStack<const T> layers, Index i, bool transpose, const Mat& x, Mat& out) {
+        if constexpr (N == Eigen::Dynamic) {
+            gemm(layers.data + i * layers.dim * layers.dim, transpose, x.data(), false, out.data(), layers.dim,
+                 scratch_.data());
+        } else if (transpose) {
+            out.noalias() = product_of<N>(layers.template layer<N>(i).transpose(), x);
+        } else {
+            out.noalias() = product_of<N>(layers.template layer<N>(i), x);
+        }
+    }
+
     // Fixed-size matrices inside a std::vector need Eigen's aligned allocator.
     std::vector<Mat, Eigen::aligned_allocator<Mat>> prefix_;
-    Mat residual_, back_, back_next_;
+    Mat residual_, back_, back_next_, scratch_;
+    Mat rolling_;              // the transposed layout's second buffer for Θ_{1:i}
+    bool transposed_ = false;  // whether prefix_ holds Θ_{1:i}ᵀ (dynamic size only)
 };
 
 // G_i for all layers into `out` (same shape as layers); returns ℓ.
@@ -64,9 +105,11 @@ template <class T, class Phi>
 T loss_and_gradient(LayerStack<const T> layers, const Phi& phi, LayerStack<T> out) {
     GradientSweep<T> sweep(layers.depth, layers.dim);
     const T loss = sweep.forward(layers, phi);
+    Matrix<T> gradient(layers.dim, layers.dim);
     sweep.backward(layers, [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {
         if (prefix) {
-            out.layer(i).noalias() = back * prefix->transpose();
+            sweep.gradient(back, *prefix, gradient);
+            out.layer(i) = gradient;
         } else {
             out.layer(i) = back;
         }

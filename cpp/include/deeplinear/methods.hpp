@@ -80,7 +80,7 @@ public:
             // layer, dynamics that are symmetric in exact arithmetic (Lemma 5: equal layers for
             // symmetric Φ in its eigenbasis) stay exactly symmetric in floating point.
             if (prefix) {
-                gradient_.noalias() = product_of<N>(back, prefix->transpose());
+                sweep_.gradient(back, *prefix, gradient_);
                 next.noalias() -= lr * gradient_;
             } else {
                 next.noalias() -= lr * back;

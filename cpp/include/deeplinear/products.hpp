@@ -2,6 +2,7 @@
 #pragma once
 
 #include "common.hpp"
+#include "gemm.hpp"
 
 namespace deeplinear {
 
@@ -9,8 +10,10 @@ namespace deeplinear {
 template <class T, class Out>
 void chain_product(LayerStack<const T> layers, Out&& out, Matrix<T>& scratch) {
     out = layers.layer(0);
+    if (layers.depth == 1) return;
     for (Index i = 1; i < layers.depth; ++i) {
-        scratch.noalias() = layers.layer(i) * out;
+        gemm<T>(layers.data + i * layers.dim * layers.dim, false, out.data(), false, scratch.data(), layers.dim,
+                nullptr);
         out = scratch;
     }
 }

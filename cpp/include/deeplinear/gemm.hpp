@@ -1,0 +1,35 @@
+// Square matrix products for the training loop's hot path: C = op(A)·op(B) on n×n row-major
+// matrices stored contiguously. Defined in cpp/src/gemm.cpp (one translation unit):
+//   - small n: a register-blocked kernel whose tiles stay in L1 (faster than a general GEMM
+//     that packs its operands, for the sizes where packing is not repaid);
+//   - larger n: the OpenBLAS that the scipy-openblas32 wheel ships (DEEPLINEAR_BLAS), whose
+//     GEMM runs near the core's peak; Eigen's GEMM when the build has no BLAS.
+#pragma once
+
+#include "common.hpp"
+
+namespace deeplinear {
+
+// c = op(a)·op(b), with op(x) = xᵀ where trans_x. `scratch` holds n·n elements when trans_b
+// (the small kernel transposes b into it) and may be null otherwise; c must not alias a, b or
+// scratch.
+template <class T>
+void gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n, T* scratch);
+
+// c = op(a)·b and c_t = cᵀ (c, c_t distinct from each other and from a, b).
+template <class T>
+void gemm_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t, Index n);
+
+// Whether products of n×n matrices are faster with a transposed right factor stored as such
+// (gemm(x, false, yᵀ stored, false)) than with gemm(x, false, y, true): true for the small
+// kernel, which streams rows of its right factor; the BLAS takes either layout.
+bool gemm_prefers_transposed(Index n);
+
+// Threads the BLAS may use for one product (set for the duration of a training call).
+void set_gemm_threads(int threads);
+int gemm_threads();
+
+// Which back end gemm() uses for n×n products: "small", "blas" or "eigen".
+const char* gemm_backend(Index n);
+
+}  // namespace deeplinear

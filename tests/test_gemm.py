@@ -1,0 +1,74 @@
+"""The training loop's square products (cpp/src/gemm.cpp) against numpy, at every size class:
+the register-blocked kernel (tails of 1..5 rows and of fewer columns than a vector), the BLAS
+above it, and whole steps on either side of the switch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import deeplinear as dl
+from deeplinear import _core
+from reference import gradient as ref_gradient
+
+# around the vector widths (4 and 8), the 6-row blocks, and the switch to the BLAS (80/81)
+SIZES = [1, 2, 3, 5, 7, 8, 9, 12, 13, 16, 17, 23, 24, 31, 32, 33, 48, 63, 64, 79, 80, 81, 96, 130]
+
+
+def tolerance(a: np.ndarray, b: np.ndarray) -> float:
+    eps = np.finfo(a.dtype).eps
+    return 4 * a.shape[0] * eps * float(np.abs(a).max() * np.abs(b).max() * a.shape[0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(SIZES),
+    st.sampled_from([np.float64, np.float32]),
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_products_match_numpy(n: int, dtype, trans_a: bool, trans_b: bool, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    c, _ = _core.gemm(a, b, trans_a, trans_b, False)
+    left, right = (a.T if trans_a else a), (b.T if trans_b else b)
+    expected = left.astype(np.float64) @ right.astype(np.float64)
+    assert c.dtype == dtype
+    np.testing.assert_allclose(c, expected, rtol=0, atol=tolerance(a, b))
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_the_transposed_copy_is_exactly_the_transpose(n: int, trans_a: bool) -> None:
+    rng = np.random.default_rng(n)
+    a, b = rng.standard_normal((2, n, n))
+    c, c_t = _core.gemm(a, b, trans_a, False, True)
+    np.testing.assert_allclose(c, (a.T if trans_a else a) @ b, rtol=0, atol=tolerance(a, b))
+    assert np.array_equal(c_t, c.T)
+
+
+def test_back_ends() -> None:
+    assert _core.gemm_backend(8) == "small"
+    assert _core.gemm_backend(80) == "small"
+    # scipy-openblas32 is a dependency: an installed deeplinear always has its BLAS
+    assert _core.gemm_backend(81) == "blas"
+
+
+@pytest.mark.parametrize("dim", [13, 17, 33, 80, 81, 130])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_gd_steps_match_a_numpy_loop_on_both_sides_of_the_switch(dim: int, threads: int) -> None:
+    rng = np.random.default_rng(dim)
+    depth, lr, steps = 3, 0.05, 4
+    phi = np.eye(dim) + 0.3 * rng.standard_normal((dim, dim)) / np.sqrt(dim)
+    layers = np.stack([np.eye(dim)] * depth)
+    for _ in range(steps):
+        layers = layers - lr * ref_gradient(layers, phi)
+    result = dl.train(phi, depth, lr=lr, max_steps=steps, tol=0.0, threads=threads)
+    assert result.steps == steps
+    np.testing.assert_allclose(result.layers, layers, rtol=0, atol=1e-12)
+    gradient = dl.gradient(result.layers, phi)
+    np.testing.assert_allclose(gradient, ref_gradient(layers, phi), rtol=0, atol=1e-12)
