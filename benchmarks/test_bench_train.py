@@ -55,3 +55,23 @@ def test_spectral_gd_d256_l8(benchmark) -> None:
     check = dl.spectral_gd(phi, 8, lr=lr, max_steps=6, record_every=6)
     np.testing.assert_allclose(check.layers, dense.layers, atol=1e-10)
     assert result.steps == steps
+
+
+@pytest.mark.parametrize(("dim", "depth", "steps"), [(64, 16, 20), (128, 32, 3), (256, 8, 3)])
+@pytest.mark.parametrize("method", ["gd", "power_projection"])
+def test_power_projection_against_gd(
+    benchmark, method: str, dim: int, depth: int, steps: int
+) -> None:
+    # One power-projection step (Algorithm 2: GD step, chained product, projection onto H_γ,
+    # balanced factorization) against one GD step of the same size: compare within the group.
+    phi, lr = _setup(dim, depth)
+    options = {"gamma": 0.1} if method == "power_projection" else {}
+    benchmark.group = f"power projection vs gd d={dim} L={depth} ({steps} steps)"
+    result = benchmark(
+        dl.train, phi, depth, method, lr=lr, max_steps=steps, record_every=steps, **options
+    )
+    assert result.steps == steps
+    if method == "power_projection":  # balanced: each layer's singular values are σ(Θ_{1:L})^{1/L}
+        sigma = np.linalg.svd(dl.product(result.layers), compute_uv=False) ** (1 / depth)
+        for layer in result.layers:
+            np.testing.assert_allclose(np.linalg.svd(layer, compute_uv=False), sigma, rtol=1e-8)

@@ -18,6 +18,11 @@ using Index = Eigen::Index;
 // specialized kernels of small networks (fully unrolled products, no heap).
 template <class T, int N = Eigen::Dynamic>
 using Matrix = Eigen::Matrix<T, N, N, Eigen::RowMajor>;
+// Column-major work matrices for the decompositions (Eigen's and LAPACK's native order).
+template <class T>
+using ColMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+template <class T>
+using ColVector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 template <class T>
 using MatrixMap = Eigen::Map<Matrix<T>>;
 template <class T>

@@ -9,6 +9,8 @@
 #pragma once
 
 #include "common.hpp"
+#include "gemm.hpp"
+#include "lapack.hpp"
 #include "projections.hpp"
 
 #include <Eigen/Eigenvalues>
@@ -16,6 +18,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 namespace deeplinear {
 
@@ -25,36 +28,46 @@ template <class T>
 class BalancedFactorizer {
 public:
     explicit BalancedFactorizer(Index dim)
-        : svd_(dim, dim, Eigen::ComputeThinU | Eigen::ComputeThinV), schur_(dim), orthogonal_(dim, dim),
-          root_(dim, dim), inner_(dim, dim), layer_(dim, dim), scratch_(dim, dim) {
+        : lapack_svd_(dim), lapack_schur_(dim), orthogonal_(dim, dim), root_(dim, dim), inner_(dim, dim),
+          layer_(dim, dim), scratch_(dim, dim), u_(dim, dim), v_(dim, dim), sigma_(dim) {
         angles_.reserve(static_cast<std::size_t>(dim / 2));
     }
 
     template <class In, class OutR, class OutP>
     void polar(const In& a, OutR&& r, OutP&& p) {
-        svd_.compute(a, Eigen::ComputeThinU | Eigen::ComputeThinV);
-        r.noalias() = svd_.matrixU() * svd_.matrixV().transpose();
-        scratch_.noalias() = svd_.matrixV() * svd_.singularValues().asDiagonal();
-        p.noalias() = scratch_ * svd_.matrixV().transpose();
+        svd(a);
+        r.noalias() = u_ * v_.transpose();
+        scratch_.noalias() = v_ * sigma_.asDiagonal();
+        p.noalias() = scratch_ * v_.transpose();
     }
 
     // Writes the L balanced factors of `a` into `out` (out.layer(j − 1) = Θ_j) so that
     // Θ_L ⋯ Θ_1 = A. `a` must not alias `out`.
     template <class In>
     FactorStatus factor(const In& a, LayerStack<T> out) {
-        const Index depth = out.depth;
-        svd_.compute(a, Eigen::ComputeThinU | Eigen::ComputeThinV);
-        const auto& sigma = svd_.singularValues();
-        const T tiny = T(a.rows()) * std::numeric_limits<T>::epsilon() * sigma(0);
-        if (!(sigma(sigma.size() - 1) > tiny)) return FactorStatus::singular;
+        const Index depth = out.depth, dim = out.dim;
+        svd(a);
+        const T tiny = T(a.rows()) * std::numeric_limits<T>::epsilon() * sigma_(0);
+        if (!(sigma_(sigma_.size() - 1) > tiny)) return FactorStatus::singular;
 
-        orthogonal_.noalias() = svd_.matrixU() * svd_.matrixV().transpose();
-        scratch_.noalias() = svd_.matrixV() * sigma.array().pow(T(1) / T(depth)).matrix().asDiagonal();
-        root_.noalias() = scratch_ * svd_.matrixV().transpose();
+        orthogonal_.noalias() = u_ * v_.transpose();
+        scratch_.noalias() = v_ * sigma_.array().pow(T(1) / T(depth)).matrix().asDiagonal();
+        root_.noalias() = scratch_ * v_.transpose();
 
-        schur_.compute(orthogonal_, /*computeU=*/true);
-        if (schur_.info() != Eigen::Success || !read_rotation_angles()) return FactorStatus::negative_eigenvalue;
-        const auto& basis = schur_.matrixU();
+        const ColMatrix<T>* schur_t = nullptr;
+        const ColMatrix<T>* basis_ptr = nullptr;
+        if (lapack_schur_.compute(orthogonal_)) {
+            schur_t = &lapack_schur_.t();
+            basis_ptr = &lapack_schur_.q();
+        } else {
+            if (!schur_) schur_.emplace(dim);
+            schur_->compute(orthogonal_, /*computeU=*/true);
+            if (schur_->info() != Eigen::Success) return FactorStatus::negative_eigenvalue;
+            schur_t = &schur_->matrixT();
+            basis_ptr = &schur_->matrixU();
+        }
+        if (!read_rotation_angles(*schur_t)) return FactorStatus::negative_eigenvalue;
+        const ColMatrix<T>& basis = *basis_ptr;
         scratch_.noalias() = basis.transpose() * root_;
         inner_.noalias() = scratch_ * basis;  // Qᵀ M Q
 
@@ -62,8 +75,10 @@ public:
             layer_ = inner_;
             rotate_columns(layer_, -T(j - 1) / T(depth));
             rotate_rows(layer_, T(j) / T(depth));
-            scratch_.noalias() = basis * layer_;
-            out.layer(j - 1).noalias() = scratch_ * basis.transpose();
+            // Column-major data is the row-major transpose: scratch_ = Q·X is gemm(Xᵀ, Qᵀ) in
+            // row-major terms, and Θ_j = scratch_·Qᵀ is gemm((scratch_ᵀ)ᵀ, Qᵀ).
+            gemm<T>(layer_.data(), false, basis.data(), false, scratch_.data(), dim, nullptr);
+            gemm<T>(scratch_.data(), true, basis.data(), false, out.data + (j - 1) * dim * dim, dim, nullptr);
         }
         return FactorStatus::ok;
     }
@@ -74,9 +89,25 @@ private:
         T angle;
     };
 
+    // U, σ, V of A: LAPACK's gesdd where the build has it, else Eigen's BDCSVD.
+    template <class In>
+    void svd(const In& a) {
+        layer_ = a;  // column-major, as both decompositions take it (layer_ is free here)
+        if (lapack_svd_.compute(layer_)) {
+            u_ = lapack_svd_.u();
+            v_ = lapack_svd_.vt().transpose();
+            sigma_ = lapack_svd_.sigma();
+            return;
+        }
+        if (!eigen_svd_) eigen_svd_.emplace(a.rows(), a.cols(), Eigen::ComputeThinU | Eigen::ComputeThinV);
+        eigen_svd_->compute(layer_, Eigen::ComputeThinU | Eigen::ComputeThinV);
+        u_ = eigen_svd_->matrixU();
+        v_ = eigen_svd_->matrixV();
+        sigma_ = eigen_svd_->singularValues();
+    }
+
     // The rotation angle of each 2×2 block of T; false if a 1×1 block is −1.
-    bool read_rotation_angles() {
-        const auto& t = schur_.matrixT();
+    bool read_rotation_angles(const ColMatrix<T>& t) {
         angles_.clear();
         for (Index k = 0; k < t.rows();) {
             if (k + 1 < t.rows() && t(k + 1, k) != T(0)) {
@@ -118,9 +149,12 @@ private:
         }
     }
 
-    Eigen::BDCSVD<ColMatrix<T>> svd_;
-    Eigen::RealSchur<ColMatrix<T>> schur_;
-    ColMatrix<T> orthogonal_, root_, inner_, layer_, scratch_;
+    LapackSvd<T> lapack_svd_;
+    LapackSchur<T> lapack_schur_;
+    std::optional<Eigen::BDCSVD<ColMatrix<T>>> eigen_svd_;  // without LAPACK, or where it fails
+    std::optional<Eigen::RealSchur<ColMatrix<T>>> schur_;
+    ColMatrix<T> orthogonal_, root_, inner_, layer_, scratch_, u_, v_;
+    ColVector<T> sigma_;
     std::vector<Block> angles_;
 };
 

@@ -13,9 +13,6 @@
 
 namespace deeplinear {
 
-template <class T>
-using ColMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
-
 // Reusable decompositions, so that projecting inside a training loop allocates nothing per step.
 template <class T>
 class Projector {
