@@ -16,6 +16,12 @@ namespace deeplinear {
 template <class T>
 void gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n, T* scratch);
 
+// c ← c − scale·(op(a)·op(b)): the product (or, in the BLAS, each block of its inner sum) is
+// formed before it is scaled, never from a pre-scaled factor, so that every layer's update rounds
+// alike; scratch (n·n) is always required. c must not alias a, b or scratch.
+template <class T>
+void gemm_subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, T* c, Index n, T* scratch);
+
 // c = op(a)·b and c_t = cᵀ (c, c_t distinct from each other and from a, b).
 template <class T>
 void gemm_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t, Index n);

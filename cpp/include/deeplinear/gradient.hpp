@@ -80,6 +80,18 @@ public:
         }
     }
 
+    // out ← out − scale · (back · prefixᵀ), the gradient complete before it is scaled (dynamic
+    // size: one fused product, no gradient buffer).
+    void subtract_gradient(const Mat& back, const Mat& prefix, T scale, T* out) {
+        if constexpr (N == Eigen::Dynamic) {
+            gemm_subtract(back.data(), false, prefix.data(), !transposed_, scale, out, back.rows(), scratch_.data());
+        } else {
+            Eigen::Map<Mat> target(out);
+            scratch_.noalias() = product_of<N>(back, prefix.transpose());
+            target.noalias() -= scale * scratch_;
+        }
+    }
+
 private:
     // out = op(Θ_{i+1})·x, op = transpose where `transpose`.
     void multiply(LayerStack<const T> layers, Index i, bool transpose, const Mat& x, Mat& out) {

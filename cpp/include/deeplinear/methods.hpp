@@ -45,8 +45,7 @@ class DenseStepper {
 public:
     DenseStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params)
         : result_(layers), spare_(layers.depth, layers.dim), current_(layers), next_(spare_.view()),
-          phi_(phi.data(), layers.dim, layers.dim), params_(params), sweep_(layers.depth, layers.dim),
-          gradient_(layers.dim, layers.dim) {
+          phi_(phi.data(), layers.dim, layers.dim), params_(params), sweep_(layers.depth, layers.dim) {
         if constexpr (N == Eigen::Dynamic) {
             if (needs_decompositions(params.method)) projector_.emplace(layers.dim);
             if (params.method == Method::power_projection) {
@@ -80,8 +79,7 @@ public:
             // layer, dynamics that are symmetric in exact arithmetic (Lemma 5: equal layers for
             // symmetric Φ in its eigenbasis) stay exactly symmetric in floating point.
             if (prefix) {
-                sweep_.gradient(back, *prefix, gradient_);
-                next.noalias() -= lr * gradient_;
+                sweep_.subtract_gradient(back, *prefix, lr, next.data());
             } else {
                 next.noalias() -= lr * back;
             }
@@ -130,7 +128,6 @@ private:
     Eigen::Map<const Matrix<T, N>> phi_;
     MethodParams<T> params_;
     GradientSweep<T, N> sweep_;
-    Matrix<T, N> gradient_;
     std::optional<Projector<T>> projector_;
     std::optional<BalancedFactorizer<T>> factorizer_;
     std::optional<Diagnostics<T>> diagnostics_;
