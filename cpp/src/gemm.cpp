@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #ifdef DEEPLINEAR_BLAS
 extern "C" {
@@ -46,87 +48,126 @@ struct Simd {
         return v;
     }
     static void store(T* p, const type& v) { std::memcpy(p, &v, sizeof v); }
+    // Rows x0..x3 of a 4×4 block (width 4) stored as its columns at p, p + stride, p + 2·stride,
+    // p + 3·stride.
+    static void transpose4_store(type x0, type x1, type x2, type x3, T* p, Index stride) {
+        const type t0 = shuffle<0, 4, 2, 6>(x0, x1), t1 = shuffle<1, 5, 3, 7>(x0, x1);
+        const type t2 = shuffle<0, 4, 2, 6>(x2, x3), t3 = shuffle<1, 5, 3, 7>(x2, x3);
+        store(p, shuffle<0, 1, 4, 5>(t0, t2));
+        store(p + stride, shuffle<0, 1, 4, 5>(t1, t3));
+        store(p + 2 * stride, shuffle<2, 3, 6, 7>(t0, t2));
+        store(p + 3 * stride, shuffle<2, 3, 6, 7>(t1, t3));
+    }
+    // Lanes i0..i3 of the concatenation (x, y) (width 4).
+    template <int i0, int i1, int i2, int i3>
+    static type shuffle(type x, type y) {
+#ifdef __clang__
+        return __builtin_shufflevector(x, y, i0, i1, i2, i3);
+#else
+        using Lane = std::conditional_t<sizeof(T) == 8, std::int64_t, std::int32_t>;
+        typedef Lane Mask __attribute__((vector_size(kVectorBytes)));
+        return __builtin_shuffle(x, y, Mask{i0, i1, i2, i3});
+#endif
+    }
 };
 
-// Rows 0..R of c (columns [0, V·width)) = Σ_k a(r, k) · b[k, ·]; a(r, k) = a[r·ar + k·ak], so a
+// What a kernel does with its product P = op(a)·b: c = P; c = P and c_t = Pᵀ; or c ← c − scale·P.
+enum class Output { store, store_transposed, subtract };
+
+#define DEEPLINEAR_INLINE inline __attribute__((always_inline))
+
+// Rows 0..R of P (columns [0, V·width)) = Σ_k a(r, k) · b[k, ·]; a(r, k) = a[r·ar + k·ak], so a
 // row-major a (ar = n, ak = 1) and its transpose (ar = 1, ak = n) cost the same: the scalars
-// of a are broadcast, the rows of b are loaded as vectors. R·V accumulators stay in registers.
-// With c_t, the tile is also stored transposed there (c_t = cᵀ, so that a later product with
-// cᵀ streams rows too): n² scalar stores, against n³ multiply-adds or a separate transpose.
-// With scale ≠ 0 the tile is subtracted instead, c ← c − scale·(the product), scaled only once
-// the product is complete.
-template <class T, int R, int V>
-inline void tile(const T* a, Index ar, Index ak, const T* b, T* c, T* c_t, T scale, Index n) {
+// of a are broadcast, the rows of b are loaded as vectors. R·V accumulators stay in registers
+// (the first k initialises them: no zeroing pass). store_transposed also writes the tile into
+// c_t = cᵀ, from the rows just stored (so that a later product with cᵀ streams rows too: n²
+// scalar copies, against n³ multiply-adds or a separate transpose). subtract scales the product
+// only once it is complete; it reads *scale there, through a pointer that may alias c, so that the
+// compiler cannot keep the scale in a register during the loop (it would spill a row of b for
+// it). Inlined into its callers: at n = 16 a tile is ~100 cycles of
+// multiply-adds, and a call with its prologue would cost a third of that again.
+template <class T, int R, int V, Output mode>
+DEEPLINEAR_INLINE void tile(const T* a, Index ar, Index ak, const T* b, T* c, T* c_t, const T* scale, Index n) {
     using S = Simd<T>;
-    typename S::type acc[R][V] = {};
-    for (Index k = 0; k < n; ++k) {
-        typename S::type row[V];
+    typename S::type acc[R][V], row[V];
+    for (int v = 0; v < V; ++v) row[v] = S::load(b + v * S::width);
+    for (int r = 0; r < R; ++r) {
+        const T scalar = a[r * ar];
+        for (int v = 0; v < V; ++v) acc[r][v] = scalar * row[v];
+    }
+    for (Index k = 1; k < n; ++k) {
         for (int v = 0; v < V; ++v) row[v] = S::load(b + k * n + v * S::width);
         for (int r = 0; r < R; ++r) {
             const T scalar = a[r * ar + k * ak];
             for (int v = 0; v < V; ++v) acc[r][v] += scalar * row[v];
         }
     }
-    if (scale != T(0)) {
-        for (int r = 0; r < R; ++r) {
-            for (int v = 0; v < V; ++v) {
-                T* out = c + r * n + v * S::width;
-                S::store(out, S::load(out) - scale * acc[r][v]);
+    for (int r = 0; r < R; ++r) {
+        for (int v = 0; v < V; ++v) {
+            T* out = c + r * n + v * S::width;
+            if constexpr (mode == Output::subtract) {
+                S::store(out, S::load(out) - *scale * acc[r][v]);
+            } else {
+                S::store(out, acc[r][v]);
             }
         }
-        return;
     }
-    for (int r = 0; r < R; ++r) {
-        for (int v = 0; v < V; ++v) S::store(c + r * n + v * S::width, acc[r][v]);
-    }
-    if (c_t) {
-        for (int v = 0; v < V; ++v) {
-            for (int lane = 0; lane < S::width; ++lane) {
-                for (int r = 0; r < R; ++r) c_t[(v * S::width + lane) * n + r] = acc[r][v][lane];
+    if constexpr (mode == Output::store_transposed) {
+        int r0 = 0;
+        if constexpr (S::width == 4) {  // whole 4×4 blocks transposed in registers
+            for (; r0 + 4 <= R; r0 += 4) {
+                for (int v = 0; v < V; ++v) {
+                    Simd<T>::transpose4_store(acc[r0][v], acc[r0 + 1][v], acc[r0 + 2][v], acc[r0 + 3][v],
+                                              c_t + v * 4 * n + r0, n);
+                }
             }
+        }
+        for (int col = 0; col < V * S::width; ++col) {
+            for (int r = r0; r < R; ++r) c_t[col * n + r] = c[r * n + col];
         }
     }
 }
 
 // R consecutive rows of c, all n columns: two-vector tiles, then one-vector, then scalars.
-// c_t (optional) points at column `first row` of cᵀ.
-template <class T, int R>
-inline void row_block(const T* a, Index ar, Index ak, const T* b, T* c, T* c_t, T scale, Index n) {
+// c_t (store_transposed) points at column `first row` of cᵀ.
+template <class T, int R, Output mode>
+DEEPLINEAR_INLINE void row_block(const T* a, Index ar, Index ak, const T* b, T* c, T* c_t, const T* scale, Index n) {
     constexpr int width = Simd<T>::width;
+    // (no arithmetic on the null c_t of the other modes)
+    auto t = [&](Index column) { return mode == Output::store_transposed ? c_t + column * n : c_t; };
     Index j = 0;
-    for (; j + 2 * width <= n; j += 2 * width) {
-        tile<T, R, 2>(a, ar, ak, b + j, c + j, c_t ? c_t + j * n : nullptr, scale, n);
-    }
-    for (; j + width <= n; j += width) tile<T, R, 1>(a, ar, ak, b + j, c + j, c_t ? c_t + j * n : nullptr, scale, n);
+    for (; j + 2 * width <= n; j += 2 * width) tile<T, R, 2, mode>(a, ar, ak, b + j, c + j, t(j), scale, n);
+    for (; j + width <= n; j += width) tile<T, R, 1, mode>(a, ar, ak, b + j, c + j, t(j), scale, n);
     for (; j < n; ++j) {
         for (int r = 0; r < R; ++r) {
             T sum = T(0);
             for (Index k = 0; k < n; ++k) sum += a[r * ar + k * ak] * b[k * n + j];
-            if (scale != T(0)) {
-                c[r * n + j] -= scale * sum;
+            if constexpr (mode == Output::subtract) {
+                c[r * n + j] -= *scale * sum;
             } else {
                 c[r * n + j] = sum;
-                if (c_t) c_t[j * n + r] = sum;
+                if constexpr (mode == Output::store_transposed) c_t[j * n + r] = sum;
             }
         }
     }
 }
 
-// c = op(a)·b (and c_t = cᵀ when given). Blocks of 6 rows × 2 vectors: 12 accumulators + 2
-// rows of b + 1 broadcast fill the 16 vector registers of AVX2 without spilling.
-template <class T>
-void small_gemm(const T* a, bool trans_a, const T* b, T* c, T* c_t, T scale, Index n) {
+// P = op(a)·b into c as `mode` says. Blocks of 6 rows × 2 vectors: 12 accumulators + 2 rows
+// of b + 1 broadcast fill the 16 vector registers of AVX2 without spilling.
+// Never inlined: inside it, `scale` is a pointer that may alias c (see tile).
+template <class T, Output mode>
+__attribute__((noinline)) void small_gemm(const T* a, bool trans_a, const T* b, T* c, T* c_t, const T* scale, Index n) {
     const Index ar = trans_a ? 1 : n, ak = trans_a ? n : 1;
     constexpr int rows = 6;
     Index i = 0;
-    auto t = [&](Index row) { return c_t ? c_t + row : nullptr; };
-    for (; i + rows <= n; i += rows) row_block<T, rows>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n);
+    auto t = [&](Index row) { return mode == Output::store_transposed ? c_t + row : c_t; };
+    for (; i + rows <= n; i += rows) row_block<T, rows, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n);
     switch (n - i) {
-        case 5: row_block<T, 5>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
-        case 4: row_block<T, 4>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
-        case 3: row_block<T, 3>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
-        case 2: row_block<T, 2>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
-        case 1: row_block<T, 1>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
+        case 5: row_block<T, 5, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
+        case 4: row_block<T, 4, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
+        case 3: row_block<T, 3, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
+        case 2: row_block<T, 2, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
+        case 1: row_block<T, 1, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
         default: break;
     }
 }
@@ -183,7 +224,7 @@ void gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n, T* 
             MatrixMap<T>(scratch, n, n).noalias() = ConstMatrixMap<T>(b, n, n).transpose();
             b = scratch;
         }
-        small_gemm<T>(a, trans_a, b, c, nullptr, T(0), n);
+        small_gemm<T, Output::store>(a, trans_a, b, c, nullptr, nullptr, n);
         return;
     }
 #endif
@@ -206,7 +247,7 @@ void gemm_subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, 
             MatrixMap<T>(scratch, n, n).noalias() = ConstMatrixMap<T>(b, n, n).transpose();
             b = scratch;
         }
-        small_gemm<T>(a, trans_a, b, c, nullptr, scale, n);
+        small_gemm<T, Output::subtract>(a, trans_a, b, c, nullptr, &scale, n);
         return;
     }
 #endif
@@ -234,7 +275,7 @@ template <class T>
 void gemm_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t, Index n) {
 #ifdef DEEPLINEAR_VECTOR_KERNEL
     if (n <= kSmallMax) {
-        small_gemm<T>(a, trans_a, b, c, c_t, T(0), n);
+        small_gemm<T, Output::store_transposed>(a, trans_a, b, c, c_t, nullptr, n);
         return;
     }
 #endif
