@@ -172,6 +172,17 @@ __attribute__((noinline)) void small_gemm(const T* a, bool trans_a, const T* b, 
         default: break;
     }
 }
+
+// The kernel on op(b) (store or subtract): it streams rows of b, so a transposed b is copied
+// once into scratch (n² against n³ work).
+template <class T, Output mode>
+void small_product(const T* a, bool trans_a, const T* b, bool trans_b, T* c, const T* scale, Index n, T* scratch) {
+    if (trans_b) {
+        MatrixMap<T>(scratch, n, n).noalias() = ConstMatrixMap<T>(b, n, n).transpose();
+        b = scratch;
+    }
+    small_gemm<T, mode>(a, trans_a, b, c, nullptr, scale, n);
+}
 #endif
 
 template <class T>
@@ -221,11 +232,7 @@ template <class T>
 void gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n, T* scratch) {
 #ifdef DEEPLINEAR_VECTOR_KERNEL
     if (n <= kSmallMax) {
-        if (trans_b) {  // the kernel streams rows of b: transpose it once (n² against n³ work)
-            MatrixMap<T>(scratch, n, n).noalias() = ConstMatrixMap<T>(b, n, n).transpose();
-            b = scratch;
-        }
-        small_gemm<T, Output::store>(a, trans_a, b, c, nullptr, nullptr, n);
+        small_product<T, Output::store>(a, trans_a, b, trans_b, c, nullptr, n, scratch);
         return;
     }
 #endif
@@ -244,11 +251,7 @@ void gemm_subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, 
     if (scale == T(0)) return;
 #ifdef DEEPLINEAR_VECTOR_KERNEL
     if (n <= kSmallMax) {
-        if (trans_b) {
-            MatrixMap<T>(scratch, n, n).noalias() = ConstMatrixMap<T>(b, n, n).transpose();
-            b = scratch;
-        }
-        small_gemm<T, Output::subtract>(a, trans_a, b, c, nullptr, &scale, n);
+        small_product<T, Output::subtract>(a, trans_a, b, trans_b, c, &scale, n, scratch);
         return;
     }
 #endif

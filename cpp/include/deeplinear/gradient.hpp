@@ -86,9 +86,8 @@ public:
         if constexpr (N == Eigen::Dynamic) {
             gemm_subtract(back.data(), false, prefix.data(), !transposed_, scale, out, back.rows(), scratch_.data());
         } else {
-            Eigen::Map<Mat> target(out);
-            scratch_.noalias() = product_of<N>(back, prefix.transpose());
-            target.noalias() -= scale * scratch_;
+            gradient(back, prefix, scratch_);
+            Eigen::Map<Mat>(out).noalias() -= scale * scratch_;
         }
     }
 
