@@ -1,8 +1,11 @@
 // Bindings: many training steps in one call (all methods, and the exact spectral dynamics).
 #include "run_released.hpp"
 
+#include <deeplinear/power_projection.hpp>
 #include <deeplinear/spectral.hpp>
+#include <pybind11/stl.h>
 
+#include <optional>
 #include <string>
 
 namespace deeplinear::bindings {
@@ -36,7 +39,8 @@ void register_for(py::module_& m) {
         "run",
         [](Array<T>& layers_array, const Array<T>& phi_array, const std::string& method, double lr, double gamma,
            double psi, double kappa, std::int64_t max_steps, double tol, std::int64_t record_every,
-           std::int64_t first_step, bool record_first, int threads, bool diagnostics) {
+           std::int64_t first_step, bool record_first, int threads, bool diagnostics,
+           std::optional<Array<T>> product, bool resume_product) {
             const auto layers = mutable_layers_view<T>(layers_array, "layers");
             const auto phi = matrix_view<T>(phi_array, "phi", layers.dim);
             MethodParams<T> params;
@@ -53,13 +57,26 @@ void register_for(py::module_& m) {
                     return *fixed;
                 }
             }
+            if (params.method == Method::power_projection) {
+                // `product`: Ψ of the final state (when it has been stepped or resumed); with
+                // resume_product, on entry the Ψ whose balanced factors `layers` are.
+                T* product_data = nullptr;
+                if (product) {
+                    matrix_view<T>(*product, "product", layers.dim);
+                    if (!product->writeable()) throw py::value_error("product must be writable");
+                    product_data = product->mutable_data();
+                }
+                PowerProjectionStepper<T> stepper(layers, phi, params, product_data, resume_product);
+                return run_released(stepper, options, threads, diagnostics);
+            }
             DenseStepper<T> stepper(layers, phi, params);
             return run_released(stepper, options, threads, diagnostics);
         },
         py::arg("layers").noconvert(), py::arg("phi").noconvert(), py::arg("method"), py::arg("lr"),
         py::arg("gamma") = 0.0, py::arg("psi") = 0.0, py::arg("kappa") = 0.0, py::arg("max_steps"),
         py::arg("tol") = 0.0, py::arg("record_every") = 1, py::arg("first_step") = 0,
-        py::arg("record_first") = true, py::arg("threads") = 1, py::arg("diagnostics") = false);
+        py::arg("record_first") = true, py::arg("threads") = 1, py::arg("diagnostics") = false,
+        py::arg("product").noconvert() = py::none(), py::arg("resume_product") = false);
 
     m.def(
         "diagnostics",

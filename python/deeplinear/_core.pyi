@@ -45,6 +45,8 @@ def run(
     record_first: bool = True,
     threads: int = 1,
     diagnostics: bool = False,
+    product: NDArray[Float] | None = None,
+    resume_product: bool = False,
 ) -> RunResult: ...
 def spectral_run(
     a: NDArray[Float],

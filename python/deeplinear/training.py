@@ -17,6 +17,7 @@ Methods (``Θ_i`` are the layers, ``G_i`` the gradients of Lemma 1, all layers m
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 import os
 import time
@@ -210,6 +211,12 @@ class Trainer:
         self.threads = check_int(threads, "threads", 1, maximum=2**31 - 1)
         self.record_diagnostics = bool(diagnostics)
         self._layers = _initial_layers(init, self.depth, self._phi, scale)
+        # power_projection: the projected product Ψ whose balanced factors the layers are, and
+        # the digest of the layers it belongs to. The core then continues from Ψ (no Schur form
+        # or layers per step, see cpp/include/deeplinear/power_projection.hpp) exactly as one
+        # long call would; any change to the layers changes the digest and drops Ψ.
+        self._product: np.ndarray | None = None
+        self._product_digest: bytes | None = None
         self._steps = 0
         self._recorded_current = False  # whether ℓ at the current step is already recorded
         self.status = "max_steps"
@@ -280,6 +287,8 @@ class Trainer:
         table = self.diagnostics
         if table is not None:
             history["diagnostics"] = np.stack([table[name] for name in _core.diagnostic_names])
+        if self._product is not None and self._product_valid(self._layers):
+            history["product"] = self._product  # power_projection: continue exactly (see __init__)
         with atomic_write(path) as stream:
             np.savez(
                 stream,
@@ -352,6 +361,12 @@ class Trainer:
                 trainer._history_steps = [data["loss_steps"].astype(np.int64)]
                 if trainer.record_diagnostics:
                     trainer._history_diagnostics = [np.ascontiguousarray(data["diagnostics"].T)]
+            if "product" in data and method == "power_projection":
+                product = np.array(data["product"], dtype=trainer._phi.dtype, order="C")
+                if product.shape != trainer._phi.shape or not np.isfinite(product).all():
+                    raise ValueError("product must be a finite (d, d) matrix")
+                trainer._product = product
+                trainer._product_digest = _digest(trainer._layers)
         except (KeyError, ValueError, TypeError) as exc:
             raise ValueError(
                 f"checkpoint {os.fspath(path)!r} is incomplete or invalid: {exc}"
@@ -402,6 +417,19 @@ class Trainer:
             raise ValueError("layers must contain only finite values (found NaN or inf)")
         return layers
 
+    def _product_arguments(self, layers: np.ndarray) -> tuple[np.ndarray | None, bool]:
+        """For power_projection: the product buffer, and whether it holds Ψ of ``layers``."""
+        if self.method != "power_projection":
+            return None, False
+        resume = self._product_valid(layers)
+        if self._product is None:
+            self._product = np.empty_like(self._phi)
+        self._product_digest = None  # set again once the call returns
+        return self._product, resume
+
+    def _product_valid(self, layers: np.ndarray) -> bool:
+        return self._product_digest is not None and self._product_digest == _digest(layers)
+
     def _record(self, losses: np.ndarray, loss_steps: np.ndarray, diagnostics: Any) -> None:
         if len(losses):
             self._history_losses.append(losses)
@@ -445,6 +473,7 @@ class Trainer:
                 if self.callback is not None:
                     size = min(size, self.record_every - self._steps % self.record_every)
                 started = time.perf_counter()
+                product, resume = self._product_arguments(layers)
                 status, taken, losses, loss_steps, diagnostics = _core.run(
                     layers,
                     self._phi,
@@ -458,7 +487,11 @@ class Trainer:
                     threads=self.threads,
                     diagnostics=self.record_diagnostics,
                     **self._options,
+                    product=product,
+                    resume_product=resume,
                 )
+                if product is not None and (taken > 0 or resume):
+                    self._product_digest = _digest(layers)
                 self._steps += taken
                 finished = status != "max_steps" or self._steps >= target
                 # A chunk boundary (or the end of step()) is not the end of a run: drop its
@@ -511,6 +544,11 @@ class Trainer:
             self._history_diagnostics or [np.empty((0, len(_core.diagnostic_names)))]
         )
         return dict(zip(_core.diagnostic_names, table.T.copy()))
+
+
+def _digest(layers: np.ndarray) -> bytes:
+    """A fingerprint of the layers' bytes (C-contiguous)."""
+    return hashlib.blake2b(layers.data, digest_size=16).digest()
 
 
 def _stops(answer: object) -> bool:

@@ -45,29 +45,20 @@ public:
     // Θ_L ⋯ Θ_1 = A. `a` must not alias `out`.
     template <class In>
     FactorStatus factor(const In& a, LayerStack<T> out) {
-        const Index depth = out.depth, dim = out.dim;
         svd(a);
-        const T tiny = T(a.rows()) * std::numeric_limits<T>::epsilon() * sigma_(0);
-        if (!(sigma_(sigma_.size() - 1) > tiny)) return FactorStatus::singular;
+        return factor_svd(u_, sigma_, v_, out);
+    }
 
-        orthogonal_.noalias() = u_ * v_.transpose();
-        scratch_.noalias() = v_ * sigma_.array().pow(T(1) / T(depth)).matrix().asDiagonal();
-        root_.noalias() = scratch_ * v_.transpose();
-
-        const ColMatrix<T>* schur_t = nullptr;
-        const ColMatrix<T>* basis_ptr = nullptr;
-        if (lapack_schur_.compute(orthogonal_)) {
-            schur_t = &lapack_schur_.t();
-            basis_ptr = &lapack_schur_.q();
-        } else {
-            if (!schur_) schur_.emplace(dim);
-            schur_->compute(orthogonal_, /*computeU=*/true);
-            if (schur_->info() != Eigen::Success) return FactorStatus::negative_eigenvalue;
-            schur_t = &schur_->matrixT();
-            basis_ptr = &schur_->matrixU();
-        }
-        if (!read_rotation_angles(*schur_t)) return FactorStatus::negative_eigenvalue;
-        const ColMatrix<T>& basis = *basis_ptr;
+    // The same from the SVD A = U diag(σ) Vᵀ (σ descending).
+    FactorStatus factor_svd(const ColMatrix<T>& u, const ColVector<T>& sigma, const ColMatrix<T>& v,
+                            LayerStack<T> out) {
+        const Index depth = out.depth, dim = out.dim;
+        if (is_singular(sigma)) return FactorStatus::singular;
+        const FactorStatus roots = rotation_roots(u, v);
+        if (roots != FactorStatus::ok) return roots;
+        scratch_.noalias() = v * sigma.array().pow(T(1) / T(depth)).matrix().asDiagonal();
+        root_.noalias() = scratch_ * v.transpose();
+        const ColMatrix<T>& basis = *basis_;
         scratch_.noalias() = basis.transpose() * root_;
         inner_.noalias() = scratch_ * basis;  // Qᵀ M Q
 
@@ -81,6 +72,39 @@ public:
             gemm<T>(scratch_.data(), true, basis.data(), false, out.data + (j - 1) * dim * dim, dim, nullptr);
         }
         return FactorStatus::ok;
+    }
+
+    // The SVD of `a`, for factor_svd (u(), sigma(), v() until the next call).
+    template <class In>
+    void decompose(const In& a) {
+        svd(a);
+    }
+    const ColMatrix<T>& u() const { return u_; }
+    const ColVector<T>& sigma() const { return sigma_; }
+    const ColMatrix<T>& v() const { return v_; }
+
+    // Whether A (σ descending) is singular to working precision: no principal roots.
+    static bool is_singular(const ColVector<T>& sigma) {
+        const T tiny = T(sigma.size()) * std::numeric_limits<T>::epsilon() * sigma(0);
+        return !(sigma(sigma.size() - 1) > tiny);
+    }
+
+    // Whether the orthogonal polar factor R = U Vᵀ has real principal roots (no eigenvalue −1):
+    // its real Schur form, kept for factor_svd.
+    FactorStatus rotation_roots(const ColMatrix<T>& u, const ColMatrix<T>& v) {
+        orthogonal_.noalias() = u * v.transpose();
+        const ColMatrix<T>* schur_t = nullptr;
+        if (lapack_schur_.compute(orthogonal_)) {
+            schur_t = &lapack_schur_.t();
+            basis_ = &lapack_schur_.q();
+        } else {
+            if (!schur_) schur_.emplace(orthogonal_.rows());
+            schur_->compute(orthogonal_, /*computeU=*/true);
+            if (schur_->info() != Eigen::Success) return FactorStatus::negative_eigenvalue;
+            schur_t = &schur_->matrixT();
+            basis_ = &schur_->matrixU();
+        }
+        return read_rotation_angles(*schur_t) ? FactorStatus::ok : FactorStatus::negative_eigenvalue;
     }
 
 private:
@@ -156,6 +180,7 @@ private:
     ColMatrix<T> orthogonal_, root_, inner_, layer_, scratch_, u_, v_;
     ColVector<T> sigma_;
     std::vector<Block> angles_;
+    const ColMatrix<T>* basis_ = nullptr;  // Q of R = Q T Qᵀ after rotation_roots()
 };
 
 }  // namespace deeplinear

@@ -3,14 +3,13 @@
 //   penalty (Sec. 6, Theorem 4):       Θ_i ← Θ_i − η (G_i + κ (Θ_i − I))
 //   step_and_project (Sec. 6, Thm 5):  Θ_i ← Π_ψ(Θ_i − η G_i), Π_ψ onto {‖A − I‖₂ ≤ ψ}
 //   power_projection (Sec. 5, Alg. 2): Θ ← balanced factors of Π_{H_γ}(Θ'_{1:L}), Θ' = Θ − ηG
+//                                      (its own stepper, power_projection.hpp)
 // All layers move simultaneously: the step reads the current stack and writes the next one.
 #pragma once
 
 #include "common.hpp"
 #include "diagnostics.hpp"
-#include "factorization.hpp"
 #include "gradient.hpp"
-#include "products.hpp"
 #include "projections.hpp"
 
 #include <algorithm>
@@ -47,12 +46,10 @@ public:
         : result_(layers), spare_(layers.depth, layers.dim), current_(layers), next_(spare_.view()),
           phi_(phi.data(), layers.dim, layers.dim), params_(params), sweep_(layers.depth, layers.dim) {
         if constexpr (N == Eigen::Dynamic) {
-            if (needs_decompositions(params.method)) projector_.emplace(layers.dim);
             if (params.method == Method::power_projection) {
-                factorizer_.emplace(layers.dim);
-                product_ = Matrix<T>(layers.dim, layers.dim);
-                scratch_ = Matrix<T>(layers.dim, layers.dim);
+                throw std::invalid_argument("power projection runs on PowerProjectionStepper");
             }
+            if (needs_decompositions(params.method)) projector_.emplace(layers.dim);
         } else if (needs_decompositions(params.method) || layers.dim != N) {
             throw std::invalid_argument("fixed-size stepper used for the wrong method or size");
         }
@@ -89,9 +86,6 @@ public:
                 }
             }
         });
-        if constexpr (N == Eigen::Dynamic) {
-            if (params_.method == Method::power_projection) power_project();
-        }
         std::swap(current_, next_);
     }
 
@@ -110,18 +104,6 @@ public:
     }
 
 private:
-    void power_project() {
-        chain_product(next_.as_const(), product_, scratch_);
-        projector_->project_positive(product_, params_.gamma, product_);
-        const FactorStatus status = factorizer_->factor(product_, next_);
-        if (status != FactorStatus::ok) {
-            throw std::runtime_error(
-                "power projection: the projected product has no balanced factorization (" +
-                std::string(status == FactorStatus::singular ? "singular" : "eigenvalue -1") +
-                "); gamma may be too small for this precision");
-        }
-    }
-
     LayerStack<T> result_;
     OwnedStack<T> spare_;
     LayerStack<T> current_, next_;
@@ -129,9 +111,7 @@ private:
     MethodParams<T> params_;
     GradientSweep<T, N> sweep_;
     std::optional<Projector<T>> projector_;
-    std::optional<BalancedFactorizer<T>> factorizer_;
     std::optional<Diagnostics<T>> diagnostics_;
-    Matrix<T> product_, scratch_;
 };
 
 }  // namespace deeplinear

@@ -32,6 +32,13 @@ public:
     template <class In, class Out>
     void project_positive(const In& a, T gamma, Out&& out) {
         symmetric_ = T(0.5) * (a + a.transpose());
+        // The eigenvalues alone first (several times cheaper): A is often γ-positive already,
+        // e.g. along power projection once the product nears a γ-positive target.
+        eig_.compute(symmetric_, Eigen::EigenvaluesOnly);
+        if (!(eig_.eigenvalues()(0) < gamma)) {
+            if (out.data() != a.data()) out = a;
+            return;
+        }
         eig_.compute(symmetric_, Eigen::ComputeEigenvectors);
         const auto& lambda = eig_.eigenvalues();  // ascending
         Index clipped = 0;

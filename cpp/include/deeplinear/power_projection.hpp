@@ -1,0 +1,217 @@
+// Algorithm 2 (power projection, Sec. 5) with the layers kept in factored form between steps.
+//
+// After a step the layers are the balanced factorization (Def. 3) of the projected product
+// Ψ = U Σ Vᵀ: with R = U Vᵀ, W = R^{1/L}, M = P^{1/L} = V D Vᵀ and D = Σ^{1/L},
+//   Θ_j = W^j M W^{−(j−1)},  Θ_{1:j−1} = W^{j−1} M^{j−1},  Θ_{j+1:L} = R M^{L−j} W^{−j}.
+// So the gradient of Lemma 1 is G_j = W^j M^{L−j} Rᵀ E M^{j−1} W^{−(j−1)} (E = Ψ − Φ), and
+//   Θ_j − η G_j = W^j V B_j Vᵀ W^{−(j−1)},  B_j = D − η D^{L−j} F D^{j−1} = D^{L−j} C D^{j−1},
+//   F = Vᵀ Rᵀ E V = Σ − Uᵀ Φ V,  C = D^{2−L} − η F.
+// The orthogonal factors telescope in the product of the stepped layers:
+//   Θ'_{1:L} = R V B_L ⋯ B_1 Vᵀ = U C (Σ C)^{L−1} Vᵀ.
+// One step is then Uᵀ Φ V (2 products), (ΣC)^{L−1} by repeated squaring (at most 2 log₂ L
+// products), 3 more products, the projection onto H_γ and one SVD: no chained product of L
+// layers, no Schur form, no layers. Entrywise, |C| |ΣC|^{L−1} = |B_L| ⋯ |B_1| (the diagonal
+// scalings distribute over the same sums), so the rounding error is bounded as for the product
+// of the stepped layers themselves.
+//
+// The layers are formed (the Schur form of R and 2L products, BalancedFactorizer) only when
+// they are observed: at the end of a call and for diagnostics. A call starts from the caller's
+// layers with one ordinary step (a gradient sweep and the chained product), or, when the caller
+// passes the Ψ whose balanced factors its layers are (`resume`), factored from the start; then
+// a run split over several calls takes exactly the steps of one long call.
+#pragma once
+
+#include "common.hpp"
+#include "diagnostics.hpp"
+#include "factorization.hpp"
+#include "gemm.hpp"
+#include "gradient.hpp"
+#include "methods.hpp"
+#include "products.hpp"
+#include "projections.hpp"
+
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace deeplinear {
+
+template <class T>
+class PowerProjectionStepper {
+public:
+    // `product` (d×d, row-major, may be null): where finish() leaves Ψ of the final state when
+    // that state is factored; with `resume`, it holds on entry the Ψ whose balanced factors
+    // `layers` are.
+    PowerProjectionStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params, T* product,
+                           bool resume)
+        : result_(layers), spare_(layers.depth, layers.dim), phi_(phi), phi_col_(phi), params_(params),
+          product_out_(product), sweep_(layers.depth, layers.dim), projector_(layers.dim), factorizer_(layers.dim),
+          product_(layers.dim, layers.dim), product_scratch_(layers.dim, layers.dim), scratch_(layers.dim, layers.dim), c_(layers.dim, layers.dim),
+          x_(layers.dim, layers.dim), power_(layers.dim, layers.dim), work_(layers.dim, layers.dim),
+          gemm_scratch_(layers.dim, layers.dim) {
+        for (State& state : states_) state = State(layers.dim);
+        if (resume && product != nullptr) {
+            State& state = states_[current_];
+            state.psi = ConstMatrixMap<T>(product, layers.dim, layers.dim);
+            state.factored = state.psi.allFinite() && decompose(state);
+        }
+    }
+
+    // ℓ at the current state: ½‖Ψ − Φ‖² when factored, else by the forward sweep (kept for advance()).
+    T evaluate() {
+        const State& state = states_[current_];
+        if (state.factored) return T(0.5) * (state.psi - phi_).squaredNorm();
+        return sweep_.forward(result_.as_const(), phi_);
+    }
+
+    void advance() {
+        const State& state = states_[current_];
+        State& next = states_[1 - current_];
+        if (state.factored) {
+            factored_step(state, next.psi);
+        } else {
+            ordinary_step(next.psi);
+        }
+        next.factored = true;
+        if (next.psi.allFinite()) {  // else ℓ is not finite: the loop reverts without looking further
+            projector_.project_positive(next.psi, params_.gamma, next.psi);
+            if (!decompose(next)) fail(FactorStatus::singular);
+            // Real principal roots: the projected Ψ is γ-positive, so every eigenvalue λ of R has
+            // Re λ ≥ γ / σ_max(Ψ) > 0 (R z = λ z, y = P⁻¹z: y*Ψy = λ y*Py); rounding can only
+            // break that when γ is within rounding of 0 relative to ‖Ψ‖, where R's Schur form
+            // is checked every step, as the layers would need it.
+            const T rounding = T(100) * T(next.sigma.size()) * std::numeric_limits<T>::epsilon() * next.sigma(0);
+            if (!(params_.gamma > rounding)) {
+                const FactorStatus roots = factorizer_.rotation_roots(next.u, next.v);
+                if (roots != FactorStatus::ok) fail(roots);
+            }
+        }
+        current_ = 1 - current_;
+    }
+
+    void revert() { current_ = 1 - current_; }
+
+    void finish() {
+        const State& state = states_[current_];
+        if (!state.factored) return;  // the caller's layers, untouched
+        materialize(state, result_);
+        if (product_out_ != nullptr) MatrixMap<T>(product_out_, result_.dim, result_.dim) = state.psi;
+    }
+
+    void diagnose(double* out) {
+        if (!diagnostics_) diagnostics_.emplace(result_.depth, result_.dim);
+        const State& state = states_[current_];
+        LayerStack<T> layers = result_;
+        if (state.factored) {
+            layers = spare_.view();
+            materialize(state, layers);
+        }
+        diagnostics_->compute(layers.as_const(), phi_, out);
+    }
+
+private:
+    struct State {
+        State() = default;
+        explicit State(Index dim) : psi(dim, dim), u(dim, dim), v(dim, dim), sigma(dim) {}
+        ColMatrix<T> psi, u, v;  // Ψ = U diag(σ) Vᵀ
+        ColVector<T> sigma;
+        bool factored = false;  // false: the state is the caller's layers
+    };
+
+    // c = op(a)·op(b) for column-major n×n matrices: the row-major gemm computes cᵀ = op(b)ᵀ·op(a)ᵀ.
+    void multiply(const ColMatrix<T>& a, bool trans_a, const ColMatrix<T>& b, bool trans_b, ColMatrix<T>& c) {
+        gemm<T>(b.data(), trans_b, a.data(), trans_a, c.data(), c.rows(), gemm_scratch_.data());
+    }
+
+    // Θ'_{1:L} = U C (ΣC)^{L−1} Vᵀ from the factored state (see the top of this file).
+    void factored_step(const State& state, ColMatrix<T>& out) {
+        const Index depth = result_.depth;
+        const T lr = params_.lr;
+        multiply(phi_col_, false, state.v, false, work_);  // Φ V
+        multiply(state.u, true, work_, false, c_);        // Uᵀ Φ V
+        c_ *= lr;                                          // C = D^{2−L} − η (Σ − Uᵀ Φ V)
+        c_.diagonal().array() += state.sigma.array().pow(T(2 - depth) / T(depth)) - lr * state.sigma.array();
+        const ColMatrix<T>* tail = &c_;  // C (ΣC)^{L−1}
+        if (depth > 1) {
+            x_ = c_;
+            x_.array().colwise() *= state.sigma.array();  // ΣC
+            power(depth - 1);
+            multiply(c_, false, power_, false, work_);
+            tail = &work_;
+        }
+        multiply(state.u, false, *tail, false, scratch_);
+        multiply(scratch_, false, state.v, true, out);
+    }
+
+    // power_ = x_^n (n ≥ 1) by repeated squaring from the leading bit.
+    void power(Index n) {
+        int bit = 0;
+        while ((n >> (bit + 1)) != 0) ++bit;
+        power_ = x_;
+        for (--bit; bit >= 0; --bit) {
+            multiply(power_, false, power_, false, scratch_);
+            power_.swap(scratch_);
+            if ((n >> bit) & 1) {
+                multiply(power_, false, x_, false, scratch_);
+                power_.swap(scratch_);
+            }
+        }
+    }
+
+    // Θ'_{1:L} of the caller's layers by a gradient sweep (evaluate() ran the forward half).
+    void ordinary_step(ColMatrix<T>& out) {
+        const T lr = params_.lr;
+        LayerStack<T> stepped = spare_.view();
+        sweep_.backward(result_.as_const(), [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {
+            auto layer = stepped.layer(i);
+            layer = result_.layer(i);
+            if (prefix) {
+                sweep_.subtract_gradient(back, *prefix, lr, layer.data());
+            } else {
+                layer.noalias() -= lr * back;
+            }
+        });
+        chain_product(stepped.as_const(), product_, product_scratch_);
+        out = product_;
+    }
+
+    // The SVD of state.psi into the state; false if Ψ is singular to working precision.
+    bool decompose(State& state) {
+        factorizer_.decompose(state.psi);
+        state.u = factorizer_.u();
+        state.v = factorizer_.v();
+        state.sigma = factorizer_.sigma();
+        return state.sigma.allFinite() && !BalancedFactorizer<T>::is_singular(state.sigma);
+    }
+
+    void materialize(const State& state, LayerStack<T> out) {
+        const FactorStatus status = factorizer_.factor_svd(state.u, state.sigma, state.v, out);
+        if (status != FactorStatus::ok) fail(status);
+    }
+
+    [[noreturn]] static void fail(FactorStatus status) {
+        throw std::runtime_error("power projection: the projected product has no balanced factorization (" +
+                                 std::string(status == FactorStatus::singular ? "singular" : "eigenvalue -1") +
+                                 "); gamma may be too small for this precision");
+    }
+
+    LayerStack<T> result_;
+    OwnedStack<T> spare_;  // the stepped layers of an ordinary step; layers formed for diagnostics
+    ConstMatrixMap<T> phi_;
+    ColMatrix<T> phi_col_;
+    MethodParams<T> params_;
+    T* product_out_;
+    GradientSweep<T> sweep_;
+    Projector<T> projector_;
+    BalancedFactorizer<T> factorizer_;
+    std::optional<Diagnostics<T>> diagnostics_;
+    State states_[2];
+    int current_ = 0;
+    Matrix<T> product_, product_scratch_;  // the chained product of an ordinary step
+    ColMatrix<T> scratch_, c_, x_, power_, work_, gemm_scratch_;
+};
+
+}  // namespace deeplinear
