@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #ifdef DEEPLINEAR_BLAS
@@ -215,30 +216,43 @@ inline void blas_gemm(const float* a, bool ta, const float* b, bool tb, float* c
 }
 #endif
 
+enum class Backend { small, blas, eigen };
+
+// The one place that picks the back end for n×n products: the small kernel up to kSmallMax
+// (GCC/Clang), the BLAS while n fits its int interface (DEEPLINEAR_BLAS), Eigen otherwise.
+Backend backend_for(Index n) {
+#ifdef DEEPLINEAR_VECTOR_KERNEL
+    if (n <= kSmallMax) return Backend::small;
+#endif
+#ifdef DEEPLINEAR_BLAS
+    if (n <= std::numeric_limits<int>::max()) return Backend::blas;
+#endif
+    (void)n;
+    return Backend::eigen;
+}
+
 }  // namespace
 
 const char* gemm_backend(Index n) {
-#ifdef DEEPLINEAR_VECTOR_KERNEL
-    if (n <= kSmallMax) return "small";
-#endif
-#ifdef DEEPLINEAR_BLAS
-    if (n <= 0x7fffffff) return "blas";
-#endif
-    (void)n;
+    switch (backend_for(n)) {
+        case Backend::small: return "small";
+        case Backend::blas: return "blas";
+        case Backend::eigen: break;
+    }
     return "eigen";
 }
 
 template <class T>
 void gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n, T* scratch) {
 #ifdef DEEPLINEAR_VECTOR_KERNEL
-    if (n <= kSmallMax) {
+    if (backend_for(n) == Backend::small) {
         small_product<T, Output::store>(a, trans_a, b, trans_b, c, nullptr, n, scratch);
         return;
     }
 #endif
     (void)scratch;
 #ifdef DEEPLINEAR_BLAS
-    if (n <= 0x7fffffff) {
+    if (backend_for(n) == Backend::blas) {
         blas_gemm(a, trans_a, b, trans_b, c, static_cast<int>(n));
         return;
     }
@@ -250,13 +264,13 @@ template <class T>
 void gemm_subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, T* c, Index n, T* scratch) {
     if (scale == T(0)) return;
 #ifdef DEEPLINEAR_VECTOR_KERNEL
-    if (n <= kSmallMax) {
+    if (backend_for(n) == Backend::small) {
         small_product<T, Output::subtract>(a, trans_a, b, trans_b, c, &scale, n, scratch);
         return;
     }
 #endif
 #ifdef DEEPLINEAR_BLAS
-    if (n <= 0x7fffffff) {  // BLAS kernels scale their accumulated products by alpha, then add
+    if (backend_for(n) == Backend::blas) {  // BLAS kernels scale their accumulated products by alpha, then add
         blas_gemm(a, trans_a, b, trans_b, c, static_cast<int>(n), -scale, T(1));
         return;
     }
@@ -266,19 +280,12 @@ void gemm_subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, 
     MatrixMap<T>(c, n, n).noalias() -= scale * ConstMatrixMap<T>(scratch, n, n);
 }
 
-bool gemm_prefers_transposed(Index n) {
-#ifdef DEEPLINEAR_VECTOR_KERNEL
-    return n <= kSmallMax;
-#else
-    (void)n;
-    return false;
-#endif
-}
+bool gemm_prefers_transposed(Index n) { return backend_for(n) == Backend::small; }
 
 template <class T>
 void gemm_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t, Index n) {
 #ifdef DEEPLINEAR_VECTOR_KERNEL
-    if (n <= kSmallMax) {
+    if (backend_for(n) == Backend::small) {
         small_gemm<T, Output::store_transposed>(a, trans_a, b, c, c_t, nullptr, n);
         return;
     }
