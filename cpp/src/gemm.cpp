@@ -76,6 +76,9 @@ struct Simd {
 enum class Output { store, store_transposed, subtract };
 
 #define DEEPLINEAR_INLINE inline __attribute__((always_inline))
+// Every loop over a tile's rows and vectors unrolls completely: a loop left rolled indexes the
+// accumulators at run time and so keeps them on the stack (GCC did, in the store epilogues).
+#define DEEPLINEAR_UNROLL _Pragma("GCC unroll 16")
 
 // Rows 0..R of P (columns [0, V·width)) = Σ_k a(r, k) · b[k, ·]; a(r, k) = a[r·ar + k·ak], so a
 // row-major a (ar = n, ak = 1) and its transpose (ar = 1, ak = n) cost the same: the scalars
@@ -92,19 +95,27 @@ template <class T, int R, int V, Output mode>
 DEEPLINEAR_INLINE void tile(const T* a, Index ar, Index ak, const T* b, T* c, T* c_t, const T* scale, Index n) {
     using S = Simd<T>;
     typename S::type acc[R][V], row[V];
+    DEEPLINEAR_UNROLL
     for (int v = 0; v < V; ++v) row[v] = S::load(b + v * S::width);
+    DEEPLINEAR_UNROLL
     for (int r = 0; r < R; ++r) {
         const T scalar = a[r * ar];
+        DEEPLINEAR_UNROLL
         for (int v = 0; v < V; ++v) acc[r][v] = scalar * row[v];
     }
     for (Index k = 1; k < n; ++k) {
+        DEEPLINEAR_UNROLL
         for (int v = 0; v < V; ++v) row[v] = S::load(b + k * n + v * S::width);
+        DEEPLINEAR_UNROLL
         for (int r = 0; r < R; ++r) {
             const T scalar = a[r * ar + k * ak];
+            DEEPLINEAR_UNROLL
             for (int v = 0; v < V; ++v) acc[r][v] += scalar * row[v];
         }
     }
+    DEEPLINEAR_UNROLL
     for (int r = 0; r < R; ++r) {
+        DEEPLINEAR_UNROLL
         for (int v = 0; v < V; ++v) {
             T* out = c + r * n + v * S::width;
             if constexpr (mode == Output::subtract) {
@@ -117,7 +128,9 @@ DEEPLINEAR_INLINE void tile(const T* a, Index ar, Index ak, const T* b, T* c, T*
     if constexpr (mode == Output::store_transposed) {
         int r0 = 0;
         if constexpr (S::width == 4) {  // whole 4×4 blocks transposed in registers
+            DEEPLINEAR_UNROLL
             for (; r0 + 4 <= R; r0 += 4) {
+                DEEPLINEAR_UNROLL
                 for (int v = 0; v < V; ++v) {
                     Simd<T>::transpose4_store(acc[r0][v], acc[r0 + 1][v], acc[r0 + 2][v], acc[r0 + 3][v],
                                               c_t + v * 4 * n + r0, n);
@@ -125,6 +138,7 @@ DEEPLINEAR_INLINE void tile(const T* a, Index ar, Index ak, const T* b, T* c, T*
             }
         }
         for (int col = 0; col < V * S::width; ++col) {
+            DEEPLINEAR_UNROLL
             for (int r = r0; r < R; ++r) c_t[col * n + r] = c[r * n + col];
         }
     }
