@@ -48,10 +48,9 @@ public:
     PowerProjectionStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params, T* product,
                            bool resume)
         : result_(layers), spare_(layers.depth, layers.dim), phi_(phi), phi_col_(phi), params_(params),
-          product_out_(product), sweep_(layers.depth, layers.dim), projector_(layers.dim), factorizer_(layers.dim),
-          product_(layers.dim, layers.dim), product_scratch_(layers.dim, layers.dim), scratch_(layers.dim, layers.dim), c_(layers.dim, layers.dim),
-          x_(layers.dim, layers.dim), power_(layers.dim, layers.dim), work_(layers.dim, layers.dim),
-          gemm_scratch_(layers.dim, layers.dim) {
+          product_out_(product), projector_(layers.dim), factorizer_(layers.dim), scratch_(layers.dim, layers.dim),
+          c_(layers.dim, layers.dim), x_(layers.dim, layers.dim), power_(layers.dim, layers.dim),
+          work_(layers.dim, layers.dim), gemm_scratch_(layers.dim, layers.dim) {
         for (State& state : states_) state = State(layers.dim);
         if (resume && product != nullptr) {
             State& state = states_[current_];
@@ -63,8 +62,9 @@ public:
     // ℓ at the current state: ½‖Ψ − Φ‖² when factored, else by the forward sweep (kept for advance()).
     T evaluate() {
         const State& state = states_[current_];
-        if (state.factored) return T(0.5) * (state.psi - phi_).squaredNorm();
-        return sweep_.forward(result_.as_const(), phi_);
+        if (state.factored) return T(0.5) * (state.psi - phi_col_).squaredNorm();
+        if (!ordinary_) ordinary_.emplace(result_.depth, result_.dim);
+        return ordinary_->sweep.forward(result_.as_const(), phi_);
     }
 
     void advance() {
@@ -165,17 +165,18 @@ private:
     void ordinary_step(ColMatrix<T>& out) {
         const T lr = params_.lr;
         LayerStack<T> stepped = spare_.view();
-        sweep_.backward(result_.as_const(), [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {
+        GradientSweep<T>& sweep = ordinary_->sweep;
+        sweep.backward(result_.as_const(), [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {
             auto layer = stepped.layer(i);
             layer = result_.layer(i);
             if (prefix) {
-                sweep_.subtract_gradient(back, *prefix, lr, layer.data());
+                sweep.subtract_gradient(back, *prefix, lr, layer.data());
             } else {
                 layer.noalias() -= lr * back;
             }
         });
-        chain_product(stepped.as_const(), product_, product_scratch_);
-        out = product_;
+        chain_product(stepped.as_const(), ordinary_->product, ordinary_->scratch);
+        out = ordinary_->product;
     }
 
     // The SVD of state.psi into the state; false if Ψ is singular to working precision.
@@ -204,13 +205,19 @@ private:
     ColMatrix<T> phi_col_;
     MethodParams<T> params_;
     T* product_out_;
-    GradientSweep<T> sweep_;
     Projector<T> projector_;
     BalancedFactorizer<T> factorizer_;
     std::optional<Diagnostics<T>> diagnostics_;
+    // The work of an ordinary step (gradient sweep, chained product): only for a call that starts
+    // from the caller's layers rather than from Ψ.
+    struct Ordinary {
+        Ordinary(Index depth, Index dim) : sweep(depth, dim), product(dim, dim), scratch(dim, dim) {}
+        GradientSweep<T> sweep;
+        Matrix<T> product, scratch;
+    };
+    std::optional<Ordinary> ordinary_;
     State states_[2];
     int current_ = 0;
-    Matrix<T> product_, product_scratch_;  // the chained product of an ordinary step
     ColMatrix<T> scratch_, c_, x_, power_, work_, gemm_scratch_;
 };
 
