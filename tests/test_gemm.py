@@ -22,14 +22,13 @@ def tolerance(a: np.ndarray, b: np.ndarray) -> float:
     return 4 * a.shape[0] * eps * float(np.abs(a).max() * np.abs(b).max() * a.shape[0])
 
 
+DTYPES = st.sampled_from([np.float64, np.float32])
+OPERANDS = (st.sampled_from(SIZES), DTYPES, st.booleans(), st.booleans())  # n, dtype, trans_a/b
+SEEDS = st.integers(0, 2**32 - 1)
+
+
 @settings(max_examples=60, deadline=None)
-@given(
-    st.sampled_from(SIZES),
-    st.sampled_from([np.float64, np.float32]),
-    st.booleans(),
-    st.booleans(),
-    st.integers(0, 2**32 - 1),
-)
+@given(*OPERANDS, SEEDS)
 def test_products_match_numpy(n: int, dtype, trans_a: bool, trans_b: bool, seed: int) -> None:
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((n, n)).astype(dtype)
@@ -50,6 +49,27 @@ def test_the_transposed_copy_is_exactly_the_transpose(n: int, trans_a: bool, dty
     c, c_t = _core.gemm(a, b, trans_a, False, True)
     np.testing.assert_allclose(c, (a.T if trans_a else a) @ b, rtol=0, atol=tolerance(a, b))
     assert np.array_equal(c_t, c.T)
+
+
+@settings(max_examples=60, deadline=None)
+@given(*OPERANDS, st.booleans(), st.sampled_from([0.0, 0.3, -2.0]), SEEDS)
+def test_subtracting_products_match_numpy(
+    n: int, dtype, trans_a: bool, trans_b: bool, in_place: bool, scale: float, seed: int
+) -> None:
+    # c − scale·op(a)·op(b), read from c while a new matrix is written (the training loop's
+    # update of the next layer from the current one) or in place; scale 0 leaves c as it was
+    rng = np.random.default_rng(seed)
+    a, b, c = rng.standard_normal((3, n, n)).astype(dtype)
+    kept = c.copy()
+    out = _core.gemm_subtract(a, b, c, scale, trans_a, trans_b, in_place)
+    assert np.array_equal(c, kept)
+    assert out.dtype == dtype
+    left, right = (a.T if trans_a else a), (b.T if trans_b else b)
+    expected = c.astype(np.float64) - scale * (left.astype(np.float64) @ right.astype(np.float64))
+    atol = abs(scale) * tolerance(a, b) + 4 * float(np.finfo(dtype).eps * np.abs(expected).max())
+    np.testing.assert_allclose(out, expected, rtol=0, atol=atol)
+    if scale == 0.0:
+        assert np.array_equal(out, c)
 
 
 def test_back_ends() -> None:

@@ -59,6 +59,18 @@ struct Simd {
         store(p + 2 * stride, shuffle<2, 3, 6, 7>(t0, t2));
         store(p + 3 * stride, shuffle<2, 3, 6, 7>(t1, t3));
     }
+    // Rows x0, x1 of a 2×4 block (width 4) stored as its columns (2 values each) at p,
+    // p + stride, p + 2·stride, p + 3·stride.
+    static void transpose2_store(type x0, type x1, T* p, Index stride) {
+        const type t0 = shuffle<0, 4, 2, 6>(x0, x1), t1 = shuffle<1, 5, 3, 7>(x0, x1);
+        T lanes[8];
+        std::memcpy(lanes, &t0, sizeof t0);
+        std::memcpy(lanes + 4, &t1, sizeof t1);
+        std::memcpy(p, lanes, 2 * sizeof(T));
+        std::memcpy(p + stride, lanes + 4, 2 * sizeof(T));
+        std::memcpy(p + 2 * stride, lanes + 2, 2 * sizeof(T));
+        std::memcpy(p + 3 * stride, lanes + 6, 2 * sizeof(T));
+    }
     // Lanes i0..i3 of the concatenation (x, y) (width 4).
     template <int i0, int i1, int i2, int i3>
     static type shuffle(type x, type y) {
@@ -72,7 +84,8 @@ struct Simd {
     }
 };
 
-// What a kernel does with its product P = op(a)·b: c = P; c = P and c_t = Pᵀ; or c ← c − scale·P.
+// What a kernel does with its product P = op(a)·b: c = P; c = P and c_t = Pᵀ; or
+// c = c_in − scale·P (c_in may be c). c_t and c_in come in one argument, `aux`.
 enum class Output { store, store_transposed, subtract };
 
 #define DEEPLINEAR_INLINE inline __attribute__((always_inline))
@@ -85,14 +98,14 @@ enum class Output { store, store_transposed, subtract };
 // of a are broadcast, the rows of b are loaded as vectors. R·V accumulators stay in registers
 // (the first k initialises them: no zeroing pass). store_transposed also writes the tile into
 // c_t = cᵀ (so that a later product with cᵀ streams rows too), by 4×4 transposes in registers
-// where a vector holds 4 values and by scalar copies of the rows just stored for the rest: n²
+// (then 2×4) where a vector holds 4 values and by scalar copies of the rows just stored for the rest: n²
 // moves against n³ multiply-adds or a separate transpose. subtract scales the product only once
 // it is complete; it reads *scale there, through a pointer that may alias c, so that the
 // compiler cannot keep the scale in a register during the loop (it would spill a row of b for
 // it). Inlined into its callers: at n = 16 a tile is ~100 cycles of multiply-adds, and a call
 // with its prologue would cost a third of that again.
 template <class T, int R, int V, Output mode>
-DEEPLINEAR_INLINE void tile(const T* a, Index ar, Index ak, const T* b, T* c, T* c_t, const T* scale, Index n) {
+DEEPLINEAR_INLINE void tile(const T* a, Index ar, Index ak, const T* b, T* c, T* aux, const T* scale, Index n) {
     using S = Simd<T>;
     typename S::type acc[R][V], row[V];
     DEEPLINEAR_UNROLL
@@ -119,7 +132,7 @@ DEEPLINEAR_INLINE void tile(const T* a, Index ar, Index ak, const T* b, T* c, T*
         for (int v = 0; v < V; ++v) {
             T* out = c + r * n + v * S::width;
             if constexpr (mode == Output::subtract) {
-                S::store(out, S::load(out) - *scale * acc[r][v]);
+                S::store(out, S::load(aux + r * n + v * S::width) - *scale * acc[r][v]);
             } else {
                 S::store(out, acc[r][v]);
             }
@@ -127,30 +140,42 @@ DEEPLINEAR_INLINE void tile(const T* a, Index ar, Index ak, const T* b, T* c, T*
     }
     if constexpr (mode == Output::store_transposed) {
         int r0 = 0;
-        if constexpr (S::width == 4) {  // whole 4×4 blocks transposed in registers
+        if constexpr (S::width == 4) {  // whole 4×4, then 2×4 blocks transposed in registers
             DEEPLINEAR_UNROLL
             for (; r0 + 4 <= R; r0 += 4) {
                 DEEPLINEAR_UNROLL
                 for (int v = 0; v < V; ++v) {
                     Simd<T>::transpose4_store(acc[r0][v], acc[r0 + 1][v], acc[r0 + 2][v], acc[r0 + 3][v],
-                                              c_t + v * 4 * n + r0, n);
+                                              aux + v * 4 * n + r0, n);
                 }
+            }
+            if constexpr (R % 4 >= 2) {
+                DEEPLINEAR_UNROLL
+                for (int v = 0; v < V; ++v) {
+                    Simd<T>::transpose2_store(acc[r0][v], acc[r0 + 1][v], aux + v * 4 * n + r0, n);
+                }
+                r0 += 2;
             }
         }
         for (int col = 0; col < V * S::width; ++col) {
             DEEPLINEAR_UNROLL
-            for (int r = r0; r < R; ++r) c_t[col * n + r] = c[r * n + col];
+            for (int r = r0; r < R; ++r) aux[col * n + r] = c[r * n + col];
         }
     }
 }
 
 // R consecutive rows of c, all n columns: two-vector tiles, then one-vector, then scalars.
-// c_t (store_transposed) points at column `first row` of cᵀ.
+// aux points at column `first row` of cᵀ (store_transposed) or at the first row of c_in
+// (subtract).
 template <class T, int R, Output mode>
-DEEPLINEAR_INLINE void row_block(const T* a, Index ar, Index ak, const T* b, T* c, T* c_t, const T* scale, Index n) {
+DEEPLINEAR_INLINE void row_block(const T* a, Index ar, Index ak, const T* b, T* c, T* aux, const T* scale, Index n) {
     constexpr int width = Simd<T>::width;
-    // (no arithmetic on the null c_t of the other modes)
-    auto t = [&](Index column) { return mode == Output::store_transposed ? c_t + column * n : c_t; };
+    // aux for the tile at `column` (no arithmetic on the null aux of store)
+    auto t = [&](Index column) {
+        if constexpr (mode == Output::store_transposed) return aux + column * n;
+        if constexpr (mode == Output::subtract) return aux + column;
+        return aux;
+    };
     Index j = 0;
     for (; j + 2 * width <= n; j += 2 * width) tile<T, R, 2, mode>(a, ar, ak, b + j, c + j, t(j), scale, n);
     for (; j + width <= n; j += width) tile<T, R, 1, mode>(a, ar, ak, b + j, c + j, t(j), scale, n);
@@ -159,10 +184,10 @@ DEEPLINEAR_INLINE void row_block(const T* a, Index ar, Index ak, const T* b, T* 
             T sum = T(0);
             for (Index k = 0; k < n; ++k) sum += a[r * ar + k * ak] * b[k * n + j];
             if constexpr (mode == Output::subtract) {
-                c[r * n + j] -= *scale * sum;
+                c[r * n + j] = aux[r * n + j] - *scale * sum;
             } else {
                 c[r * n + j] = sum;
-                if constexpr (mode == Output::store_transposed) c_t[j * n + r] = sum;
+                if constexpr (mode == Output::store_transposed) aux[j * n + r] = sum;
             }
         }
     }
@@ -172,11 +197,15 @@ DEEPLINEAR_INLINE void row_block(const T* a, Index ar, Index ak, const T* b, T* 
 // of b + 1 broadcast fill the 16 vector registers of AVX2 without spilling.
 // Never inlined: inside it, `scale` is a pointer that may alias c (see tile).
 template <class T, Output mode>
-__attribute__((noinline)) void small_gemm(const T* a, bool trans_a, const T* b, T* c, T* c_t, const T* scale, Index n) {
+__attribute__((noinline)) void small_gemm(const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale, Index n) {
     const Index ar = trans_a ? 1 : n, ak = trans_a ? n : 1;
     constexpr int rows = 6;
     Index i = 0;
-    auto t = [&](Index row) { return mode == Output::store_transposed ? c_t + row : c_t; };
+    auto t = [&](Index row) {
+        if constexpr (mode == Output::store_transposed) return aux + row;
+        if constexpr (mode == Output::subtract) return aux + row * n;
+        return aux;
+    };
     for (; i + rows <= n; i += rows) row_block<T, rows, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n);
     switch (n - i) {
         case 5: row_block<T, 5, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
@@ -188,15 +217,17 @@ __attribute__((noinline)) void small_gemm(const T* a, bool trans_a, const T* b, 
     }
 }
 
-// The kernel on op(b) (store or subtract): it streams rows of b, so a transposed b is copied
-// once into scratch (n² against n³ work).
+// The kernel on op(b) (store, or subtract from c_in): it streams rows of b, so a transposed b
+// is copied once into scratch (n² against n³ work).
 template <class T, Output mode>
-void small_product(const T* a, bool trans_a, const T* b, bool trans_b, T* c, const T* scale, Index n, T* scratch) {
+void small_product(const T* a, bool trans_a, const T* b, bool trans_b, const T* c_in, T* c, const T* scale, Index n,
+                   T* scratch) {
     if (trans_b) {
         MatrixMap<T>(scratch, n, n).noalias() = ConstMatrixMap<T>(b, n, n).transpose();
         b = scratch;
     }
-    small_gemm<T, mode>(a, trans_a, b, c, nullptr, scale, n);
+    // (the kernel only reads through aux in subtract mode)
+    small_gemm<T, mode>(a, trans_a, b, c, const_cast<T*>(c_in), scale, n);
 }
 #endif
 
@@ -260,7 +291,7 @@ template <class T>
 void gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n, T* scratch) {
 #ifdef DEEPLINEAR_VECTOR_KERNEL
     if (backend_for(n) == Backend::small) {
-        small_product<T, Output::store>(a, trans_a, b, trans_b, c, nullptr, n, scratch);
+        small_product<T, Output::store>(a, trans_a, b, trans_b, nullptr, c, nullptr, n, scratch);
         return;
     }
 #endif
@@ -275,14 +306,19 @@ void gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n, T* 
 }
 
 template <class T>
-void gemm_subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, T* c, Index n, T* scratch) {
-    if (scale == T(0)) return;
+void gemm_subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, const T* c_in, T* c, Index n,
+                   T* scratch) {
+    if (scale == T(0)) {
+        if (c_in != c) std::copy(c_in, c_in + n * n, c);
+        return;
+    }
 #ifdef DEEPLINEAR_VECTOR_KERNEL
     if (backend_for(n) == Backend::small) {
-        small_product<T, Output::subtract>(a, trans_a, b, trans_b, c, &scale, n, scratch);
+        small_product<T, Output::subtract>(a, trans_a, b, trans_b, c_in, c, &scale, n, scratch);
         return;
     }
 #endif
+    if (c_in != c) std::copy(c_in, c_in + n * n, c);  // then in place
 #ifdef DEEPLINEAR_BLAS
     if (backend_for(n) == Backend::blas) {  // BLAS kernels scale their accumulated products by alpha, then add
         blas_gemm(a, trans_a, b, trans_b, c, static_cast<int>(n), -scale, T(1));
@@ -322,8 +358,10 @@ int gemm_threads() { return std::max(requested_threads.load(), 1); }
 
 template void gemm<double>(const double*, bool, const double*, bool, double*, Index, double*);
 template void gemm<float>(const float*, bool, const float*, bool, float*, Index, float*);
-template void gemm_subtract<double>(const double*, bool, const double*, bool, double, double*, Index, double*);
-template void gemm_subtract<float>(const float*, bool, const float*, bool, float, float*, Index, float*);
+template void gemm_subtract<double>(const double*, bool, const double*, bool, double, const double*, double*, Index,
+                                    double*);
+template void gemm_subtract<float>(const float*, bool, const float*, bool, float, const float*, float*, Index,
+                                   float*);
 template void gemm_and_transpose<double>(const double*, bool, const double*, double*, double*, Index);
 template void gemm_and_transpose<float>(const float*, bool, const float*, float*, float*, Index);
 

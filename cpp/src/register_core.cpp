@@ -6,6 +6,8 @@
 #include <deeplinear/hessian.hpp>
 #include <deeplinear/products.hpp>
 
+#include <algorithm>
+
 namespace deeplinear::bindings {
 
 template <class T>
@@ -117,6 +119,28 @@ static void register_gemm(py::module_& m) {
         },
         py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("trans_a") = false, py::arg("trans_b") = false,
         py::arg("with_transpose") = false);
+    m.def(
+        "gemm_subtract",
+        [](const Array<T>& a_array, const Array<T>& b_array, const Array<T>& c_array, T scale, bool trans_a,
+           bool trans_b, bool in_place) {
+            const auto a = matrix_view<T>(a_array, "a", -1);
+            const Index n = a.rows();
+            const auto b = matrix_view<T>(b_array, "b", n);
+            const auto c_in = matrix_view<T>(c_array, "c", n);
+            auto c = new_matrix<T>(n);
+            {
+                py::gil_scoped_release release;
+                Matrix<T> scratch(n, n);
+                T* out = c.mutable_data();
+                if (in_place) std::copy(c_in.data(), c_in.data() + n * n, out);
+                gemm_subtract(a.data(), trans_a, b.data(), trans_b, scale, in_place ? out : c_in.data(), out, n,
+                              scratch.data());
+            }
+            return c;
+        },
+        py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert(), py::arg("scale"),
+        py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("in_place") = false,
+        "c − scale·op(a)·op(b), computed into c itself (in_place) or read from c while writing a new matrix.");
 }
 
 void register_core(py::module_& m) {

@@ -16,11 +16,14 @@ namespace deeplinear {
 template <class T>
 void gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n, T* scratch);
 
-// c ← c − scale·(op(a)·op(b)): the product (or, in the BLAS, each block of its inner sum) is
+// c = c_in − scale·(op(a)·op(b)): the product (or, in the BLAS, each block of its inner sum) is
 // formed before it is scaled, never from a pre-scaled factor, so that every layer's update rounds
-// alike; scratch (n·n) is always required. c must not alias a, b or scratch.
+// alike; scratch (n·n) is always required. c_in is c (in place) or a matrix that overlaps
+// neither c nor scratch (the small kernel reads it as it writes c: no copy); c must not alias a,
+// b or scratch.
 template <class T>
-void gemm_subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, T* c, Index n, T* scratch);
+void gemm_subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, const T* c_in, T* c, Index n,
+                   T* scratch);
 
 // c = op(a)·b and c_t = cᵀ (c, c_t distinct from each other and from a, b).
 template <class T>

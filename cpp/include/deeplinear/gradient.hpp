@@ -80,14 +80,15 @@ public:
         }
     }
 
-    // out ← out − scale · (back · prefixᵀ), the gradient complete before it is scaled (dynamic
-    // size: one fused product, no gradient buffer).
-    void subtract_gradient(const Mat& back, const Mat& prefix, T scale, T* out) {
+    // out = from − scale · (back · prefixᵀ), the gradient complete before it is scaled (dynamic
+    // size: one fused product, no gradient buffer); from is out or a matrix apart from it.
+    void subtract_gradient(const Mat& back, const Mat& prefix, T scale, const T* from, T* out) {
         if constexpr (N == Eigen::Dynamic) {
-            gemm_subtract(back.data(), false, prefix.data(), !transposed_, scale, out, back.rows(), scratch_.data());
+            gemm_subtract(back.data(), false, prefix.data(), !transposed_, scale, from, out, back.rows(),
+                          scratch_.data());
         } else {
             gradient(back, prefix, scratch_);
-            Eigen::Map<Mat>(out).noalias() -= scale * scratch_;
+            Eigen::Map<Mat>(out).noalias() = Eigen::Map<const Mat>(from) - scale * scratch_;
         }
     }
 

@@ -66,19 +66,23 @@ public:
         sweep_.backward(current_.as_const(), [&](Index i, const Matrix<T, N>& back, const Matrix<T, N>* prefix) {
             auto next = next_.template layer<N>(i);
             auto current = current_.template layer<N>(i);
+            // What the gradient is subtracted from: the current layer (read by the product's
+            // kernel as it writes the next one), or its decayed copy.
+            const T* from = current.data();
             if (params_.method == Method::penalty) {
                 next = decay * current;
                 next.diagonal().array() += pull;
-            } else {
-                next = current;
+                from = next.data();
             }
             // G_i in full, then scaled: η·(B Pᵀ), never (ηB)Pᵀ. With the same rounding for every
             // layer, dynamics that are symmetric in exact arithmetic (Lemma 5: equal layers for
             // symmetric Φ in its eigenbasis) stay exactly symmetric in floating point.
             if (prefix) {
-                sweep_.subtract_gradient(back, *prefix, lr, next.data());
-            } else {
+                sweep_.subtract_gradient(back, *prefix, lr, from, next.data());
+            } else if (from == next.data()) {
                 next.noalias() -= lr * back;
+            } else {
+                next.noalias() = current - lr * back;
             }
             if constexpr (N == Eigen::Dynamic) {
                 if (params_.method == Method::step_and_project) {

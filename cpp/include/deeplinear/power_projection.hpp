@@ -168,11 +168,10 @@ private:
         GradientSweep<T>& sweep = ordinary_->sweep;
         sweep.backward(result_.as_const(), [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {
             auto layer = stepped.layer(i);
-            layer = result_.layer(i);
             if (prefix) {
-                sweep.subtract_gradient(back, *prefix, lr, layer.data());
+                sweep.subtract_gradient(back, *prefix, lr, result_.layer(i).data(), layer.data());
             } else {
-                layer.noalias() -= lr * back;
+                layer.noalias() = result_.layer(i) - lr * back;
             }
         });
         chain_product(stepped.as_const(), ordinary_->product, ordinary_->scratch);
