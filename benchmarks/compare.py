@@ -12,9 +12,12 @@ jitted lax.fori_loop). PyTorch and JAX are skipped with a note when not installe
 extra). Every implementation's final loss must agree with deeplinear's.
 
 The table gives steps/s, the ratio to the best peer, GFLOP/s (one step ≈ 6·L·d³ flops), the
-fraction of "peak" (numpy's 512×512 float64 matmul GFLOP/s measured in the same run with the same
-threads) and the peak extra memory of the process (resident set growth). Only ratios measured in
-one run mean anything: the absolute figures move with the machine and its load.
+fraction of "peak" (numpy's 512×512 float64 matmul GFLOP/s with the same threads, measured in its
+own process once per round of the same size: the median of those) and the peak extra memory of
+the process (resident set growth). The processes of one size run in rounds, one process of every
+implementation (and of the peak) per round in a rotating order, so that a noisy spell on a shared
+machine falls on all of them alike rather than on one implementation's repeats. Only ratios
+measured in one run mean anything: the absolute figures move with the machine and its load.
 """
 
 from __future__ import annotations
@@ -95,33 +98,48 @@ def main() -> None:
     names = IMPLEMENTATIONS if not args.only else args.only.split(",")
     cores = sorted(os.sched_getaffinity(0))[: args.threads]
     pin = f"import os; os.sched_setaffinity(0, {set(cores)!r})\n"
-    peak = float(
-        subprocess.run(
-            [sys.executable, "-c", pin + PEAK],
-            capture_output=True,
-            text=True,
-            env=thread_env(args.threads),
-            check=True,
-        ).stdout
-    )
-    notes, lines = [], []
+
+    def measure_peak() -> float:
+        return float(
+            subprocess.run(
+                [sys.executable, "-c", pin + PEAK],
+                capture_output=True,
+                text=True,
+                env=thread_env(args.threads),
+                check=True,
+            ).stdout
+        )
+
+    notes, lines, all_peaks = [], [], []
     header = (
         f"| d, L | {' | '.join(names)} | deeplinear / best peer | deeplinear GFLOP/s | "
-        f"% of peak | deeplinear extra MiB |"
+        f"peak GFLOP/s | % of peak | deeplinear extra MiB |"
     )
-    lines += [header, "|" + " --- |" * (len(names) + 5)]
+    lines += [header, "|" + " --- |" * (len(names) + 6)]
     for dim, depth in sizes:
+        runs: dict[str, list[dict]] = {name: [] for name in names}
+        peaks, skipped = [], set()
+        for round_ in range(args.repeats):
+            shift = round_ % (len(names) + 1)
+            order = [*names, "peak"][shift:] + [*names, "peak"][:shift]
+            for name in order:
+                if name == "peak":
+                    peaks.append(measure_peak())
+                elif name not in skipped:
+                    run = measure(name, dim, depth, args.seconds, args.threads)
+                    if "skipped" in run:
+                        notes.append(f"{name} skipped: {run['skipped']}")
+                        skipped.add(name)
+                    else:
+                        runs[name].append(run)
+        all_peaks += peaks
+        peak = statistics.median(peaks)
         rates, memory, losses = {}, {}, {}
-        for name in names:
-            runs = [
-                measure(name, dim, depth, args.seconds, args.threads) for _ in range(args.repeats)
-            ]
-            if "skipped" in runs[0]:
-                notes.append(f"{name} skipped: {runs[0]['skipped']}")
-                continue
-            rates[name] = statistics.median(r["steps"] / r["seconds"] for r in runs)
-            memory[name] = statistics.median(r["extra_kib"] for r in runs) / 1024
-            losses[name] = runs[0]["loss"], runs[0]["steps"]
+        for name, done in runs.items():
+            if done:
+                rates[name] = statistics.median(r["steps"] / r["seconds"] for r in done)
+                memory[name] = statistics.median(r["extra_kib"] for r in done) / 1024
+                losses[name] = done[0]["loss"], done[0]["steps"]
         if losses:
             # Every implementation must agree with the exact dynamics of Lemmas 5–6 (Φ is
             # symmetric) after its own number of steps.
@@ -142,14 +160,16 @@ def main() -> None:
             f"| {dim}, {depth} | {' | '.join(cells)} | "
             f"{(ours / best) if ours and best else float('nan'):.2f}× | "
             f"{gflops if gflops else float('nan'):.1f} | "
+            f"{peak:.1f} | "
             f"{100 * gflops / peak if gflops else float('nan'):.0f} % | "
             f"{memory.get('deeplinear', float('nan')):.1f} |"
         )
         print(lines[-1], flush=True)
     table = "\n".join(
         [
-            f"steps/s, float64, threads={args.threads}, median of {args.repeats} processes; "
-            f"peak = numpy 512×512 matmul {peak:.1f} GFLOP/s",
+            f"steps/s, float64, threads={args.threads}, median of {args.repeats} processes in "
+            f"rotating rounds; peak = numpy 512×512 matmul, median per size "
+            f"({min(all_peaks):.1f}–{max(all_peaks):.1f} GFLOP/s over the run)",
             "",
             *lines,
             "",
