@@ -1,0 +1,80 @@
+"""How fast numpy's own d×d matmul runs when its operands are as cold as in a GD step.
+
+Usage:  python benchmarks/matmul_ceiling.py [--sizes 128x32,256x8] [--rounds 7] [--threads 1]
+
+A GD step on L layers of d×d touches about 3·L·d² floats (layers, prefix products, the next
+layers): 12 MiB at d = 128, L = 32, far more than a core's L2 cache. For each (d, L) this
+measures the same BLAS product (numpy's matmul into a preallocated output) two ways: "hot",
+the same operands over and over, and "cycling", every product on the next operands of a ring
+of 3·L distinct d×d matrices, so that each operand was last touched 3·L·d² floats earlier.
+Both are given as GFLOP/s and as a fraction of "peak" (512×512, hot), as in compare.py; the
+rounds alternate the measurements and the table gives medians. The cycling rate is a ceiling
+for any GD implementation built on this BLAS's products at that size: compare.py's "% of peak"
+for deeplinear at d = 128 sits near it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+SIZES = [(64, 16), (128, 32), (256, 8), (512, 4)]
+
+
+def rate(ring: list, products: int) -> float:
+    """GFLOP/s of `products` matmuls cycling through `ring` (a, b, out consecutive)."""
+    count, dim = len(ring), ring[0].shape[0]
+    started = time.perf_counter()
+    for k in range(products):
+        a, b, out = ring[(3 * k) % count], ring[(3 * k + 1) % count], ring[(3 * k + 2) % count]
+        np.matmul(a, b, out=out)
+    return products * 2 * dim**3 / (time.perf_counter() - started) / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", help="comma-separated dxL (default: 64x16,128x32,256x8,512x4)")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=0.2, help="duration of one measurement")
+    args = parser.parse_args()
+    sizes = (
+        SIZES if not args.sizes else [tuple(map(int, s.split("x"))) for s in args.sizes.split(",")]
+    )
+    os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[: args.threads]))
+    rng = np.random.default_rng(0)
+    peak_ring = [rng.random((512, 512)) for _ in range(3)]
+    print(
+        f"numpy matmul GFLOP/s, float64, threads={args.threads}, median of {args.rounds} "
+        "alternating rounds; peak = 512×512 hot\n"
+    )
+    print("| d, L | hot | cycling 3·L operands | peak | hot % of peak | cycling % of peak |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for dim, depth in sizes:
+        hot = [rng.random((dim, dim)) for _ in range(3)]
+        ring = [rng.random((dim, dim)) for _ in range(3 * depth)]
+        # products per measurement: about `seconds` at 30 GFLOP/s, a whole number of ring cycles
+        products = max(depth, int(args.seconds * 30e9 / (2 * dim**3)) // depth * depth)
+        peak_products = max(1, int(args.seconds * 30e9 / (2 * 512**3)))
+        rate(hot, 3), rate(ring, depth), rate(peak_ring, 1)  # warm up the BLAS
+        rows = []
+        for _ in range(args.rounds):
+            rows.append((rate(peak_ring, peak_products), rate(hot, products), rate(ring, products)))
+        peak, hot_rate, cycling = (statistics.median(column) for column in zip(*rows))
+        print(
+            f"| {dim}, {depth} | {hot_rate:.1f} | {cycling:.1f} | {peak:.1f} | "
+            f"{100 * hot_rate / peak:.0f} % | {100 * cycling / peak:.0f} % |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = threads
+    import numpy as np  # after the thread settings, which the BLAS reads when it loads
+
+    main()
