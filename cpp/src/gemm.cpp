@@ -97,13 +97,13 @@ enum class Output { store, store_transposed, subtract };
 // row-major a (ar = n, ak = 1) and its transpose (ar = 1, ak = n) cost the same: the scalars
 // of a are broadcast, the rows of b are loaded as vectors. R·V accumulators stay in registers
 // (the first k initialises them: no zeroing pass). store_transposed also writes the tile into
-// c_t = cᵀ (so that a later product with cᵀ streams rows too), by 4×4 transposes in registers
-// (then 2×4) where a vector holds 4 values and by scalar copies of the rows just stored for the rest: n²
-// moves against n³ multiply-adds or a separate transpose. subtract scales the product only once
-// it is complete; it reads *scale there, through a pointer that may alias c, so that the
-// compiler cannot keep the scale in a register during the loop (it would spill a row of b for
-// it). Inlined into its callers: at n = 16 a tile is ~100 cycles of multiply-adds, and a call
-// with its prologue would cost a third of that again.
+// c_t = cᵀ (so that a later product with cᵀ streams rows too), by 4×4 and 2×4 transposes in
+// registers where a vector holds 4 values and by scalar copies of the rows just stored for the
+// rest: n² moves against n³ multiply-adds or a separate transpose. subtract scales the product
+// only once it is complete, then subtracts it from c_in; it reads *scale there, through a
+// pointer that may alias c, so that the compiler cannot keep the scale in a register during
+// the loop (it would spill a row of b for it). Inlined into its callers: at n = 16 a tile is
+// ~100 cycles of multiply-adds, and a call with its prologue would cost a third of that again.
 template <class T, int R, int V, Output mode>
 DEEPLINEAR_INLINE void tile(const T* a, Index ar, Index ak, const T* b, T* c, T* aux, const T* scale, Index n) {
     using S = Simd<T>;
