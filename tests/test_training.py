@@ -716,6 +716,20 @@ def test_phi_and_init_are_never_modified(asymmetric: np.ndarray) -> None:
     np.testing.assert_array_equal(symmetric, saved_symmetric)
 
 
+def test_results_own_their_layers(asymmetric: np.ndarray) -> None:
+    init = identity_stack(3, 5, 1.05)
+    result = dl.train(asymmetric, 3, lr=0.05, max_steps=5, init=init)
+    assert not np.shares_memory(result.layers, init)
+    assert result.layers.flags.writeable and result.layers.flags.c_contiguous
+    # Trainer.run's result is a snapshot: later steps do not move it
+    trainer = dl.Trainer(asymmetric, 3, lr=0.05, init=init)
+    snapshot = trainer.run(max_steps=5)
+    np.testing.assert_array_equal(snapshot.layers, result.layers)
+    trainer.step(3)
+    assert not np.shares_memory(snapshot.layers, trainer.layers)
+    np.testing.assert_array_equal(snapshot.layers, result.layers)
+
+
 def test_read_only_and_non_contiguous_phi_and_init_are_accepted(asymmetric: np.ndarray) -> None:
     phi = np.asfortranarray(asymmetric)
     phi.flags.writeable = False

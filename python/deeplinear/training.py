@@ -386,6 +386,11 @@ class Trainer:
 
     def run(self, max_steps: int = 10_000, tol: float = 0.0) -> TrainResult:
         """Step until ℓ ≤ ``tol``, ``max_steps`` more steps, divergence or an interrupt."""
+        return self._run(max_steps, tol, copy_layers=True)
+
+    def _run(self, max_steps: int, tol: float, copy_layers: bool) -> TrainResult:
+        """run(); the result holds the live layers themselves unless ``copy_layers`` (train()
+        drops its Trainer, so it hands them over instead of copying L·d² numbers)."""
         max_steps = check_int(max_steps, "max_steps", 0)
         tol = check_nonnegative(tol, "tol")
         first = len(self._history_losses)
@@ -399,7 +404,7 @@ class Trainer:
             )
             diagnostics = dict(zip(_core.diagnostic_names, table.T.copy()))
         return TrainResult(
-            layers=self._layers.copy(),
+            layers=self._layers.copy() if copy_layers else self._layers,
             losses=losses,
             loss_steps=loss_steps,
             steps=self._steps,
@@ -636,4 +641,4 @@ def train(
         threads=threads,
         diagnostics=diagnostics,
     )
-    return trainer.run(max_steps=max_steps, tol=tol)
+    return trainer._run(max_steps, tol, copy_layers=False)
