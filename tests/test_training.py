@@ -749,6 +749,21 @@ def test_threads_give_the_same_answer_to_rounding() -> None:
     np.testing.assert_allclose(two.losses, one.losses, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dim", [64, 71])
+@pytest.mark.parametrize("method", ["gd", "penalty", "step_and_project"])
+def test_threads_split_the_small_kernel_without_changing_a_bit(dim: int, method: str) -> None:
+    # 64 ≤ d ≤ 80: the register-blocked kernel shares its row blocks among the threads (71: a
+    # tail of 5 rows past the last 6-row block); every row is computed as with one thread.
+    rng = np.random.default_rng(dim)
+    phi = np.eye(dim) + 0.3 * rng.standard_normal((dim, dim)) / np.sqrt(dim)
+    options = {"gd": {}, "penalty": {"kappa": 0.1}, "step_and_project": {"psi": 0.5}}[method]
+    one = dl.train(phi, 5, method, lr=0.05, max_steps=4, threads=1, **options)
+    two = dl.train(phi, 5, method, lr=0.05, max_steps=4, threads=2, **options)
+    np.testing.assert_array_equal(two.layers, one.layers)
+    np.testing.assert_array_equal(two.losses, one.losses)
+    assert one.losses[-1] < one.losses[0]
+
+
 def test_trainer_repr_shows_the_current_loss() -> None:
     phi = np.diag([2.0, 0.5])
     trainer = dl.Trainer(phi, 2, lr=0.1)

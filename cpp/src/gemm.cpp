@@ -9,6 +9,10 @@
 #include <limits>
 #include <type_traits>
 
+#ifdef DEEPLINEAR_OPENMP
+#include <omp.h>
+#endif
+
 #ifdef DEEPLINEAR_BLAS
 extern "C" {
 // The scipy-openblas32 wheel's library exports the CBLAS interface with a "scipy_" prefix, so
@@ -193,12 +197,13 @@ DEEPLINEAR_INLINE void row_block(const T* a, Index ar, Index ak, const T* b, T* 
     }
 }
 
-// P = op(a)·b into c as `mode` says. Blocks of 6 rows × 2 vectors: 12 accumulators + 2 rows
-// of b + 1 broadcast fill the 16 vector registers of AVX2 without spilling.
+// Rows [0, m) of P = op(a)·b into c as `mode` says (a, c and aux already offset to the first
+// row). Blocks of 6 rows × 2 vectors: 12 accumulators + 2 rows of b + 1 broadcast fill the 16
+// vector registers of AVX2 without spilling.
 // Never inlined: inside it, `scale` is a pointer that may alias c (see tile).
 template <class T, Output mode>
-__attribute__((noinline)) void small_gemm(const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale, Index n) {
-    const Index ar = trans_a ? 1 : n, ak = trans_a ? n : 1;
+__attribute__((noinline)) void small_rows(const T* a, Index ar, Index ak, const T* b, T* c, T* aux, const T* scale,
+                                          Index m, Index n) {
     constexpr int rows = 6;
     Index i = 0;
     auto t = [&](Index row) {
@@ -206,8 +211,8 @@ __attribute__((noinline)) void small_gemm(const T* a, bool trans_a, const T* b, 
         if constexpr (mode == Output::subtract) return aux + row * n;
         return aux;
     };
-    for (; i + rows <= n; i += rows) row_block<T, rows, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n);
-    switch (n - i) {
+    for (; i + rows <= m; i += rows) row_block<T, rows, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n);
+    switch (m - i) {
         case 5: row_block<T, 5, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
         case 4: row_block<T, 4, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
         case 3: row_block<T, 3, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
@@ -215,6 +220,38 @@ __attribute__((noinline)) void small_gemm(const T* a, bool trans_a, const T* b, 
         case 1: row_block<T, 1, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
         default: break;
     }
+}
+
+// From this n, with threads > 1, the small kernel shares its 6-row blocks among OpenMP threads.
+// Below it a product takes a few microseconds, and waking the second thread for each one cost
+// more than it saved (whole GD steps at n = 48: 0.65× one thread; n = 64: 1.1–1.2×, n = 80:
+// 1.1–1.3×, on this project's shared 2-core machine).
+constexpr Index kSmallParallelMin = 64;
+
+// P = op(a)·b into c as `mode` says. Every row of c is computed alike whichever thread takes it,
+// so the threads never change a result.
+template <class T, Output mode>
+void small_gemm(const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale, Index n) {
+    const Index ar = trans_a ? 1 : n, ak = trans_a ? n : 1;
+#ifdef DEEPLINEAR_OPENMP
+    const int threads = requested_threads.load(std::memory_order_relaxed);
+    if (threads > 1 && n >= kSmallParallelMin && !omp_in_parallel()) {
+#pragma omp parallel num_threads(threads)
+        {
+            const Index id = omp_get_thread_num(), count = omp_get_num_threads(), blocks = n / 6;
+            const Index first = 6 * (blocks * id / count);
+            const Index last = id + 1 == count ? n : 6 * (blocks * (id + 1) / count);
+            T* part = aux;
+            if constexpr (mode == Output::store_transposed) part = aux + first;
+            if constexpr (mode == Output::subtract) part = aux + first * n;
+            if (last > first) {
+                small_rows<T, mode>(a + first * ar, ar, ak, b, c + first * n, part, scale, last - first, n);
+            }
+        }
+        return;
+    }
+#endif
+    small_rows<T, mode>(a, ar, ak, b, c, aux, scale, n, n);
 }
 
 // The kernel on op(b) (store, or subtract from c_in): it streams rows of b, so a transposed b

@@ -34,7 +34,8 @@ void gemm_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t, Inde
 // kernel, which streams rows of its right factor; the BLAS takes either layout.
 bool gemm_prefers_transposed(Index n);
 
-// Threads the BLAS may use for one product (set for the duration of a training call).
+// Threads for one product (set for the duration of a training call): the BLAS's, and from
+// n = 64 the small kernel's (OpenMP, its row blocks shared; results identical to one thread).
 void set_gemm_threads(int threads);
 int gemm_threads();
 
