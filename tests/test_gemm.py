@@ -1,6 +1,7 @@
 """The training loop's square products (cpp/src/gemm.cpp) against numpy, at every size class:
-the register-blocked kernel (tails of 1..5 rows and of fewer columns than a vector), the BLAS
-above it, and whole steps on either side of the switch."""
+the register-blocked kernel (tails of 1..5 rows and of fewer columns than a vector), the medium
+packed kernel (float64; partial 6-row blocks and 8-column panels, pack tails of 1..3), the BLAS
+above them, and whole steps on either side of each switch."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import deeplinear as dl
 from deeplinear import _core
 from reference import gradient as ref_gradient
 
-# around the vector widths (4 and 8), the 6-row blocks, and the switch to the BLAS (80/81)
-SIZES = [1, 2, 3, 5, 7, 8, 9, 12, 13, 16, 17, 23, 24, 31, 32, 33, 48, 63, 64, 79, 80, 81, 96, 130]
+# around the vector widths (4 and 8), the 6-row blocks, the switch to the medium kernel (80/81)
+# and from it to the BLAS (192/193); 130 and 131 leave partial row blocks, panels and 4-steps
+SIZES = [1, 2, 3, 5, 7, 8, 9, 12, 13, 16, 17, 23, 24, 31, 32, 33, 48, 63, 64, 79, 80, 81, 96, 130, 131, 192, 193]
 
 
 def tolerance(a: np.ndarray, b: np.ndarray) -> float:
@@ -75,11 +77,14 @@ def test_subtracting_products_match_numpy(
 def test_back_ends() -> None:
     assert _core.gemm_backend(8) == "small"
     assert _core.gemm_backend(80) == "small"
-    # scipy-openblas32 is a dependency: an installed deeplinear always has its BLAS
-    assert _core.gemm_backend(81) == "blas"
+    # the medium kernel where the build targets AVX2 with FMA, the BLAS otherwise; scipy-openblas32
+    # is a dependency: an installed deeplinear always has its BLAS
+    assert _core.gemm_backend(81) in ("medium", "blas")
+    assert _core.gemm_backend(192) == _core.gemm_backend(81)
+    assert _core.gemm_backend(193) == "blas"
 
 
-@pytest.mark.parametrize("dim", [13, 17, 33, 80, 81, 130])
+@pytest.mark.parametrize("dim", [13, 17, 33, 80, 81, 130, 193])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_gd_steps_match_a_numpy_loop_on_both_sides_of_the_switch(dim: int, threads: int) -> None:
     rng = np.random.default_rng(dim)

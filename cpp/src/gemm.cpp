@@ -4,10 +4,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #ifdef DEEPLINEAR_OPENMP
 #include <omp.h>
@@ -268,6 +274,227 @@ void small_product(const T* a, bool trans_a, const T* b, bool trans_b, const T* 
 }
 #endif
 
+#if defined(DEEPLINEAR_VECTOR_KERNEL) && defined(__AVX2__) && defined(__FMA__)
+#define DEEPLINEAR_MEDIUM_KERNEL 1
+// Medium n, float64, one thread: a BLAS-style GEMM in miniature (op(b) packed once into 8-column
+// panels, 6 rows of op(a) at a time into a k-major micro-panel, 6×8 tiles of 12 accumulators)
+// that does one thing a BLAS cannot: while it computes, it streams into the cache the matrices
+// that its caller says come next (Upcoming). A training step at these sizes walks through
+// 3·L·n² values, more than the caches hold from L ≈ 8: every BLAS product waits for its
+// operands to come from memory, while this kernel finds them already loaded. Whole GD steps
+// against the BLAS (C++ harness, alternating runs, medians): d = 96, L = 16 1.14×; d = 128,
+// L = 32 1.20× (L = 4: 1.18×); d = 160 1.14×; d = 192 1.13×. Above 192 the packed op(b) (n²
+// values, no k-blocking) crowds the L2 and the gain is gone: d = 224 0.99×, 256 1.00×, 512 0.88×.
+constexpr Index kMediumMax = 192;
+
+namespace medium {
+
+constexpr Index kRows = 6, kCols = 8;
+
+// Panel p of op(b) (columns [8p, 8p + 8)) at bp + 8·n·p, k-major: bp[8·n·p + 8k + c] =
+// op(b)(k, 8p + c), zero past column n.
+void pack_b(const double* b, bool trans, Index n, double* bp) {
+    for (Index j = 0; j < n; j += kCols) {
+        double* panel = bp + j * n;
+        const Index cols = std::min(kCols, n - j);
+        Index k = 0;
+        if (cols == kCols && !trans) {
+            for (; k < n; ++k) std::memcpy(panel + k * kCols, b + k * n + j, kCols * sizeof(double));
+        } else if (cols == kCols) {  // op(b)(k, j + c) = b[(j + c)·n + k]: 4×4 blocks transposed
+            for (; k + 4 <= n; k += 4) {
+                for (Index h = 0; h < 2; ++h) {
+                    const double* rows = b + (j + 4 * h) * n + k;
+                    const __m256d r0 = _mm256_loadu_pd(rows), r1 = _mm256_loadu_pd(rows + n);
+                    const __m256d r2 = _mm256_loadu_pd(rows + 2 * n), r3 = _mm256_loadu_pd(rows + 3 * n);
+                    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+                    const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+                    double* out = panel + k * kCols + 4 * h;
+                    _mm256_storeu_pd(out, _mm256_permute2f128_pd(t0, t2, 0x20));
+                    _mm256_storeu_pd(out + kCols, _mm256_permute2f128_pd(t1, t3, 0x20));
+                    _mm256_storeu_pd(out + 2 * kCols, _mm256_permute2f128_pd(t0, t2, 0x31));
+                    _mm256_storeu_pd(out + 3 * kCols, _mm256_permute2f128_pd(t1, t3, 0x31));
+                }
+            }
+        }
+        for (; k < n; ++k) {
+            for (Index c = 0; c < kCols; ++c) {
+                panel[k * kCols + c] = c < cols ? (trans ? b[(j + c) * n + k] : b[k * n + j + c]) : 0.0;
+            }
+        }
+    }
+}
+
+// ap[6k + r] = op(a)(i + r, k) for r < rows, zero below.
+void pack_a(const double* a, bool trans, Index n, Index i, Index rows, double* ap) {
+    Index k = 0;
+    if (rows == kRows && trans) {  // op(a)(i + r, k) = a[k·n + i + r]: 6 consecutive values
+        for (; k < n; ++k) std::memcpy(ap + k * kRows, a + k * n + i, kRows * sizeof(double));
+    } else if (rows == kRows) {  // rows 0–3 by 4×4 transposes, rows 4–5 by 2×4
+        const double* r = a + i * n;
+        for (; k + 4 <= n; k += 4) {
+            const __m256d r0 = _mm256_loadu_pd(r + k), r1 = _mm256_loadu_pd(r + n + k);
+            const __m256d r2 = _mm256_loadu_pd(r + 2 * n + k), r3 = _mm256_loadu_pd(r + 3 * n + k);
+            const __m256d r4 = _mm256_loadu_pd(r + 4 * n + k), r5 = _mm256_loadu_pd(r + 5 * n + k);
+            const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+            const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+            const __m256d u0 = _mm256_unpacklo_pd(r4, r5), u1 = _mm256_unpackhi_pd(r4, r5);
+            double* out = ap + k * kRows;
+            _mm256_storeu_pd(out, _mm256_permute2f128_pd(t0, t2, 0x20));
+            _mm_storeu_pd(out + 4, _mm256_castpd256_pd128(u0));
+            _mm256_storeu_pd(out + 6, _mm256_permute2f128_pd(t1, t3, 0x20));
+            _mm_storeu_pd(out + 10, _mm256_castpd256_pd128(u1));
+            _mm256_storeu_pd(out + 12, _mm256_permute2f128_pd(t0, t2, 0x31));
+            _mm_storeu_pd(out + 16, _mm256_extractf128_pd(u0, 1));
+            _mm256_storeu_pd(out + 18, _mm256_permute2f128_pd(t1, t3, 0x31));
+            _mm_storeu_pd(out + 22, _mm256_extractf128_pd(u1, 1));
+        }
+    }
+    for (; k < n; ++k) {
+        for (Index r = 0; r < kRows; ++r) {
+            ap[k * kRows + r] = r < rows ? (trans ? a[k * n + i + r] : a[(i + r) * n + k]) : 0.0;
+        }
+    }
+}
+
+// Prefetches the Upcoming matrices (n² values each), one cache line per 8 steps of a tile's inner
+// loop, at the pace that requests the last line with the product's last tiles.
+class Prefetcher {
+public:
+    Prefetcher(const Upcoming& upcoming, Index n, Index tiles) {
+        for (const void* m : upcoming.matrices) {
+            if (m) regions_[count_++] = static_cast<const char*>(m);
+        }
+        bytes_ = n * n * static_cast<Index>(sizeof(double));
+        const Index lines = count_ * ((bytes_ + kLine - 1) / kLine), slots = tiles * std::max<Index>(n / 8, 1);
+        every_ = std::max<Index>(slots / std::max<Index>(lines, 1), 1);
+    }
+    // One slot: prefetches a line on every every_-th call while lines are left.
+    DEEPLINEAR_INLINE void slot() {
+        if (region_ == count_ || --countdown_ > 0) return;
+        countdown_ = every_;
+        _mm_prefetch(regions_[region_] + offset_, _MM_HINT_T1);
+        offset_ += kLine;
+        if (offset_ >= bytes_) {
+            offset_ = 0;
+            ++region_;
+        }
+    }
+
+private:
+    static constexpr Index kLine = 64;
+    const char* regions_[3] = {nullptr, nullptr, nullptr};
+    Index count_ = 0, region_ = 0, offset_ = 0, bytes_ = 0, every_ = 1, countdown_ = 1;
+};
+
+#define DEEPLINEAR_MEDIUM_STEP(k)                                                                        \
+    {                                                                                                    \
+        const __m256d b0 = _mm256_loadu_pd(bp + (k) * kCols), b1 = _mm256_loadu_pd(bp + (k) * kCols + 4); \
+        const double* ak = ap + (k) * kRows;                                                             \
+        __m256d x = _mm256_broadcast_sd(ak);                                                             \
+        c00 = _mm256_fmadd_pd(x, b0, c00), c01 = _mm256_fmadd_pd(x, b1, c01);                            \
+        x = _mm256_broadcast_sd(ak + 1);                                                                 \
+        c10 = _mm256_fmadd_pd(x, b0, c10), c11 = _mm256_fmadd_pd(x, b1, c11);                            \
+        x = _mm256_broadcast_sd(ak + 2);                                                                 \
+        c20 = _mm256_fmadd_pd(x, b0, c20), c21 = _mm256_fmadd_pd(x, b1, c21);                            \
+        x = _mm256_broadcast_sd(ak + 3);                                                                 \
+        c30 = _mm256_fmadd_pd(x, b0, c30), c31 = _mm256_fmadd_pd(x, b1, c31);                            \
+        x = _mm256_broadcast_sd(ak + 4);                                                                 \
+        c40 = _mm256_fmadd_pd(x, b0, c40), c41 = _mm256_fmadd_pd(x, b1, c41);                            \
+        x = _mm256_broadcast_sd(ak + 5);                                                                 \
+        c50 = _mm256_fmadd_pd(x, b0, c50), c51 = _mm256_fmadd_pd(x, b1, c51);                            \
+    }
+
+// The 6×8 tile of P = op(a)·op(b) at rows/columns of the packed ap/bp: c = P or, in subtract
+// mode, c = c_in − scale·P with the product complete before it is scaled (one rounding: fma).
+// Only `rows` × `cols` of the tile are written.
+template <Output mode>
+DEEPLINEAR_INLINE void tile(const double* ap, const double* bp, double* c, const double* c_in, double scale,
+                            Index n, Index rows, Index cols, Prefetcher& prefetch) {
+    for (Index r = 0; r < rows; ++r) {  // the tile's lines of c (and c_in) on their way
+        _mm_prefetch(reinterpret_cast<const char*>(c + r * n), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(c + r * n + kCols - 1), _MM_HINT_T0);
+        if constexpr (mode == Output::subtract) {
+            _mm_prefetch(reinterpret_cast<const char*>(c_in + r * n), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(c_in + r * n + kCols - 1), _MM_HINT_T0);
+        }
+    }
+    __m256d c00 = _mm256_setzero_pd(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+            c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    Index k = 0;
+    for (; k + 8 <= n; k += 8) {
+        prefetch.slot();
+        DEEPLINEAR_MEDIUM_STEP(k)
+        DEEPLINEAR_MEDIUM_STEP(k + 1)
+        DEEPLINEAR_MEDIUM_STEP(k + 2)
+        DEEPLINEAR_MEDIUM_STEP(k + 3)
+        DEEPLINEAR_MEDIUM_STEP(k + 4)
+        DEEPLINEAR_MEDIUM_STEP(k + 5)
+        DEEPLINEAR_MEDIUM_STEP(k + 6)
+        DEEPLINEAR_MEDIUM_STEP(k + 7)
+    }
+    for (; k < n; ++k) DEEPLINEAR_MEDIUM_STEP(k)
+    const __m256d acc[kRows][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    const __m256d minus_scale = _mm256_set1_pd(-scale);
+    if (rows == kRows && cols == kCols) {
+        DEEPLINEAR_UNROLL
+        for (Index r = 0; r < kRows; ++r) {
+            DEEPLINEAR_UNROLL
+            for (Index v = 0; v < 2; ++v) {
+                double* out = c + r * n + 4 * v;
+                if constexpr (mode == Output::subtract) {
+                    const __m256d from = _mm256_loadu_pd(c_in + r * n + 4 * v);
+                    _mm256_storeu_pd(out, _mm256_fmadd_pd(minus_scale, acc[r][v], from));
+                } else {
+                    _mm256_storeu_pd(out, acc[r][v]);
+                }
+            }
+        }
+        return;
+    }
+    alignas(32) double part[kRows][kCols];
+    for (Index r = 0; r < kRows; ++r) {
+        _mm256_store_pd(part[r], acc[r][0]);
+        _mm256_store_pd(part[r] + 4, acc[r][1]);
+    }
+    for (Index r = 0; r < rows; ++r) {
+        for (Index col = 0; col < cols; ++col) {
+            if constexpr (mode == Output::subtract) {
+                c[r * n + col] = std::fma(-scale, part[r][col], c_in[r * n + col]);
+            } else {
+                c[r * n + col] = part[r][col];
+            }
+        }
+    }
+}
+#undef DEEPLINEAR_MEDIUM_STEP
+
+// P = op(a)·op(b) into c as `mode` says (store, or subtract from c_in, which may be c).
+template <Output mode>
+void product(const double* a, bool trans_a, const double* b, bool trans_b, const double* c_in, double* c,
+             double scale, Index n, const Upcoming& upcoming) {
+    // Per thread, grown once (no allocation in a training loop after its first product), the
+    // packed panels at cache-line boundaries (a misaligned panel splits every other load).
+    thread_local std::vector<double> buffer;
+    const Index panels = (n + kCols - 1) / kCols, blocks = (n + kRows - 1) / kRows;
+    const auto size = static_cast<std::size_t>((panels * kCols + kRows) * n + 8);
+    if (buffer.size() < size) buffer.resize(size);
+    double* bp = buffer.data() + (-reinterpret_cast<std::uintptr_t>(buffer.data()) / sizeof(double)) % 8;
+    double* ap = bp + panels * kCols * n;  // 8·n·panels values: still aligned
+    pack_b(b, trans_b, n, bp);
+    Prefetcher prefetch(upcoming, n, panels * blocks);
+    for (Index i = 0; i < n; i += kRows) {
+        const Index rows = std::min(kRows, n - i);
+        pack_a(a, trans_a, n, i, rows, ap);
+        for (Index j = 0; j < n; j += kCols) {
+            tile<mode>(ap, bp + j * n, c + i * n + j, mode == Output::subtract ? c_in + i * n + j : nullptr, scale, n,
+                       rows, std::min(kCols, n - j), prefetch);
+        }
+    }
+}
+
+}  // namespace medium
+#endif
+
 template <class T>
 void eigen_gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n) {
     const ConstMatrixMap<T> ma(a, n, n), mb(b, n, n);
@@ -298,13 +525,20 @@ inline void blas_gemm(const float* a, bool ta, const float* b, bool tb, float* c
 }
 #endif
 
-enum class Backend { small, blas, eigen };
+enum class Backend { small, medium, blas, eigen };
 
 // The one place that picks the back end for n×n products: the small kernel up to kSmallMax
-// (GCC/Clang), the BLAS while n fits its int interface (DEEPLINEAR_BLAS), Eigen otherwise.
+// (GCC/Clang), the medium kernel up to kMediumMax (float64 on one thread, AVX2 with FMA), the
+// BLAS while n fits its int interface (DEEPLINEAR_BLAS), Eigen otherwise.
+template <class T>
 Backend backend_for(Index n) {
 #ifdef DEEPLINEAR_VECTOR_KERNEL
     if (n <= kSmallMax) return Backend::small;
+#endif
+#ifdef DEEPLINEAR_MEDIUM_KERNEL
+    if (std::is_same_v<T, double> && n <= kMediumMax && requested_threads.load(std::memory_order_relaxed) <= 1) {
+        return Backend::medium;
+    }
 #endif
 #ifdef DEEPLINEAR_BLAS
     if (n <= std::numeric_limits<int>::max()) return Backend::blas;
@@ -316,8 +550,9 @@ Backend backend_for(Index n) {
 }  // namespace
 
 const char* gemm_backend(Index n) {
-    switch (backend_for(n)) {
+    switch (backend_for<double>(n)) {
         case Backend::small: return "small";
+        case Backend::medium: return "medium";
         case Backend::blas: return "blas";
         case Backend::eigen: break;
     }
@@ -325,16 +560,26 @@ const char* gemm_backend(Index n) {
 }
 
 template <class T>
-void gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n, T* scratch) {
+void gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n, T* scratch, const Upcoming& upcoming) {
+    const Backend backend = backend_for<T>(n);
 #ifdef DEEPLINEAR_VECTOR_KERNEL
-    if (backend_for(n) == Backend::small) {
+    if (backend == Backend::small) {
         small_product<T, Output::store>(a, trans_a, b, trans_b, nullptr, c, nullptr, n, scratch);
         return;
     }
 #endif
+#ifdef DEEPLINEAR_MEDIUM_KERNEL
+    if constexpr (std::is_same_v<T, double>) {
+        if (backend == Backend::medium) {
+            medium::product<Output::store>(a, trans_a, b, trans_b, nullptr, c, 0.0, n, upcoming);
+            return;
+        }
+    }
+#endif
     (void)scratch;
+    (void)upcoming;
 #ifdef DEEPLINEAR_BLAS
-    if (backend_for(n) == Backend::blas) {
+    if (backend == Backend::blas) {
         blas_gemm(a, trans_a, b, trans_b, c, static_cast<int>(n));
         return;
     }
@@ -344,20 +589,30 @@ void gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n, T* 
 
 template <class T>
 void gemm_subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, const T* c_in, T* c, Index n,
-                   T* scratch) {
+                   T* scratch, const Upcoming& upcoming) {
     if (scale == T(0)) {
         if (c_in != c) std::copy(c_in, c_in + n * n, c);
         return;
     }
+    const Backend backend = backend_for<T>(n);
 #ifdef DEEPLINEAR_VECTOR_KERNEL
-    if (backend_for(n) == Backend::small) {
+    if (backend == Backend::small) {
         small_product<T, Output::subtract>(a, trans_a, b, trans_b, c_in, c, &scale, n, scratch);
         return;
     }
 #endif
+#ifdef DEEPLINEAR_MEDIUM_KERNEL
+    if constexpr (std::is_same_v<T, double>) {
+        if (backend == Backend::medium) {
+            medium::product<Output::subtract>(a, trans_a, b, trans_b, c_in, c, scale, n, upcoming);
+            return;
+        }
+    }
+#endif
+    (void)upcoming;
     if (c_in != c) std::copy(c_in, c_in + n * n, c);  // then in place
 #ifdef DEEPLINEAR_BLAS
-    if (backend_for(n) == Backend::blas) {  // BLAS kernels scale their accumulated products by alpha, then add
+    if (backend == Backend::blas) {  // BLAS kernels scale their accumulated products by alpha, then add
         blas_gemm(a, trans_a, b, trans_b, c, static_cast<int>(n), -scale, T(1));
         return;
     }
@@ -367,12 +622,12 @@ void gemm_subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, 
     MatrixMap<T>(c, n, n).noalias() -= scale * ConstMatrixMap<T>(scratch, n, n);
 }
 
-bool gemm_prefers_transposed(Index n) { return backend_for(n) == Backend::small; }
+bool gemm_prefers_transposed(Index n) { return backend_for<double>(n) == Backend::small; }
 
 template <class T>
 void gemm_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t, Index n) {
 #ifdef DEEPLINEAR_VECTOR_KERNEL
-    if (backend_for(n) == Backend::small) {
+    if (backend_for<T>(n) == Backend::small) {
         small_gemm<T, Output::store_transposed>(a, trans_a, b, c, c_t, nullptr, n);
         return;
     }
@@ -393,12 +648,12 @@ void set_gemm_threads(int threads) {
 
 int gemm_threads() { return std::max(requested_threads.load(), 1); }
 
-template void gemm<double>(const double*, bool, const double*, bool, double*, Index, double*);
-template void gemm<float>(const float*, bool, const float*, bool, float*, Index, float*);
+template void gemm<double>(const double*, bool, const double*, bool, double*, Index, double*, const Upcoming&);
+template void gemm<float>(const float*, bool, const float*, bool, float*, Index, float*, const Upcoming&);
 template void gemm_subtract<double>(const double*, bool, const double*, bool, double, const double*, double*, Index,
-                                    double*);
+                                    double*, const Upcoming&);
 template void gemm_subtract<float>(const float*, bool, const float*, bool, float, const float*, float*, Index,
-                                   float*);
+                                   float*, const Upcoming&);
 template void gemm_and_transpose<double>(const double*, bool, const double*, double*, double*, Index);
 template void gemm_and_transpose<float>(const float*, bool, const float*, float*, float*, Index);
 

@@ -22,9 +22,10 @@ public:
     }
 
     // Forward sweep: prefix Θ_{1:i} for i < L and the residual E = Θ_{1:L} − Φ.
-    // Returns ℓ = ½‖E‖_F². Must precede backward().
+    // Returns ℓ = ½‖E‖_F². Must precede backward(). `output` (optional, a hint for the cache:
+    // see Upcoming) is the stack that the next backward()'s visitor will write.
     template <class Phi>
-    T forward(LayerStack<const T> layers, const Phi& phi) {
+    T forward(LayerStack<const T> layers, const Phi& phi, const T* output = nullptr) {
         const Index depth = layers.depth;
         if (depth == 1) {
             residual_ = layers.template layer<N>(0) - phi;
@@ -43,9 +44,21 @@ public:
             gemm<T>(layers.data + (depth - 1) * dim * dim, false, current, false, residual_.data(), dim, nullptr);
             residual_ -= phi;
         } else {
+            // Each product names the next one's factor and result for the cache; the last names
+            // the first layer that backward() writes.
             prefix_[0] = layers.template layer<N>(0);
-            for (Index i = 1; i + 1 < depth; ++i) multiply(layers, i, false, prefix_[i - 1], prefix_[i]);
-            multiply(layers, depth - 1, false, prefix_[depth - 2], residual_);
+            const Index size = layers.dim * layers.dim;
+            for (Index i = 1; i + 1 < depth; ++i) {
+                Upcoming upcoming;
+                if constexpr (N == Eigen::Dynamic) {
+                    upcoming.matrices[0] = layers.data + (i + 1) * size;
+                    upcoming.matrices[1] = i + 2 < depth ? prefix_[i + 1].data() : residual_.data();
+                }
+                multiply(layers, i, false, prefix_[i - 1], prefix_[i], upcoming);
+            }
+            Upcoming upcoming;
+            if (N == Eigen::Dynamic && output) upcoming.matrices[0] = output + (depth - 1) * size;
+            multiply(layers, depth - 1, false, prefix_[depth - 2], residual_, upcoming);
             residual_ -= phi;
         }
         return T(0.5) * residual_.squaredNorm();
@@ -55,17 +68,29 @@ public:
     // from the last to the first, calls visit(i, B, prefix) with 0-based i, B = B_{i+1} =
     // Θ_{i+2:L}ᵀ E and prefix = &Θ_{1:i} (nullptr for the first layer, where it is I), stored
     // as gradient() expects it (possibly transposed); the gradient of that layer is
-    // gradient(B, *prefix) = B · Θ_{1:i}ᵀ. visit may overwrite layer i of a different stack.
+    // gradient(B, *prefix) = B · Θ_{1:i}ᵀ. visit may overwrite layer i of a different stack:
+    // `output` (optional) names that stack, a hint for the cache (see Upcoming).
     template <class Visit>
-    void backward(LayerStack<const T> layers, Visit&& visit) {
+    void backward(LayerStack<const T> layers, Visit&& visit, const T* output = nullptr) {
+        const Index size = layers.dim * layers.dim;
         back_ = residual_;
         for (Index i = layers.depth - 1; i >= 0; --i) {
+            // While layer i's gradient is formed (by subtract_gradient), layer i − 1's factor
+            // and prefix are loaded; while B_i is, the layer that its update will overwrite.
+            if constexpr (N == Eigen::Dynamic) {
+                upcoming_ = Upcoming();
+                if (i > 0) upcoming_.matrices[0] = layers.data + (i - 1) * size;
+                if (i > 1) upcoming_.matrices[1] = prefix_[i - 2].data();
+            }
             visit(i, static_cast<const Mat&>(back_), i > 0 ? &prefix_[i - 1] : nullptr);
             if (i > 0) {
-                multiply(layers, i, true, back_, back_next_);
+                Upcoming next;
+                if (N == Eigen::Dynamic && output) next.matrices[0] = output + (i - 1) * size;
+                multiply(layers, i, true, back_, back_next_, next);
                 back_.swap(back_next_);
             }
         }
+        upcoming_ = Upcoming();
     }
 
     const Mat& residual() const { return residual_; }
@@ -85,7 +110,7 @@ public:
     void subtract_gradient(const Mat& back, const Mat& prefix, T scale, const T* from, T* out) {
         if constexpr (N == Eigen::Dynamic) {
             gemm_subtract(back.data(), false, prefix.data(), !transposed_, scale, from, out, back.rows(),
-                          scratch_.data());
+                          scratch_.data(), upcoming_);
         } else {
             gradient(back, prefix, scratch_);
             Eigen::Map<Mat>(out).noalias() = Eigen::Map<const Mat>(from) - scale * scratch_;
@@ -94,10 +119,11 @@ public:
 
 private:
     // out = op(Θ_{i+1})·x, op = transpose where `transpose`.
-    void multiply(LayerStack<const T> layers, Index i, bool transpose, const Mat& x, Mat& out) {
+    void multiply(LayerStack<const T> layers, Index i, bool transpose, const Mat& x, Mat& out,
+                  const Upcoming& upcoming = {}) {
         if constexpr (N == Eigen::Dynamic) {
             gemm(layers.data + i * layers.dim * layers.dim, transpose, x.data(), false, out.data(), layers.dim,
-                 scratch_.data());
+                 scratch_.data(), upcoming);
         } else if (transpose) {
             out.noalias() = product_of<N>(layers.template layer<N>(i).transpose(), x);
         } else {
@@ -110,6 +136,7 @@ private:
     Mat residual_, back_, back_next_, scratch_;
     Mat rolling_;              // the transposed layout's second buffer for Θ_{1:i}
     bool transposed_ = false;  // whether prefix_ holds Θ_{1:i}ᵀ (dynamic size only)
+    Upcoming upcoming_;        // during backward()'s visit: what subtract_gradient() names next
 };
 
 // G_i for all layers into `out` (same shape as layers); returns ℓ.

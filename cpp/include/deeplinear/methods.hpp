@@ -56,7 +56,7 @@ public:
     }
 
     // ℓ at the current state (the forward sweep, kept for the next advance()).
-    T evaluate() { return sweep_.forward(current_.as_const(), phi_); }
+    T evaluate() { return sweep_.forward(current_.as_const(), phi_, next_.data); }
 
     // Writes the next state from the current one; evaluate() must have run on the current state.
     void advance() {
@@ -89,7 +89,7 @@ public:
                     projector_->project_identity_ball(next, params_.psi, next);
                 }
             }
-        });
+        }, next_.data);
         std::swap(current_, next_);
     }
 
