@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deeplinear as dl
+from deeplinear import _core
 
 # -- references ------------------------------------------------------------------------------
 
@@ -752,17 +753,31 @@ def test_threads_give_the_same_answer_to_rounding() -> None:
 
 @pytest.mark.parametrize("dim", [64, 71])
 @pytest.mark.parametrize("method", ["gd", "penalty", "step_and_project"])
-def test_threads_split_the_small_kernel_without_changing_a_bit(dim: int, method: str) -> None:
+@pytest.mark.parametrize("policy", ["always", "timed"])
+def test_threads_split_the_small_kernel_without_changing_a_bit(
+    dim: int, method: str, policy: str
+) -> None:
     # 64 ≤ d ≤ 80: the register-blocked kernel shares its row blocks among the threads (71: a
     # tail of 5 rows past the last 6-row block); every row is computed as with one thread.
+    # "always" splits every product; "timed" (the default) probes both ways in turn (48
+    # products on one thread, then up to 48 split, ...) within these 12 steps of ~13 products.
     rng = np.random.default_rng(dim)
     phi = np.eye(dim) + 0.3 * rng.standard_normal((dim, dim)) / np.sqrt(dim)
     options = {"gd": {}, "penalty": {"kappa": 0.1}, "step_and_project": {"psi": 0.5}}[method]
-    one = dl.train(phi, 5, method, lr=0.05, max_steps=4, threads=1, **options)
-    two = dl.train(phi, 5, method, lr=0.05, max_steps=4, threads=2, **options)
+    one = dl.train(phi, 5, method, lr=0.05, max_steps=12, threads=1, **options)
+    _core.set_small_split(policy)
+    try:
+        two = dl.train(phi, 5, method, lr=0.05, max_steps=12, threads=2, **options)
+    finally:
+        _core.set_small_split("timed")
     np.testing.assert_array_equal(two.layers, one.layers)
     np.testing.assert_array_equal(two.losses, one.losses)
     assert one.losses[-1] < one.losses[0]
+
+
+def test_the_split_policy_is_checked() -> None:
+    with pytest.raises(ValueError, match="policy"):
+        _core.set_small_split("sometimes")
 
 
 def test_trainer_repr_shows_the_current_loss() -> None:

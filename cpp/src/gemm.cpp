@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -36,6 +37,7 @@ namespace deeplinear {
 namespace {
 
 std::atomic<int> requested_threads{0};  // 0: the BLAS still has its own default
+std::atomic<int> small_split{0};        // set_small_split(): 0 timed, 1 always, 2 never
 
 // Up to this n the small kernel runs (its operands stay in L1/L2 without packing); above it,
 // the BLAS. Chosen from measurements on AVX2 (benchmarks/compare.py, docs in README).
@@ -228,11 +230,81 @@ __attribute__((noinline)) void small_rows(const T* a, Index ar, Index ak, const 
     }
 }
 
-// From this n, with threads > 1, the small kernel shares its 6-row blocks among OpenMP threads.
+// From this n, with threads > 1, the small kernel may share its 6-row blocks among OpenMP threads
+// (SplitChoice decides, product by product).
 // Below it a product takes a few microseconds, and waking the second thread for each one cost
 // more than it saved (whole GD steps at n = 48: 0.65× one thread; n = 64: 1.1–1.2×, n = 80:
 // 1.1–1.3×, on this project's shared 2-core machine).
 constexpr Index kSmallParallelMin = 64;
+
+#ifdef DEEPLINEAR_OPENMP
+// Whether the small kernel shares a product's row blocks among the threads, chosen by timing both
+// ways. The split gains while the other cores are free; while another process holds one, each
+// split product waits for that core's turn and runs several times slower than on one thread (on
+// a shared machine either lasts for seconds). Per calling thread, in cycles: kProbe products on
+// one thread, then up to kProbe split (cut short once they have taken longer than the first
+// kProbe did), then the faster way for a stretch of products that doubles, up to kLongest, for
+// as long as the split keeps losing, so that probing a busy core costs little. The choice never
+// changes a result (see small_gemm).
+class SplitChoice {
+public:
+    // Whether the next product (n×n) is split.
+    bool next(Index n) {
+        if (n != n_) {  // a new size: probe afresh
+            n_ = n;
+            phase_ = Phase::alone;
+            count_ = 0;
+            time_alone_ = time_split_ = time_settle_ = 0.0;
+            stretch_ = kShortest;
+        }
+        return phase_ == Phase::split || (phase_ == Phase::chosen && split_);
+    }
+    // The time the product announced by next() took.
+    void done(double seconds) {
+        ++count_;
+        switch (phase_) {
+            case Phase::alone:
+                time_alone_ += seconds;
+                if (count_ == kProbe) start(Phase::split);
+                break;
+            case Phase::split: {
+                // The first kSettle split products wake the other threads (after a stretch on
+                // one thread, they sleep): timed apart, and only against all of the budget.
+                const bool settling = count_ <= kSettle;
+                (settling ? time_settle_ : time_split_) += seconds;
+                const double budget = time_alone_ * static_cast<double>(kProbe - kSettle) / kProbe;
+                const bool lost = settling ? time_settle_ > time_alone_ : time_split_ > budget;
+                if (lost || count_ == kProbe) {
+                    split_ = !lost;
+                    stretch_ = split_ ? kShortest : std::min(2 * stretch_, kLongest);
+                    start(Phase::chosen);
+                }
+                break;
+            }
+            case Phase::chosen:
+                if (count_ == stretch_) {
+                    time_alone_ = time_split_ = time_settle_ = 0.0;
+                    start(Phase::alone);
+                }
+                break;
+        }
+    }
+
+private:
+    enum class Phase { alone, split, chosen };
+    static constexpr std::int64_t kProbe = 48, kSettle = 4, kShortest = 1024, kLongest = 1 << 16;
+    void start(Phase phase) {
+        phase_ = phase;
+        count_ = 0;
+    }
+    Index n_ = -1;
+    Phase phase_ = Phase::alone;
+    std::int64_t count_ = 0, stretch_ = kShortest;
+    bool split_ = false;
+    double time_alone_ = 0.0, time_split_ = 0.0, time_settle_ = 0.0;
+};
+thread_local SplitChoice split_choice;
+#endif
 
 // P = op(a)·b into c as `mode` says. Every row of c is computed alike whichever thread takes it,
 // so the threads never change a result.
@@ -242,17 +314,27 @@ void small_gemm(const T* a, bool trans_a, const T* b, T* c, T* aux, const T* sca
 #ifdef DEEPLINEAR_OPENMP
     const int threads = requested_threads.load(std::memory_order_relaxed);
     if (threads > 1 && n >= kSmallParallelMin && !omp_in_parallel()) {
+        const int policy = small_split.load(std::memory_order_relaxed);
+        const bool split = policy == 0 ? split_choice.next(n) : policy == 1;
+        const auto start = std::chrono::steady_clock::now();
+        if (split) {
 #pragma omp parallel num_threads(threads)
-        {
-            const Index id = omp_get_thread_num(), count = omp_get_num_threads(), blocks = n / 6;
-            const Index first = 6 * (blocks * id / count);
-            const Index last = id + 1 == count ? n : 6 * (blocks * (id + 1) / count);
-            T* part = aux;
-            if constexpr (mode == Output::store_transposed) part = aux + first;
-            if constexpr (mode == Output::subtract) part = aux + first * n;
-            if (last > first) {
-                small_rows<T, mode>(a + first * ar, ar, ak, b, c + first * n, part, scale, last - first, n);
+            {
+                const Index id = omp_get_thread_num(), count = omp_get_num_threads(), blocks = n / 6;
+                const Index first = 6 * (blocks * id / count);
+                const Index last = id + 1 == count ? n : 6 * (blocks * (id + 1) / count);
+                T* part = aux;
+                if constexpr (mode == Output::store_transposed) part = aux + first;
+                if constexpr (mode == Output::subtract) part = aux + first * n;
+                if (last > first) {
+                    small_rows<T, mode>(a + first * ar, ar, ak, b, c + first * n, part, scale, last - first, n);
+                }
             }
+        } else {
+            small_rows<T, mode>(a, ar, ak, b, c, aux, scale, n, n);
+        }
+        if (policy == 0) {
+            split_choice.done(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         }
         return;
     }
@@ -647,6 +729,8 @@ void set_gemm_threads(int threads) {
 }
 
 int gemm_threads() { return std::max(requested_threads.load(), 1); }
+
+void set_small_split(int policy) { small_split.store(std::clamp(policy, 0, 2)); }
 
 template void gemm<double>(const double*, bool, const double*, bool, double*, Index, double*, const Upcoming&);
 template void gemm<float>(const float*, bool, const float*, bool, float*, Index, float*, const Upcoming&);

@@ -149,7 +149,18 @@ void register_core(py::module_& m) {
     register_gemm<double>(m);
     register_gemm<float>(m);
     m.def("gemm_backend", [](Index n) { return std::string(gemm_backend(n)); }, py::arg("n"),
-          "The back end of the training loop's n×n products: 'small', 'blas' or 'eigen'.");
+          "The back end of the training loop's float64 n×n products: 'small', 'medium', 'blas' or 'eigen'.");
+    m.def(
+        "set_small_split",
+        [](const std::string& policy) {
+            if (policy != "timed" && policy != "always" && policy != "never") {
+                throw py::value_error("policy must be 'timed', 'always' or 'never', got '" + policy + "'");
+            }
+            set_small_split(policy == "timed" ? 0 : policy == "always" ? 1 : 2);
+        },
+        py::arg("policy"),
+        "Whether the small kernel with threads > 1 shares its row blocks: 'timed' (the default: "
+        "whichever way runs faster), 'always' or 'never'. For tests; results are the same.");
 }
 
 }  // namespace deeplinear::bindings

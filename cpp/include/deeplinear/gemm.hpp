@@ -49,6 +49,11 @@ bool gemm_prefers_transposed(Index n);
 void set_gemm_threads(int threads);
 int gemm_threads();
 
+// Whether the small kernel, with threads > 1, shares a product's row blocks: 0 (the default) as
+// timing both ways finds faster while it runs, 1 always, 2 never (for tests: results are the
+// same either way).
+void set_small_split(int policy);
+
 // Which back end gemm() uses for float64 n×n products with the current threads: "small",
 // "medium", "blas" or "eigen".
 const char* gemm_backend(Index n);
