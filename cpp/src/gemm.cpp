@@ -383,18 +383,12 @@ void pack_b(const double* b, bool trans, Index n, double* bp) {
         if (cols == kCols && !trans) {
             for (; k < n; ++k) std::memcpy(panel + k * kCols, b + k * n + j, kCols * sizeof(double));
         } else if (cols == kCols) {  // op(b)(k, j + c) = b[(j + c)·n + k]: 4×4 blocks transposed
+            using S = Simd<double>;
             for (; k + 4 <= n; k += 4) {
                 for (Index h = 0; h < 2; ++h) {
                     const double* rows = b + (j + 4 * h) * n + k;
-                    const __m256d r0 = _mm256_loadu_pd(rows), r1 = _mm256_loadu_pd(rows + n);
-                    const __m256d r2 = _mm256_loadu_pd(rows + 2 * n), r3 = _mm256_loadu_pd(rows + 3 * n);
-                    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
-                    const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-                    double* out = panel + k * kCols + 4 * h;
-                    _mm256_storeu_pd(out, _mm256_permute2f128_pd(t0, t2, 0x20));
-                    _mm256_storeu_pd(out + kCols, _mm256_permute2f128_pd(t1, t3, 0x20));
-                    _mm256_storeu_pd(out + 2 * kCols, _mm256_permute2f128_pd(t0, t2, 0x31));
-                    _mm256_storeu_pd(out + 3 * kCols, _mm256_permute2f128_pd(t1, t3, 0x31));
+                    S::transpose4_store(S::load(rows), S::load(rows + n), S::load(rows + 2 * n),
+                                        S::load(rows + 3 * n), panel + k * kCols + 4 * h, kCols);
                 }
             }
         }
@@ -411,24 +405,14 @@ void pack_a(const double* a, bool trans, Index n, Index i, Index rows, double* a
     Index k = 0;
     if (rows == kRows && trans) {  // op(a)(i + r, k) = a[k·n + i + r]: 6 consecutive values
         for (; k < n; ++k) std::memcpy(ap + k * kRows, a + k * n + i, kRows * sizeof(double));
-    } else if (rows == kRows) {  // rows 0–3 by 4×4 transposes, rows 4–5 by 2×4
+    } else if (rows == kRows) {  // rows 0–3 by a 4×4 transpose, rows 4–5 by a 2×4 one
+        using S = Simd<double>;
         const double* r = a + i * n;
         for (; k + 4 <= n; k += 4) {
-            const __m256d r0 = _mm256_loadu_pd(r + k), r1 = _mm256_loadu_pd(r + n + k);
-            const __m256d r2 = _mm256_loadu_pd(r + 2 * n + k), r3 = _mm256_loadu_pd(r + 3 * n + k);
-            const __m256d r4 = _mm256_loadu_pd(r + 4 * n + k), r5 = _mm256_loadu_pd(r + 5 * n + k);
-            const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
-            const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-            const __m256d u0 = _mm256_unpacklo_pd(r4, r5), u1 = _mm256_unpackhi_pd(r4, r5);
             double* out = ap + k * kRows;
-            _mm256_storeu_pd(out, _mm256_permute2f128_pd(t0, t2, 0x20));
-            _mm_storeu_pd(out + 4, _mm256_castpd256_pd128(u0));
-            _mm256_storeu_pd(out + 6, _mm256_permute2f128_pd(t1, t3, 0x20));
-            _mm_storeu_pd(out + 10, _mm256_castpd256_pd128(u1));
-            _mm256_storeu_pd(out + 12, _mm256_permute2f128_pd(t0, t2, 0x31));
-            _mm_storeu_pd(out + 16, _mm256_extractf128_pd(u0, 1));
-            _mm256_storeu_pd(out + 18, _mm256_permute2f128_pd(t1, t3, 0x31));
-            _mm_storeu_pd(out + 22, _mm256_extractf128_pd(u1, 1));
+            S::transpose4_store(S::load(r + k), S::load(r + n + k), S::load(r + 2 * n + k), S::load(r + 3 * n + k),
+                                out, kRows);
+            S::transpose2_store(S::load(r + 4 * n + k), S::load(r + 5 * n + k), out + 4, kRows);
         }
     }
     for (; k < n; ++k) {
