@@ -6,9 +6,6 @@ Lemmas 5–6 and closed forms of the stop rules (shared/API.md)."""
 from __future__ import annotations
 
 import math
-import os
-import signal
-import threading
 import time
 
 import numpy as np
@@ -18,6 +15,7 @@ from hypothesis import strategies as st
 
 import deeplinear as dl
 from deeplinear import _core
+from interrupts import interrupt_after
 
 # -- references ------------------------------------------------------------------------------
 
@@ -474,32 +472,20 @@ def test_an_overflowing_first_step_keeps_the_start(runner: str) -> None:
 # -- Ctrl-C ----------------------------------------------------------------------------------
 
 
-def interrupt_after(seconds: float) -> tuple[threading.Timer, list[float]]:
-    sent: list[float] = []
-
-    def fire() -> None:
-        sent.append(time.perf_counter())
-        os.kill(os.getpid(), signal.SIGINT)
-
-    timer = threading.Timer(seconds, fire)
-    timer.start()
-    return timer, sent
-
-
 def test_ctrl_c_interrupts_train_promptly_with_a_warning() -> None:
     dim, depth, lr = 64, 8, 1e-3
     phi = np.eye(dim) + 0.1 * np.random.default_rng(0).standard_normal((dim, dim))
     timer, sent = interrupt_after(0.3)
     try:
         with pytest.warns(RuntimeWarning, match="interrupt"):
-            result = dl.train(phi, depth, lr=lr, max_steps=10**9, record_every=1000)
+            result = dl.train(phi, depth, lr=lr, max_steps=300_000, record_every=1000)
         returned = time.perf_counter()
     finally:
         timer.join()
     assert len(sent) == 1
     assert returned - sent[0] < 1.0  # generous: the loop polls for signals about every 50 ms
     assert result.status == "interrupted"
-    assert 0 < result.steps < 10**9 and np.isfinite(result.layers).all()
+    assert 0 < result.steps < 300_000 and np.isfinite(result.layers).all()
     assert result.loss_steps[-1] == result.steps
     assert result.final_loss == pytest.approx(dl.loss(result.layers, phi), rel=1e-12)
     # the state is that of a completed step: the numpy loop after the same number of steps
@@ -515,12 +501,12 @@ def test_ctrl_c_interrupts_spectral_gd_with_a_warning() -> None:
     timer, sent = interrupt_after(0.2)
     try:
         with pytest.warns(RuntimeWarning, match="interrupt"):
-            result = dl.spectral_gd(phi, depth, lr=1e-9, max_steps=10**15, record_every=10**12)
+            result = dl.spectral_gd(phi, depth, lr=1e-9, max_steps=10**9, record_every=10**8)
         returned = time.perf_counter()
     finally:
         timer.join()
     assert returned - sent[0] < 1.0
-    assert result.status == "interrupted" and 0 < result.steps < 10**15
+    assert result.status == "interrupted" and 0 < result.steps < 10**9
     a = result.extras["a"]
     assert np.isfinite(a).all() and np.isfinite(result.layers).all()
     assert result.final_loss == pytest.approx(0.5 * np.sum((a**depth - mu) ** 2), rel=1e-12)

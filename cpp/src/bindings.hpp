@@ -6,15 +6,18 @@
 
 #include <deeplinear/common.hpp>
 #include <deeplinear/gemm.hpp>
+#include <deeplinear/loop.hpp>
+#include <deeplinear/threads.hpp>
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <optional>
 #include <string>
-
-#ifdef DEEPLINEAR_OPENMP
-#include <omp.h>
-#endif
 
 namespace deeplinear::bindings {
 
@@ -23,11 +26,22 @@ namespace py = pybind11;
 template <class T>
 using Array = py::array_t<T, py::array::c_style>;
 
+// ValueError unless every value is finite (the Python layer may skip its own check for arrays it
+// passes through unconverted, so the scan happens once, here).
+template <class T>
+void check_finite(const Array<T>& array, const char* name) {
+    const T* data = array.data();
+    bool finite = true;
+    for (py::ssize_t i = 0, n = array.size(); i < n; ++i) finite &= std::isfinite(data[i]);
+    if (!finite) throw py::value_error(std::string(name) + " must contain only finite values (found NaN or inf)");
+}
+
 template <class T>
 LayerStack<const T> layers_view(const Array<T>& array, const char* name) {
     if (array.ndim() != 3 || array.shape(1) != array.shape(2) || array.shape(0) < 1 || array.shape(1) < 1) {
         throw py::value_error(std::string(name) + " must have shape (L, d, d) with L, d >= 1");
     }
+    check_finite(array, name);
     return {array.data(), array.shape(0), array.shape(1)};
 }
 
@@ -44,6 +58,7 @@ ConstMatrixMap<T> matrix_view(const Array<T>& array, const char* name, Index dim
         (dim >= 0 && array.shape(0) != dim)) {
         throw py::value_error(std::string(name) + " must be a square (d, d) matrix matching the layers");
     }
+    check_finite(array, name);
     return ConstMatrixMap<T>(array.data(), array.shape(0), array.shape(1));
 }
 
@@ -67,34 +82,54 @@ LayerStack<T> layers_map(Array<T>& array) {
     return {array.mutable_data(), array.shape(0), array.shape(1)};
 }
 
-// Sets the number of threads Eigen's products may use in this thread (OpenMP's per-thread
-// setting, so concurrent runs from several Python threads do not interfere) for one scope.
-class ThreadScope {
-public:
-    explicit ThreadScope(int threads) : previous_gemm_(gemm_threads()) {
-#ifdef DEEPLINEAR_OPENMP
-        previous_ = omp_get_max_threads();
-        omp_set_num_threads(threads);
-#endif
-        set_gemm_threads(threads);
+// Records [start, end) of a run's history as (losses, loss_steps, diagnostics (records ×
+// columns) or None): the layout of deeplinear's TrainResult.
+inline py::tuple history_tuple(const History& history, std::size_t start) {
+    start = std::min(start, history.size());
+    const auto count = static_cast<py::ssize_t>(history.size() - start);
+    py::array_t<double> losses(count);
+    py::array_t<std::int64_t> steps(count);
+    std::copy(history.losses.begin() + static_cast<std::ptrdiff_t>(start), history.losses.end(), losses.mutable_data());
+    std::copy(history.steps.begin() + static_cast<std::ptrdiff_t>(start), history.steps.end(), steps.mutable_data());
+    py::object diagnostics = py::none();
+    if (history.diagnostic_count > 0) {
+        const auto columns = static_cast<py::ssize_t>(history.diagnostic_count);
+        py::array_t<double> table({count, columns});
+        std::copy(history.diagnostics.begin() + static_cast<std::ptrdiff_t>(start) * columns, history.diagnostics.end(),
+                  table.mutable_data());
+        diagnostics = table;
     }
-    ~ThreadScope() {
-#ifdef DEEPLINEAR_OPENMP
-        omp_set_num_threads(previous_);
-#endif
-        set_gemm_threads(previous_gemm_);
-    }
-    ThreadScope(const ThreadScope&) = delete;
-    ThreadScope& operator=(const ThreadScope&) = delete;
+    return py::make_tuple(losses, steps, diagnostics);
+}
 
-private:
-    int previous_ = 1;
-    int previous_gemm_ = 1;
-};
+// A history from a checkpoint's arrays (diagnostics required when `diagnostic_count` > 0).
+inline History history_from(const py::array_t<double, py::array::c_style>& losses,
+                            const py::array_t<std::int64_t, py::array::c_style>& loss_steps,
+                            const std::optional<py::array_t<double, py::array::c_style>>& diagnostics,
+                            int diagnostic_count) {
+    if (losses.ndim() != 1 || loss_steps.ndim() != 1 || losses.shape(0) != loss_steps.shape(0)) {
+        throw py::value_error("losses and loss_steps must be 1-D arrays of the same length");
+    }
+    History history;
+    history.diagnostic_count = diagnostic_count;
+    history.losses.assign(losses.data(), losses.data() + losses.shape(0));
+    history.steps.assign(loss_steps.data(), loss_steps.data() + loss_steps.shape(0));
+    if (diagnostic_count > 0) {
+        if (!diagnostics || diagnostics->ndim() != 2 || diagnostics->shape(0) != losses.shape(0) ||
+            diagnostics->shape(1) != diagnostic_count) {
+            throw py::value_error("diagnostics must have one row of " + std::to_string(diagnostic_count) +
+                                  " values per recorded loss");
+        }
+        history.diagnostics.assign(diagnostics->data(), diagnostics->data() + diagnostics->size());
+    }
+    return history;
+}
 
 void register_core(py::module_& m);
 void register_projections(py::module_& m);
 void register_factorization(py::module_& m);
 void register_training(py::module_& m);
+void register_trainer(py::module_& m);
+void register_batch(py::module_& m);
 
 }  // namespace deeplinear::bindings

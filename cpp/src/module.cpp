@@ -8,6 +8,8 @@ PYBIND11_MODULE(_core, m) {
     b::register_projections(m);
     b::register_factorization(m);
     b::register_training(m);
+    b::register_trainer(m);
+    b::register_batch(m);
 #ifdef DEEPLINEAR_OPENMP
     m.attr("has_openmp") = true;
 #else

@@ -16,6 +16,7 @@ except ImportError:  # a build without it uses Eigen's GEMM throughout
     pass
 
 from . import data, targets, theory
+from .batch import BatchResult, BatchTrainer, train_batch
 from .core import (
     gradient,
     hessian,
@@ -36,6 +37,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "METHODS",
+    "BatchResult",
+    "BatchTrainer",
     "TrainResult",
     "Trainer",
     "__version__",
@@ -58,4 +61,5 @@ __all__ = [
     "theory",
     "to_torch",
     "train",
+    "train_batch",
 ]

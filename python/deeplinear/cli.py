@@ -178,12 +178,24 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 # -- train ------------------------------------------------------------------------------------
-_METHOD_OPTIONS = {
-    "gd": (),
-    "power_projection": ("gamma",),
-    "step_and_project": ("psi", "gamma"),
-    "penalty": ("kappa",),
-}
+def _method_options() -> dict[str, tuple[str, ...]]:
+    """Each method's own options (from the one method table)."""
+    from ._methods import SPECS
+
+    return {name: tuple(p.name for p in spec.parameters) for name, spec in SPECS.items()}
+
+
+def _methods_help() -> str:
+    from ._methods import SPECS
+
+    parts = []
+    for name, spec in SPECS.items():
+        needs = [f"--{p.name}" for p in spec.parameters if p.required]
+        parts.append(
+            f"{name}: {spec.summary} ({spec.section}"
+            + (f", needs {', '.join(needs)})" if needs else ")")
+        )
+    return "; ".join(parts) + ". Default gd"
 
 
 def _family_parameters(function: Any) -> list[str]:
@@ -328,10 +340,11 @@ def _default_lr(phi: np.ndarray, depth: int, method: str, gamma: float | None) -
 def _check_method_options(args: argparse.Namespace, phi: np.ndarray) -> None:
     from . import core
 
-    uses = _METHOD_OPTIONS[args.method]
+    table = _method_options()
+    uses = table[args.method]
     for name in ("gamma", "psi", "kappa"):
         if getattr(args, name) is not None and name not in uses:
-            users = [m for m, options in _METHOD_OPTIONS.items() if name in options]
+            users = [m for m, options in table.items() if name in options]
             raise _UsageError(
                 f"--{name} is not an option of --method {args.method} "
                 f"(it belongs to {' and '.join(users)})"
@@ -381,7 +394,7 @@ def _train(args: argparse.Namespace) -> int:
     else:
         lr, lr_source = _default_lr(phi, args.depth, args.method, args.gamma)
     record_every = args.record_every or max(1, args.steps // 20)
-    options = {name: getattr(args, name) for name in _METHOD_OPTIONS[args.method]}
+    options = {name: getattr(args, name) for name in _method_options()[args.method]}
     options = {name: value for name, value in options.items() if value is not None}
     try:
         result = dl.train(
@@ -556,10 +569,8 @@ def _parser() -> argparse.ArgumentParser:
     method.add_argument(
         "--method",
         default="gd",
-        choices=list(_METHOD_OPTIONS),
-        help="gd: gradient descent from I (Sec. 3); power_projection: Algorithm 2 (Sec. 5, needs "
-        "--gamma); step_and_project: project each layer onto ‖Θ_i − I‖₂ ≤ ψ (Sec. 6, needs "
-        "--psi); penalty: GD on ℓ + (κ/2)Σ‖I − Θ_i‖_F² (Sec. 6, needs --kappa). Default gd",
+        choices=list(_method_options()),
+        help=_methods_help(),
     )
     method.add_argument(
         "--depth", type=_positive_int, default=8, help="number of layers L (default 8)"

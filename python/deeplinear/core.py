@@ -1,6 +1,6 @@
 """The loss, its derivatives and the projections of the paper, computed by the C++ core.
 
-Conventions (shared/API.md): ``layers`` is an (L, d, d) array with ``layers[i-1]`` = Θ_i, and
+Conventions: ``layers`` is an (L, d, d) array with ``layers[i-1]`` = Θ_i, and
 the network computes f(x) = Θ_L ⋯ Θ_1 x. Θ_{i:j} = Θ_j ⋯ Θ_i (later layers on the left).
 Inputs are converted once (integer, non-contiguous and read-only arrays are accepted and never
 modified); float32 in gives float32 out when every array argument is float32, else float64.
@@ -26,7 +26,25 @@ __all__ = [
 ]
 
 
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
+
 def _layers_and_phi(layers: ArrayLike, phi: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    # The short path of a simulator's tick: arrays the core can read as they are (one float
+    # dtype, C-contiguous, matching shapes) go straight through; the core checks finiteness.
+    if (
+        type(layers) is np.ndarray
+        and type(phi) is np.ndarray
+        and layers.dtype is phi.dtype
+        and layers.dtype in _FLOATS
+        and layers.ndim == 3
+        and phi.ndim == 2
+        and layers.flags.c_contiguous
+        and phi.flags.c_contiguous
+    ):
+        depth, dim, cols = layers.shape
+        if depth and dim and dim == cols and phi.shape == (dim, dim):
+            return layers, phi
     dtype = result_dtype(layers, phi)
     layers_array = as_layers(layers, "layers", dtype)
     phi_array = as_square(phi, "phi", dtype)

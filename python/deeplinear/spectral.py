@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 
 from . import _core
 from ._validation import as_square, check_depth, check_int, check_nonnegative, check_positive
-from .training import _MAX_RECORDS_PER_CALL, TrainResult, warn_interrupted
+from .training import TrainResult, warn_interrupted
 
 __all__ = ["spectral_gd"]
 
@@ -57,34 +57,18 @@ def spectral_gd(
     mu = np.ascontiguousarray(mu, dtype=phi.dtype)
     basis = basis.astype(phi.dtype, copy=False)
     a = np.ones_like(mu)
-    # Bounded chunks, so that the loss buffers never outgrow memory for a huge max_steps.
-    steps, record_first = 0, True
-    recorded_losses, recorded_steps = [], []
-    while True:
-        size = min(max_steps - steps, record_every * _MAX_RECORDS_PER_CALL)
-        status, taken, losses, loss_steps, _ = _core.spectral_run(
-            a,
-            mu,
-            depth,
-            lr,
-            max_steps=size,
-            tol=tol,
-            record_every=record_every,
-            first_step=steps,
-            record_first=record_first,
-        )
-        steps += int(taken)
-        finished = status != "max_steps" or steps >= max_steps
-        if not finished and len(loss_steps) and steps % record_every != 0:
-            losses, loss_steps = losses[:-1], loss_steps[:-1]  # a chunk end, not the run's
-        recorded_losses.append(losses)
-        recorded_steps.append(loss_steps)
-        record_first = not (len(loss_steps) and loss_steps[-1] == steps)
-        if finished:
-            break
-    losses, loss_steps = np.concatenate(recorded_losses), np.concatenate(recorded_steps)
+    # The same compiled bookkeeping as Trainer: records on the grid, the final state, Ctrl-C.
+    session = _core.spectral_session(a, mu, depth, lr, record_every=record_every)
+    try:
+        status = str(session.run(max_steps, tol, True)[0])
+    except KeyboardInterrupt:  # landed after the compiled call: its state is complete
+        status = "interrupted"
     if status == "interrupted":
-        warn_interrupted(steps)
+        if not session.recorded_current:
+            session.record_current()
+        warn_interrupted(int(session.steps), stacklevel=3)
+    losses, loss_steps, _ = session.history(0)
+    steps = int(session.steps)
     layer = (basis * a) @ basis.T
     layers = np.ascontiguousarray(np.broadcast_to(layer, (depth, *layer.shape)))
     return TrainResult(

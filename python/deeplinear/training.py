@@ -1,7 +1,10 @@
 """Training deep linear networks by the methods the paper analyses: ``train`` and ``Trainer``.
 
 Every method runs many steps inside one C++ call (the GIL released, Ctrl-C polled about every
-50 ms); Python only works between calls, when a callback or the progress bar asks for it.
+50 ms); Python only works between calls, when a callback or the progress report asks for it.
+The compiled core keeps the step count and the recorded history together with the layers, so
+that whatever stops a call — the end of its steps, divergence, Ctrl-C, an exception — leaves
+layers, ``steps`` and the history consistent with each other.
 
 Methods (``Θ_i`` are the layers, ``G_i`` the gradients of Lemma 1, all layers move at once):
 
@@ -17,23 +20,27 @@ Methods (``Θ_i`` are the layers, ``G_i`` the gradients of Lemma 1, all layers m
 
 from __future__ import annotations
 
-import hashlib
+import inspect
 import numbers
 import os
+import threading
 import time
 import warnings
-import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core
-from ._atomic import atomic_write
+from . import _checkpoint, _core
+from ._methods import METHODS, PARAMETER_NAMES, resolve
+from ._progress import Progress
 from ._validation import (
+    INT64_MAX,
+    as_float_array,
     as_layers,
     as_square,
     check_depth,
@@ -42,19 +49,44 @@ from ._validation import (
     check_positive,
 )
 
-__all__ = ["METHODS", "TrainResult", "Trainer", "train"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
-METHODS = ("gd", "power_projection", "step_and_project", "penalty")
-CHECKPOINT_FORMAT = "deeplinear-checkpoint-1"
-_MAX_RECORDS_PER_CALL = 1 << 20
-_METHOD_PARAMETERS = {
-    "gd": (),
-    "power_projection": ("gamma",),
-    "step_and_project": ("psi", "gamma"),
-    "penalty": ("kappa",),
-}
+__all__ = ["METHODS", "TrainOptions", "TrainResult", "Trainer", "train"]
 
 Callback = Callable[[int, np.ndarray, float], Any]
+
+
+class TrainOptions(TypedDict, total=False):
+    """The keyword arguments that ``train``, ``Trainer`` and a sweep's configs share (``lr`` is
+    required); their defaults are ``OPTION_DEFAULTS`` and their meaning is in ``train``'s
+    docstring."""
+
+    lr: float
+    init: ArrayLike | float | None
+    gamma: float | None
+    psi: float | None
+    kappa: float | None
+    record_every: int
+    callback: Callback | None
+    progress: bool
+    threads: int
+    diagnostics: bool
+
+
+OPTION_DEFAULTS: dict[str, Any] = {
+    "lr": inspect.Parameter.empty,
+    "init": None,
+    "gamma": None,
+    "psi": None,
+    "kappa": None,
+    "record_every": 1,
+    "callback": None,
+    "progress": False,
+    "threads": 1,
+    "diagnostics": False,
+}
+"""Each training option's default (``lr`` has none: it must be given)."""
 
 
 @dataclass(repr=False)
@@ -80,6 +112,7 @@ class TrainResult:
             the stated constant is off by 2 for ℓ = ½‖·‖²), ``lemma2_corrected_ratio``
             (‖∇ℓ‖²/(2ℓLσ_min^{2(L−1)}), provably ≥ 1), ``margin`` (of Θ_{1:L}) and
             ``balancedness`` (maxᵢ‖Θ_{i+1}ᵀΘ_{i+1} − Θ_iΘ_iᵀ‖_F); else None.
+        extras: method-specific results (``spectral_gd``: the eigenbasis and eigenvalues).
     """
 
     layers: np.ndarray
@@ -117,38 +150,40 @@ class TrainResult:
         return f"<table><caption>TrainResult</caption>{rows}</table>"
 
 
-def _method_options(
-    method: object,
-    depth: int,
-    gamma: object,
-    psi: object,
-    kappa: object,
-) -> tuple[str, dict[str, float], float]:
-    """Validate the method's own parameters; return (method, options for _core, init scale)."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
-    given = {"gamma": gamma, "psi": psi, "kappa": kappa}
-    uses = _METHOD_PARAMETERS[method]
-    for name, value in given.items():
-        if value is not None and name not in uses:
-            raise ValueError(f"{name} is not a parameter of method={method!r}")
-    options = {"gamma": 0.0, "psi": 0.0, "kappa": 0.0}
-    scale = 1.0
-    if method == "power_projection":
-        if gamma is None:
-            raise ValueError("method='power_projection' needs gamma > 0 (the H_γ margin)")
-        options["gamma"] = check_positive(gamma, "gamma")
-        scale = options["gamma"] ** (1.0 / depth)
-    elif method == "step_and_project":
-        if psi is None:
-            raise ValueError("method='step_and_project' needs psi > 0 (the radius around I)")
-        options["psi"] = check_positive(psi, "psi")
-        scale = check_nonnegative(1.0 if gamma is None else gamma, "gamma") ** (1.0 / depth)
-    elif method == "penalty":
-        if kappa is None:
-            raise ValueError("method='penalty' needs kappa >= 0 (the weight of Σ‖I − Θ_i‖²/2)")
-        options["kappa"] = check_nonnegative(kappa, "kappa")
-    return method, options, scale
+def given_options(caller: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Every training option, the given ones over ``OPTION_DEFAULTS``; TypeError for a keyword
+    that is not an option or a missing ``lr`` (``caller`` names the function in the message)."""
+    for name in options:
+        if name not in OPTION_DEFAULTS:
+            raise TypeError(f"{caller}() got an unexpected keyword argument {name!r}")
+    given = {**OPTION_DEFAULTS, **options}
+    if given["lr"] is inspect.Parameter.empty:
+        raise TypeError(f"{caller}() missing the required keyword argument 'lr' (the step size η)")
+    return given
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The options of a run that are not about the method: validated once."""
+
+    record_every: int
+    callback: Callable[..., Any] | None
+    progress: bool
+    threads: int
+    diagnostics: bool
+
+    @classmethod
+    def check(cls, given: dict[str, Any]) -> RunSettings:
+        callback = given["callback"]
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        return cls(
+            record_every=check_int(given["record_every"], "record_every", 1),
+            callback=callback,
+            progress=bool(given["progress"]),
+            threads=_check_threads(given["threads"]),
+            diagnostics=bool(given["diagnostics"]),
+        )
 
 
 def _initial_layers(init: object, depth: int, phi: np.ndarray, scale: float) -> np.ndarray:
@@ -172,13 +207,113 @@ def _initial_layers(init: object, depth: int, phi: np.ndarray, scale: float) -> 
     return layers
 
 
-class Trainer:
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _check_threads(threads: object) -> int:
+    """A thread count >= 1, capped at the cores available (more only oversubscribe them)."""
+    return min(check_int(threads, "threads", 1), available_cores())
+
+
+def _stops(answer: object) -> bool:
+    """Whether a callback's return value asks to stop: True or numpy's True."""
+    return answer is True or (isinstance(answer, np.bool_) and bool(answer))
+
+
+def warn_interrupted(steps: int, stacklevel: int = 4) -> None:
+    """Say that a run stopped at Ctrl-C: the interrupt is never swallowed silently."""
+    warnings.warn(
+        f"training interrupted (Ctrl-C or cancel()) after {steps} steps; "
+        "the result holds the state of the last completed step",
+        RuntimeWarning,
+        stacklevel=stacklevel,
+    )
+
+
+class _Cadence:
+    """How many steps the next compiled call takes: all that are left, unless a callback must see
+    every record (calls end on the record grid) or a progress report must move (calls start
+    at one step and double while a call takes under 50 ms)."""
+
+    def __init__(self, record_every: int, callback: bool, progress: bool) -> None:
+        self.record_every = record_every
+        self.callback = callback
+        self.limit = 1 if progress else None
+
+    def next(self, steps: int, remaining: int) -> int:
+        size = remaining if self.limit is None else min(remaining, self.limit)
+        if self.callback:
+            size = min(size, self.record_every - steps % self.record_every)
+        return size
+
+    def took(self, seconds: float) -> None:
+        if self.limit is not None and seconds < 0.05:
+            self.limit *= 2
+
+
+class _Live:
+    """What a Trainer and a BatchTrainer share: the live layers (stepped in place by the compiled
+    session), a guard against use from two threads, and cancellation."""
+
+    _layers: np.ndarray
+    _session: Any
+    _lock: threading.RLock
+    _in_callback: bool
+    _kind = "Trainer"
+
+    @property
+    def layers(self) -> np.ndarray:
+        """The live layers; readable and writable between steps (the compiled loop checks that
+        they are finite and notices the change)."""
+        return self._layers
+
+    @layers.setter
+    def layers(self, value: ArrayLike) -> None:
+        with self._using():
+            new = as_float_array(value, "layers", self._layers.dtype)
+            if new.shape != self._layers.shape:
+                raise ValueError(f"layers must have shape {self._layers.shape}, got {new.shape}")
+            self._layers[...] = new
+
+    def _busy(self) -> NoReturn:
+        raise RuntimeError(
+            f"this {self._kind} is in use by another thread (a {self._kind} is not thread-safe: "
+            "use it from one thread at a time)"
+        )
+
+    @contextmanager
+    def _using(self) -> Iterator[None]:
+        """Hold the run for this thread (re-entrant: a callback may read or save it)."""
+        if not self._lock.acquire(blocking=False):
+            self._busy()
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def _check_not_in_callback(self) -> None:
+        if self._in_callback:
+            raise RuntimeError(f"a {self._kind} cannot be stepped from its own callback")
+
+
+class Trainer(_Live):
     """A steppable training run, for embedding in a simulator.
 
-    ``Trainer(phi, depth, method="gd", *, lr, init=None, gamma=None, psi=None, kappa=None,
-    record_every=1, callback=None, progress=False, threads=1, diagnostics=False)`` holds the
-    layers and steps them with ``step(n)`` or ``run(max_steps, tol)``. ``layers`` is the live
-    (L, d, d) array: it may be read and written between steps. See ``train`` for the parameters.
+    ``Trainer(phi, depth, method="gd", *, lr, **options)`` takes the arguments of ``train``
+    (except ``max_steps`` and ``tol``, which are ``run``'s) and holds the layers: ``step(n)``
+    takes n steps, ``run(max_steps, tol)`` runs to a stop. ``layers`` is the live (L, d, d) array:
+    it may be read and written between steps (the compiled loop checks that it is finite and
+    notices the change).
+
+    A Trainer is used by one thread at a time: a call from a second thread while one is running
+    raises RuntimeError rather than corrupting the run (reading ``steps`` and ``status`` is
+    always allowed). A callback may read the trainer, ``save`` it or edit its layers, but not
+    step it.
     """
 
     def __init__(
@@ -186,43 +321,36 @@ class Trainer:
         phi: ArrayLike,
         depth: int,
         method: str = "gd",
-        *,
-        lr: float,
-        init: ArrayLike | float | None = None,
-        gamma: float | None = None,
-        psi: float | None = None,
-        kappa: float | None = None,
-        record_every: int = 1,
-        callback: Callback | None = None,
-        progress: bool = False,
-        threads: int = 1,
-        diagnostics: bool = False,
+        **options: Unpack[TrainOptions],
     ) -> None:
+        given = given_options("Trainer", dict(options))
         self._phi = as_square(phi, "phi").copy()
         self._phi.flags.writeable = False
         self.depth = check_depth(depth)
-        self.method, self._options, scale = _method_options(method, self.depth, gamma, psi, kappa)
-        self.lr = check_positive(lr, "lr")
-        self.record_every = check_int(record_every, "record_every", 1)
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-        self.callback = callback
-        self.progress = bool(progress)
-        self.threads = check_int(threads, "threads", 1, maximum=2**31 - 1)
-        self.record_diagnostics = bool(diagnostics)
-        self._layers = _initial_layers(init, self.depth, self._phi, scale)
-        # power_projection: the projected product Ψ whose balanced factors the layers are, and
-        # the digest of the layers it belongs to. The core then continues from Ψ (no Schur form
-        # or layers per step, see cpp/include/deeplinear/power_projection.hpp) exactly as one
-        # long call would; any change to the layers changes the digest and drops Ψ.
-        self._product: np.ndarray | None = None
-        self._product_digest: bytes | None = None
-        self._steps = 0
-        self._recorded_current = False  # whether ℓ at the current step is already recorded
+        self.method, self._options, scale = resolve(
+            method, self.depth, {name: given[name] for name in PARAMETER_NAMES}
+        )
+        self._lr = check_positive(given["lr"], "lr")
+        settings = RunSettings.check(given)
+        self._record_every = settings.record_every
+        self.callback: Callback | None = settings.callback
+        self.progress = settings.progress
+        self.threads = settings.threads
+        self.record_diagnostics = settings.diagnostics
+        self._layers = _initial_layers(given["init"], self.depth, self._phi, scale)
+        self._session = _core.session(
+            self._layers,
+            self._phi,
+            self.method,
+            self._lr,
+            **self._options,
+            record_every=self._record_every,
+            threads=self.threads,
+            diagnostics=self.record_diagnostics,
+        )
         self.status = "max_steps"
-        self._history_losses: list[np.ndarray] = []
-        self._history_steps: list[np.ndarray] = []
-        self._history_diagnostics: list[np.ndarray] = []
+        self._lock = threading.RLock()
+        self._in_callback = False
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -231,46 +359,71 @@ class Trainer:
         return self._phi
 
     @property
-    def layers(self) -> np.ndarray:
-        """The live (L, d, d) layers; writable between steps."""
-        return self._layers
+    def lr(self) -> float:
+        """The step size η; may be changed between steps (e.g. a schedule)."""
+        return self._lr
 
-    @layers.setter
-    def layers(self, value: ArrayLike) -> None:
-        new = as_layers(value, "layers", self._phi.dtype)
-        if new.shape != self._layers.shape:
-            raise ValueError(f"layers must have shape {self._layers.shape}, got {new.shape}")
-        self._layers[...] = new
-        self._recorded_current = False
+    @lr.setter
+    def lr(self, value: float) -> None:
+        lr = check_positive(value, "lr")
+        with self._using():
+            self._session.set_lr(lr)
+            self._lr = lr
+
+    @property
+    def record_every(self) -> int:
+        """Record ℓ every this many steps; may be changed between steps."""
+        return self._record_every
+
+    @record_every.setter
+    def record_every(self, value: int) -> None:
+        record_every = check_int(value, "record_every", 1)
+        with self._using():
+            self._session.set_record_every(record_every)
+            self._record_every = record_every
 
     @property
     def loss(self) -> float:
         """ℓ at the current layers."""
-        return float(_core.loss(self._checked_layers(), self._phi))
+        with self._using():
+            return float(self._session.loss())
 
     @property
     def steps(self) -> int:
         """Steps taken so far."""
-        return self._steps
+        return int(self._session.steps)
 
     @property
     def losses(self) -> np.ndarray:
         """Every loss recorded so far (see ``loss_steps``)."""
-        return np.concatenate(self._history_losses) if self._history_losses else np.empty(0)
+        with self._using():
+            return self._session.history(0)[0]
 
     @property
     def loss_steps(self) -> np.ndarray:
         """The step numbers of ``losses``."""
-        if not self._history_steps:
-            return np.empty(0, dtype=np.int64)
-        return np.concatenate(self._history_steps)
+        with self._using():
+            return self._session.history(0)[1]
+
+    @property
+    def diagnostics(self) -> dict[str, np.ndarray] | None:
+        """Every diagnostics row recorded so far (``diagnostics=True``), aligned with ``losses``."""
+        if not self.record_diagnostics:
+            return None
+        with self._using():
+            table = self._session.history(0)[2]
+        return dict(zip(_core.diagnostic_names, table.T.copy()))
 
     def __repr__(self) -> str:
-        # Not self.loss: a repr must not raise when a user wrote NaN into the live layers.
-        loss = float(_core.loss(self._layers, self._phi))
+        try:
+            loss = f"{self.loss:.6g}"
+        except ValueError:  # NaN written into the live layers: a repr never raises
+            loss = "nan"
+        except RuntimeError:  # running in another thread
+            loss = "?"
         return (
             f"Trainer(method={self.method!r}, depth={self.depth}, d={self._phi.shape[0]}, "
-            f"lr={self.lr:g}, steps={self._steps}, loss={loss:.6g}, status={self.status!r})"
+            f"lr={self.lr:g}, steps={self.steps}, loss={loss}, status={self.status!r})"
         )
 
     # -- checkpoints ---------------------------------------------------------------------
@@ -279,34 +432,25 @@ class Trainer:
         threads, the step count and the recorded history. The write is atomic (a temporary file
         in the same folder, then a rename), so a crash never leaves a half-written checkpoint.
         A trainer loaded from it continues bit for bit as this one would."""
-        path = Path(path)
-        history: dict[str, Any] = {
-            "losses": self.losses,
-            "loss_steps": self.loss_steps,
-        }
-        table = self.diagnostics
-        if table is not None:
-            history["diagnostics"] = np.stack([table[name] for name in _core.diagnostic_names])
-        if self._product is not None and self._product_valid(self._layers):
-            history["product"] = self._product  # power_projection: continue exactly (see __init__)
-        with atomic_write(path) as stream:
-            np.savez(
-                stream,
-                format=np.array(CHECKPOINT_FORMAT),
+        with self._using():
+            losses, loss_steps, diagnostics = self._session.history(0)
+            _checkpoint.write(
+                Path(path),
                 layers=self._layers,
                 phi=self._phi,
-                method=np.array(self.method),
-                lr=np.array(self.lr),
-                gamma=np.array(self._options["gamma"]),
-                psi=np.array(self._options["psi"]),
-                kappa=np.array(self._options["kappa"]),
-                record_every=np.array(self.record_every),
-                threads=np.array(self.threads),
-                steps=np.array(self._steps),
-                recorded_current=np.array(self._recorded_current),
-                record_diagnostics=np.array(self.record_diagnostics),
-                status=np.array(self.status),
-                **history,
+                method=self.method,
+                lr=self.lr,
+                options=self._options,
+                record_every=self.record_every,
+                threads=self.threads,
+                steps=self.steps,
+                recorded_current=bool(self._session.recorded_current),
+                record_diagnostics=self.record_diagnostics,
+                status=self.status,
+                losses=losses,
+                loss_steps=loss_steps,
+                diagnostics=diagnostics,
+                product=self._session.product() if self.method == "power_projection" else None,
             )
 
     @classmethod
@@ -319,55 +463,37 @@ class Trainer:
     ) -> Trainer:
         """A trainer from a checkpoint written by ``save`` (callbacks are not saved: pass one).
 
-        Raises ValueError for a file that is missing, corrupt, truncated or not a deeplinear
-        checkpoint of this format."""
+        Raises ValueError for a file that is missing, unreadable, corrupt, truncated, not a
+        deeplinear checkpoint of this format, or whose fields are invalid or inconsistent with
+        each other (see the checks in ``deeplinear._checkpoint``)."""
+        saved = _checkpoint.read(Path(path))
         try:
-            with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as saved:
-                data = {name: saved[name] for name in saved.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"cannot read checkpoint {os.fspath(path)!r}: {exc}") from None
-        if str(data.get("format", "")) != CHECKPOINT_FORMAT:
-            raise ValueError(
-                f"{os.fspath(path)!r} is not a {CHECKPOINT_FORMAT} checkpoint "
-                f"(format {str(data.get('format', 'missing'))!r})"
-            )
-        try:
-            method = str(data["method"])
-            options = {
-                name: float(data[name]) or None
-                for name in ("gamma", "psi", "kappa")
-                if name in _METHOD_PARAMETERS[method]
-            }
-            if method == "penalty":
-                options["kappa"] = float(data["kappa"])
             trainer = cls(
-                data["phi"],
-                int(data["layers"].shape[0]),
-                method,
-                lr=float(data["lr"]),
-                init=data["layers"],
-                record_every=int(data["record_every"]),
+                saved.phi,
+                saved.layers.shape[0],
+                saved.method,
+                lr=saved.lr,
+                init=saved.layers,
+                record_every=saved.record_every,
                 callback=callback,
                 progress=progress,
-                threads=int(data["threads"]),
-                diagnostics=bool(data["record_diagnostics"]),
-                **options,
+                threads=saved.threads,
+                diagnostics=saved.record_diagnostics,
+                **saved.options,
             )
-            trainer._steps = int(data["steps"])
-            trainer._recorded_current = bool(data["recorded_current"])
-            trainer.status = str(data["status"])
-            if len(data["losses"]):
-                trainer._history_losses = [data["losses"].astype(np.float64)]
-                trainer._history_steps = [data["loss_steps"].astype(np.int64)]
-                if trainer.record_diagnostics:
-                    trainer._history_diagnostics = [np.ascontiguousarray(data["diagnostics"].T)]
-            if "product" in data and method == "power_projection":
-                product = np.array(data["product"], dtype=trainer._phi.dtype, order="C")
-                if product.shape != trainer._phi.shape or not np.isfinite(product).all():
-                    raise ValueError("product must be a finite (d, d) matrix")
-                trainer._product = product
-                trainer._product_digest = _digest(trainer._layers)
-        except (KeyError, ValueError, TypeError) as exc:
+            trainer._session.restore(
+                saved.steps,
+                saved.recorded_current,
+                saved.losses,
+                saved.loss_steps,
+                saved.diagnostics,
+            )
+            trainer.status = saved.status
+            if saved.product is not None:
+                _checkpoint.check_product(saved.product, trainer._layers, path)
+                if not trainer._session.resume(saved.product):
+                    raise ValueError("product has no balanced factorization")
+        except (ValueError, TypeError) as exc:
             raise ValueError(
                 f"checkpoint {os.fspath(path)!r} is incomplete or invalid: {exc}"
             ) from None
@@ -380,9 +506,28 @@ class Trainer:
         Consecutive calls record losses exactly as one long run would (every ``record_every``
         steps), so ``step(a); step(b); run(c)`` gives the history of ``run(a + b + c)``.
         """
-        n = check_int(n, "n", 0)
-        self._drive(n, tol=0.0, show_progress=False, record_last=False)
-        return self.loss
+        if type(n) is not int or not 0 <= n <= INT64_MAX:
+            n = check_int(n, "n", 0)
+        # The short path of a simulator's tick: the lock taken by hand (a context manager costs
+        # more than the step), one compiled call, no bookkeeping in Python.
+        lock = self._lock
+        if not lock.acquire(False):
+            self._busy()
+        try:
+            self._check_not_in_callback()
+            if self.callback is None:
+                try:
+                    status, _, loss = self._session.run(n, 0.0, False)
+                except KeyboardInterrupt:
+                    status = "interrupted"
+                self.status = status
+                if status == "interrupted":
+                    return self._interrupted()
+                return loss
+            self._drive(n, 0.0, show_progress=False, record_final=False)
+            return float(self._session.loss())
+        finally:
+            lock.release()
 
     def run(self, max_steps: int = 10_000, tol: float = 0.0) -> TrainResult:
         """Step until ℓ ≤ ``tol``, ``max_steps`` more steps, divergence or an interrupt."""
@@ -393,188 +538,112 @@ class Trainer:
         drops its Trainer, so it hands them over instead of copying L·d² numbers)."""
         max_steps = check_int(max_steps, "max_steps", 0)
         tol = check_nonnegative(tol, "tol")
-        first = len(self._history_losses)
-        self._drive(max_steps, tol, show_progress=self.progress, record_last=True)
-        losses = np.concatenate(self._history_losses[first:] or [np.empty(0)])
-        loss_steps = np.concatenate(self._history_steps[first:] or [np.empty(0, dtype=np.int64)])
-        diagnostics = None
-        if self.record_diagnostics:
-            table = np.concatenate(
-                self._history_diagnostics[first:] or [np.empty((0, len(_core.diagnostic_names)))]
+        with self._using():
+            self._check_not_in_callback()
+            first = int(self._session.history_size)
+            self._drive(max_steps, tol, show_progress=self.progress, record_final=True)
+            losses, loss_steps, table = self._session.history(first)
+            diagnostics = None
+            if table is not None:
+                diagnostics = dict(zip(_core.diagnostic_names, table.T.copy()))
+            return TrainResult(
+                layers=self._layers.copy() if copy_layers else self._layers,
+                losses=losses,
+                loss_steps=loss_steps,
+                steps=self.steps,
+                status=self.status,
+                final_loss=float(losses[-1]) if len(losses) else float(self._session.loss()),
+                method=self.method,
+                diagnostics=diagnostics,
             )
-            diagnostics = dict(zip(_core.diagnostic_names, table.T.copy()))
-        return TrainResult(
-            layers=self._layers.copy() if copy_layers else self._layers,
-            losses=losses,
-            loss_steps=loss_steps,
-            steps=self._steps,
-            status=self.status,
-            final_loss=float(losses[-1]) if len(losses) else self.loss,
-            method=self.method,
-            diagnostics=diagnostics,
-        )
 
-    def _checked_layers(self) -> np.ndarray:
-        layers = self._layers
-        if not (layers.flags.c_contiguous and layers.flags.writeable):
-            raise ValueError("Trainer.layers was replaced by an incompatible array")
-        if not np.isfinite(layers).all():
-            raise ValueError("layers must contain only finite values (found NaN or inf)")
-        return layers
-
-    def _product_arguments(self, layers: np.ndarray) -> tuple[np.ndarray | None, bool]:
-        """For power_projection: the product buffer, and whether it holds Ψ of ``layers``."""
-        if self.method != "power_projection":
-            return None, False
-        resume = self._product_valid(layers)
-        if self._product is None:
-            self._product = np.empty_like(self._phi)
-        self._product_digest = None  # set again once the call returns
-        return self._product, resume
-
-    def _product_valid(self, layers: np.ndarray) -> bool:
-        return self._product_digest is not None and self._product_digest == _digest(layers)
-
-    def _record(self, losses: np.ndarray, loss_steps: np.ndarray, diagnostics: Any) -> None:
-        if len(losses):
-            self._history_losses.append(losses)
-            self._history_steps.append(loss_steps)
-            if self.record_diagnostics:
-                self._history_diagnostics.append(diagnostics)
-
-    def _record_current(self) -> float:
-        """Record ℓ (and the diagnostics) of the current state; return ℓ."""
-        if self.record_diagnostics:
-            table = _core.diagnostics(self._layers, self._phi)[np.newaxis, :]
-            loss = float(table[0, 0])
+    def _interrupted(self) -> float:
+        """After Ctrl-C: the current state recorded (if it is not yet), a warning; returns ℓ."""
+        if not self._session.recorded_current:
+            loss = float(self._session.record_current())
         else:
-            table = None
-            loss = float(_core.loss(self._layers, self._phi))
-        self._record(np.array([loss]), np.array([self._steps], dtype=np.int64), table)
-        self._recorded_current = True
+            loss = float(self._session.history(self._session.history_size - 1)[0][0])
+        warn_interrupted(self.steps, stacklevel=5)
         return loss
 
-    def _drive(self, max_steps: int, tol: float, show_progress: bool, record_last: bool) -> None:
-        """Run up to max_steps steps in as few C++ calls as the callback and progress bar allow.
-
-        Records ℓ every record_every steps, and at the end when ``record_last`` or when the run
-        ended early (converged, diverged, interrupted)."""
-        layers = self._checked_layers()
-        target = self._steps + max_steps
-        bar = _progress_bar(max_steps) if show_progress else None
-        chunk = max_steps if bar is None else 1
+    def _drive(
+        self, max_steps: int, tol: float, *, show_progress: bool, record_final: bool
+    ) -> None:
+        """Up to max_steps steps in as few compiled calls as the callback and the progress
+        report allow; sets ``status``. Records ℓ every record_every steps, and the final state
+        when ``record_final`` or when the run ended early (converged, diverged, interrupted)."""
+        session = self._session
+        target = session.steps + max_steps
+        cadence = _Cadence(self.record_every, self.callback is not None, show_progress)
         self.status = "max_steps"
         try:
-            due = self._steps % self.record_every == 0
-            if self.callback is not None and due and not self._recorded_current:
-                loss = self._record_current()
-                if _stops(self.callback(self._steps, layers, loss)):
-                    self.status = "stopped"
+            with Progress(max_steps, desc="training", unit="step", enabled=show_progress) as report:
+                if self.callback is not None and self._record_due_start():
                     return
-            while True:
-                remaining = target - self._steps
-                # Bounded chunks: the loss buffers of one C++ call never outgrow memory.
-                size = min(remaining, chunk, self.record_every * _MAX_RECORDS_PER_CALL)
-                if self.callback is not None:
-                    size = min(size, self.record_every - self._steps % self.record_every)
-                started = time.perf_counter()
-                product, resume = self._product_arguments(layers)
-                status, taken, losses, loss_steps, diagnostics = _core.run(
-                    layers,
-                    self._phi,
-                    self.method,
-                    self.lr,
-                    max_steps=size,
-                    tol=tol,
-                    record_every=self.record_every,
-                    first_step=self._steps,
-                    record_first=not self._recorded_current,
-                    threads=self.threads,
-                    diagnostics=self.record_diagnostics,
-                    **self._options,
-                    product=product,
-                    resume_product=resume,
-                )
-                if product is not None and (taken > 0 or resume):
-                    self._product_digest = _digest(layers)
-                self._steps += taken
-                finished = status != "max_steps" or self._steps >= target
-                # A chunk boundary (or the end of step()) is not the end of a run: drop its
-                # off-grid final record.
-                if (
-                    (not finished or (status == "max_steps" and not record_last))
-                    and len(loss_steps)
-                    and loss_steps[-1] == self._steps
-                    and self._steps % self.record_every != 0
-                ):
-                    losses, loss_steps = losses[:-1], loss_steps[:-1]
-                    diagnostics = None if diagnostics is None else diagnostics[:-1]
-                self._record(losses, loss_steps, diagnostics)
-                if len(loss_steps):
-                    self._recorded_current = bool(loss_steps[-1] == self._steps)
-                elif taken:
-                    self._recorded_current = False
-                if bar is not None:
-                    bar.update(taken)
-                    if len(losses):
-                        bar.set_postfix(loss=f"{losses[-1]:.3e}", refresh=False)
-                    if time.perf_counter() - started < 0.05:
-                        chunk *= 2
-                if self.callback is not None and len(losses):
-                    stop = False
-                    for step, value in zip(loss_steps.tolist(), losses.tolist()):
-                        stop = _stops(self.callback(step, layers, value)) or stop
-                    if stop:
-                        self.status = "stopped" if status == "max_steps" else status
+                while True:
+                    remaining = target - session.steps
+                    size = cadence.next(session.steps, remaining)
+                    first = int(session.history_size)
+                    started = time.perf_counter()
+                    status, taken, loss = session.run(size, tol, record_final and size == remaining)
+                    cadence.took(time.perf_counter() - started)
+                    report.update(int(taken), loss=float(loss))
+                    finished = status != "max_steps" or session.steps >= target
+                    if self.callback is not None and self._call_back(first, status):
                         return
-                if finished:
-                    self.status = status
-                    break
+                    if finished:
+                        self.status = status
+                        break
         except KeyboardInterrupt:
             self.status = "interrupted"
-        finally:
-            if bar is not None:
-                bar.close()
         if self.status == "interrupted":
-            if not self._recorded_current:
-                self._record_current()
-            warn_interrupted(self._steps)
+            self._interrupted()
 
-    @property
-    def diagnostics(self) -> dict[str, np.ndarray] | None:
-        """Every diagnostics row recorded so far (``diagnostics=True``), aligned with ``losses``."""
-        if not self.record_diagnostics:
-            return None
-        table = np.concatenate(
-            self._history_diagnostics or [np.empty((0, len(_core.diagnostic_names)))]
-        )
-        return dict(zip(_core.diagnostic_names, table.T.copy()))
+    def _record_due_start(self) -> bool:
+        """With a callback, a start on the record grid that is not yet recorded is recorded (and
+        called back) before any step, so that the callback sees its layers; True to stop."""
+        session = self._session
+        if session.steps % self.record_every != 0 or session.recorded_current:
+            return False
+        first = int(session.history_size)
+        session.record_current()
+        return self._call_back(first, "max_steps")
+
+    def _call_back(self, first: int, status: str) -> bool:
+        """Call the callback for each record from index ``first`` on; True when the run must
+        stop (the callback returned True, or wrote non-finite values into the layers: the state
+        before the callback is restored and the run ends as diverged)."""
+        losses, loss_steps, _ = self._session.history(first)
+        if not len(losses):
+            return False
+        backup = self._layers.copy()
+        stop = False
+        self._in_callback = True
+        try:
+            for step, value in zip(loss_steps.tolist(), losses.tolist()):
+                stop = _stops(self.callback(step, self._layers, value)) or stop  # type: ignore[misc]
+        finally:
+            self._in_callback = False
+        if not np.isfinite(self._layers).all():
+            self._layers[...] = backup
+            self.status = "diverged"
+            return True
+        if stop:
+            self.status = "stopped" if status == "max_steps" else status
+            return True
+        return False
 
 
-def _digest(layers: np.ndarray) -> bytes:
-    """A fingerprint of the layers' bytes (C-contiguous)."""
-    return hashlib.blake2b(layers.data, digest_size=16).digest()
-
-
-def _stops(answer: object) -> bool:
-    """Whether a callback's return value asks to stop: True or numpy's True."""
-    return answer is True or (isinstance(answer, np.bool_) and bool(answer))
-
-
-def warn_interrupted(steps: int) -> None:
-    """Say that a run stopped at Ctrl-C: the interrupt is never swallowed silently."""
-    warnings.warn(
-        f"training interrupted (KeyboardInterrupt) after {steps} steps; "
-        "the result holds the state of the last completed step",
-        RuntimeWarning,
-        stacklevel=4,
+def _with_options_signature(function: Callable[..., Any], leading: list[inspect.Parameter]) -> None:
+    """Give ``function`` the explicit signature of its ``**options`` (for help() and the docs)."""
+    options = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in OPTION_DEFAULTS.items()
+    ]
+    returns = inspect.signature(function).return_annotation
+    function.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        leading + options, return_annotation=returns
     )
-
-
-def _progress_bar(total: int) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="step", dynamic_ncols=True, leave=False)
 
 
 def train(
@@ -582,18 +651,9 @@ def train(
     depth: int,
     method: str = "gd",
     *,
-    lr: float,
     max_steps: int = 10_000,
     tol: float = 0.0,
-    init: ArrayLike | float | None = None,
-    gamma: float | None = None,
-    psi: float | None = None,
-    kappa: float | None = None,
-    record_every: int = 1,
-    callback: Callback | None = None,
-    progress: bool = False,
-    threads: int = 1,
-    diagnostics: bool = False,
+    **options: Unpack[TrainOptions],
 ) -> TrainResult:
     """Train a deep linear network Θ_L ⋯ Θ_1 towards Φ by one of the paper's methods.
 
@@ -605,17 +665,18 @@ def train(
         method: ``"gd"``, ``"power_projection"`` (needs ``gamma``), ``"step_and_project"``
             (needs ``psi``; ``gamma`` sets the initial scale, default 1) or ``"penalty"``
             (needs ``kappa``); see the module docstring for the update rules.
-        lr: the step size η > 0.
         max_steps: the most steps to take.
         tol: stop once ℓ ≤ tol (status ``"converged"``).
+        lr: the step size η > 0 (required).
         init: None for the method's own start (I, or γ^{1/L}·I for power projection and
             step-and-project), a number s for s·I, or an (L, d, d) array (copied).
         gamma, psi, kappa: the method's parameters (γ > 0, ψ > 0, κ ≥ 0).
         record_every: record ℓ every this many steps (and at steps 0 and the last).
         callback: ``callback(step, layers, loss)`` at every recorded step; returning True stops
             the run (status ``"stopped"``). ``layers`` is the live array.
-        progress: show a tqdm progress bar with the current loss.
-        threads: threads for the matrix products (OpenMP), default 1.
+        progress: report progress on stderr (default False): a bar on a terminal, a plain line
+            every 10 s when stderr is a file or a pipe.
+        threads: threads for the matrix products (default 1; capped at the cores available).
         diagnostics: also record, at every recorded step, the per-state diagnostics of
             ``TrainResult.diagnostics`` (computed in C++; costs about 2L SVDs per record).
 
@@ -626,19 +687,25 @@ def train(
     Raises:
         ValueError, TypeError: for invalid arguments, naming the argument.
     """
-    trainer = Trainer(
-        phi,
-        depth,
-        method,
-        lr=lr,
-        init=init,
-        gamma=gamma,
-        psi=psi,
-        kappa=kappa,
-        record_every=record_every,
-        callback=callback,
-        progress=progress,
-        threads=threads,
-        diagnostics=diagnostics,
-    )
+    given_options("train", dict(options))
+    trainer = Trainer(phi, depth, method, **options)
     return trainer._run(max_steps, tol, copy_layers=False)
+
+
+_POSITIONAL = [
+    inspect.Parameter("phi", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+    inspect.Parameter("depth", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+    inspect.Parameter("method", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="gd"),
+]
+_with_options_signature(
+    train,
+    [
+        *_POSITIONAL,
+        inspect.Parameter("max_steps", inspect.Parameter.KEYWORD_ONLY, default=10_000),
+        inspect.Parameter("tol", inspect.Parameter.KEYWORD_ONLY, default=0.0),
+    ],
+)
+_with_options_signature(
+    Trainer.__init__,
+    [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *_POSITIONAL],
+)

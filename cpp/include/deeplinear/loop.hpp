@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <vector>
 
 namespace deeplinear {
 
@@ -18,13 +20,33 @@ struct LoopOptions {
     std::int64_t record_every = 1;     // record ℓ at global steps that are multiples of this
     std::int64_t first_step = 0;       // the global step number of the current state
     bool record_first = true;          // whether the current state's ℓ is still to be recorded
+    // Whether a final state off the record grid is recorded when the call ends by max_steps (a
+    // state where the run stopped for any other reason is always recorded).
+    bool record_final = true;
     double divergence_threshold = 1e100;
 };
 
 struct LoopResult {
     Status status = Status::max_steps;
-    std::int64_t steps = 0;     // steps taken in this call
-    std::int64_t recorded = 0;  // entries written to losses / loss_steps
+    std::int64_t steps = 0;     // steps taken in this call (so far, while it runs)
+    std::int64_t recorded = 0;  // entries appended to the history
+    double loss = std::numeric_limits<double>::quiet_NaN();  // ℓ of the final state
+};
+
+// The recorded losses of a run, their step numbers and (optionally) a row of diagnostics per
+// record; appended to as the run goes, so a long run needs no buffer sized up front.
+struct History {
+    std::vector<double> losses;
+    std::vector<std::int64_t> steps;
+    std::vector<double> diagnostics;  // row-major, `diagnostic_count` per record when recorded
+    int diagnostic_count = 0;
+
+    std::size_t size() const { return losses.size(); }
+    void clear() {
+        losses.clear();
+        steps.clear();
+        diagnostics.clear();
+    }
 };
 
 // Polls `interrupted` (which may be costly, e.g. take the GIL) about every 50 ms of work,
@@ -52,22 +74,26 @@ private:
 };
 
 // Runs until ℓ <= tol (converged), ℓ is not finite or exceeds the threshold (diverged: the
-// state is the last one with a finite ℓ), max_steps (max_steps) or an interrupt. Records the
-// starting ℓ (if record_first), every record_every-th global step, and always the final one.
-// `losses`/`loss_steps` need room for max_steps / record_every + 2 entries, `diagnostics`
-// (optional) for kDiagnosticCount times as many. On return, and when a step throws, the
-// caller's layers hold the last completed state.
+// state is the last one with a finite ℓ), max_steps (max_steps) or an interrupt. Appends to
+// `history` the starting ℓ (if record_first), every record_every-th global step, and the final
+// one (off the grid only if the run stopped early or record_final), with a row of diagnostics
+// per record when history.diagnostic_count > 0. On return, and when a step throws, the
+// caller's layers hold the last completed state and `result` says how far the call got.
 template <class Stepper, class Interrupted>
-LoopResult run_loop(Stepper& stepper, const LoopOptions& options, double* losses, std::int64_t* loss_steps,
-                    double* diagnostics, int diagnostic_count, Interrupted&& interrupted) {
-    LoopResult result;
+void run_loop(Stepper& stepper, const LoopOptions& options, History& history, Interrupted&& interrupted,
+              LoopResult& result) {
+    result = LoopResult();
     InterruptPoll poll;
     double previous_loss = 0.0;
     bool previous_recorded = false;
     auto record = [&](std::int64_t step, double loss) {
-        losses[result.recorded] = loss;
-        loss_steps[result.recorded] = step;
-        if (diagnostics) stepper.diagnose(diagnostics + result.recorded * diagnostic_count);
+        history.losses.push_back(loss);
+        history.steps.push_back(step);
+        if (history.diagnostic_count > 0) {
+            const std::size_t row = history.diagnostics.size();
+            history.diagnostics.resize(row + static_cast<std::size_t>(history.diagnostic_count));
+            stepper.diagnose(history.diagnostics.data() + row);
+        }
         ++result.recorded;
     };
     try {
@@ -78,17 +104,20 @@ LoopResult run_loop(Stepper& stepper, const LoopOptions& options, double* losses
             if (!std::isfinite(loss)) {
                 result.status = Status::diverged;
                 if (t == 0) {  // nothing better to keep than the starting state
+                    result.loss = loss;
                     if (fresh) record(step, loss);
                     break;
                 }
                 stepper.revert();
                 result.steps = t - 1;
+                result.loss = previous_loss;
                 if (!previous_recorded && (t > 1 || options.record_first)) record(step - 1, previous_loss);
                 break;
             }
             const bool on_grid = fresh && step % options.record_every == 0;
             if (on_grid) record(step, loss);
             result.steps = t;
+            result.loss = loss;
             bool stop = true;
             if (loss > options.divergence_threshold) {
                 result.status = Status::diverged;
@@ -102,7 +131,9 @@ LoopResult run_loop(Stepper& stepper, const LoopOptions& options, double* losses
                 stop = false;
             }
             if (stop) {
-                if (fresh && !on_grid) record(step, loss);
+                if (fresh && !on_grid && (options.record_final || result.status != Status::max_steps)) {
+                    record(step, loss);
+                }
                 break;
             }
             stepper.advance();
@@ -114,6 +145,12 @@ LoopResult run_loop(Stepper& stepper, const LoopOptions& options, double* losses
         throw;
     }
     stepper.finish();
+}
+
+template <class Stepper, class Interrupted>
+LoopResult run_loop(Stepper& stepper, const LoopOptions& options, History& history, Interrupted&& interrupted) {
+    LoopResult result;
+    run_loop(stepper, options, history, interrupted, result);
     return result;
 }
 

@@ -20,6 +20,10 @@
 namespace deeplinear {
 
 enum class Method { gd, penalty, step_and_project, power_projection };
+// The methods' names, in the order of Method: the one list the Python package checks its own
+// method table against.
+inline constexpr std::size_t kMethodCount = 4;
+inline constexpr const char* kMethodNames[kMethodCount] = {"gd", "penalty", "step_and_project", "power_projection"};
 
 template <class T>
 struct MethodParams {
@@ -53,6 +57,12 @@ public:
         } else if (needs_decompositions(params.method) || layers.dim != N) {
             throw std::invalid_argument("fixed-size stepper used for the wrong method or size");
         }
+    }
+
+    // Starts a run (or a look) from the caller's layers: finish() left them current.
+    void begin() {
+        current_ = result_;
+        next_ = spare_.view();
     }
 
     // ℓ at the current state (the forward sweep, kept for the next advance()).
@@ -96,9 +106,12 @@ public:
     // Back to the state before the last advance().
     void revert() { std::swap(current_, next_); }
 
-    // Leaves the current state in the caller's layers.
+    void set_lr(T lr) { params_.lr = lr; }
+
+    // Leaves the current state in the caller's layers (and current again, as after begin()).
     void finish() {
         if (current_.data != result_.data) std::copy(current_.data, current_.data + current_.size(), result_.data);
+        begin();
     }
 
     // The diagnostics of diagnostics.hpp at the current state into out[0 .. kDiagnosticCount).

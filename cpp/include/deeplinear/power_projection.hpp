@@ -15,10 +15,15 @@
 // of the stepped layers themselves.
 //
 // The layers are formed (the Schur form of R and 2L products, BalancedFactorizer) only when
-// they are observed: at the end of a call and for diagnostics. A call starts from the caller's
-// layers with one ordinary step (a gradient sweep and the chained product), or, when the caller
-// passes the Ψ whose balanced factors its layers are (`resume`), factored from the start; then
-// a run split over several calls takes exactly the steps of one long call.
+// they are observed: at the end of a call and for diagnostics. The stepper keeps the factored
+// state from call to call; a run starts from the caller's layers with one ordinary step (a
+// gradient sweep and the chained product) when it has none (a new run, or layers changed from
+// outside: invalidate()), or from a Ψ given back by resume() (a checkpoint). Then a run split
+// over several calls takes exactly the steps of one long call.
+//
+// A stepped product that cannot be factored (singular to working precision, or R without real
+// roots: γ within rounding of 0 relative to ‖Ψ‖, which in practice means the run has blown up)
+// is a state with ℓ = +∞: the loop reverts to the last factored state and reports divergence.
 #pragma once
 
 #include "common.hpp"
@@ -42,26 +47,46 @@ namespace deeplinear {
 template <class T>
 class PowerProjectionStepper {
 public:
-    // `product` (d×d, row-major, may be null): where finish() leaves Ψ of the final state when
-    // that state is factored; with `resume`, it holds on entry the Ψ whose balanced factors
-    // `layers` are.
-    PowerProjectionStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params, T* product,
-                           bool resume)
+    PowerProjectionStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params)
         : result_(layers), spare_(layers.depth, layers.dim), phi_(phi), phi_col_(phi), params_(params),
-          product_out_(product), projector_(layers.dim), factorizer_(layers.dim), scratch_(layers.dim, layers.dim),
-          c_(layers.dim, layers.dim), x_(layers.dim, layers.dim), power_(layers.dim, layers.dim),
-          work_(layers.dim, layers.dim), gemm_scratch_(layers.dim, layers.dim) {
+          projector_(layers.dim), factorizer_(layers.dim), scratch_(layers.dim, layers.dim), c_(layers.dim, layers.dim),
+          x_(layers.dim, layers.dim), power_(layers.dim, layers.dim), work_(layers.dim, layers.dim),
+          gemm_scratch_(layers.dim, layers.dim) {
         for (State& state : states_) state = State(layers.dim);
-        if (resume && product != nullptr) {
-            State& state = states_[current_];
-            state.psi = ConstMatrixMap<T>(product, layers.dim, layers.dim);
-            state.factored = state.psi.allFinite() && decompose(state);
-        }
+    }
+
+    // Starts a run from the current state: the factored one that finish() left (whose factors
+    // the caller's layers are), or the caller's layers.
+    void begin() {}
+
+    // The caller's layers were changed from outside: start from them, not from Ψ.
+    void invalidate() {
+        for (State& state : states_) state.factored = false;
+    }
+
+    // Continue from Ψ (d×d, row-major), whose balanced factors the caller's layers are; false
+    // (and the caller's layers current) if Ψ is not finite or cannot be factored.
+    bool resume(const T* psi) {
+        State& state = states_[current_];
+        state.psi = ConstMatrixMap<T>(psi, result_.dim, result_.dim);
+        state.broken = false;
+        state.factored = state.psi.allFinite() && decompose(state) &&
+                         factorizer_.rotation_roots(state.u, state.v) == FactorStatus::ok;
+        return state.factored;
+    }
+
+    // Writes Ψ of the current state (row-major) into out and returns true when it is factored.
+    bool product(T* out) const {
+        const State& state = states_[current_];
+        if (!state.factored || state.broken) return false;
+        MatrixMap<T>(out, result_.dim, result_.dim) = state.psi;
+        return true;
     }
 
     // ℓ at the current state: ½‖Ψ − Φ‖² when factored, else by the forward sweep (kept for advance()).
     T evaluate() {
         const State& state = states_[current_];
+        if (state.broken) return std::numeric_limits<T>::infinity();
         if (state.factored) return T(0.5) * (state.psi - phi_col_).squaredNorm();
         if (!ordinary_) ordinary_.emplace(result_.depth, result_.dim);
         return ordinary_->sweep.forward(result_.as_const(), phi_);
@@ -76,17 +101,20 @@ public:
             ordinary_step(next.psi);
         }
         next.factored = true;
+        next.broken = false;
         if (next.psi.allFinite()) {  // else ℓ is not finite: the loop reverts without looking further
             projector_.project_positive(next.psi, params_.gamma, next.psi);
-            if (!decompose(next)) fail(FactorStatus::singular);
             // Real principal roots: the projected Ψ is γ-positive, so every eigenvalue λ of R has
             // Re λ ≥ γ / σ_max(Ψ) > 0 (R z = λ z, y = P⁻¹z: y*Ψy = λ y*Py); rounding can only
             // break that when γ is within rounding of 0 relative to ‖Ψ‖, where R's Schur form
             // is checked every step, as the layers would need it.
-            const T rounding = T(100) * T(next.sigma.size()) * std::numeric_limits<T>::epsilon() * next.sigma(0);
-            if (!(params_.gamma > rounding)) {
-                const FactorStatus roots = factorizer_.rotation_roots(next.u, next.v);
-                if (roots != FactorStatus::ok) fail(roots);
+            next.broken = !decompose(next);
+            if (!next.broken) {
+                const T rounding =
+                    T(100) * T(next.sigma.size()) * std::numeric_limits<T>::epsilon() * next.sigma(0);
+                if (!(params_.gamma > rounding)) {
+                    next.broken = factorizer_.rotation_roots(next.u, next.v) != FactorStatus::ok;
+                }
             }
         }
         current_ = 1 - current_;
@@ -94,11 +122,14 @@ public:
 
     void revert() { current_ = 1 - current_; }
 
+    void set_lr(T lr) { params_.lr = lr; }
+
+    // Leaves the current state's layers in the caller's layers; the factored state stays, for
+    // the next call.
     void finish() {
         const State& state = states_[current_];
-        if (!state.factored) return;  // the caller's layers, untouched
+        if (!state.factored || state.broken) return;  // the caller's layers, untouched
         materialize(state, result_);
-        if (product_out_ != nullptr) MatrixMap<T>(product_out_, result_.dim, result_.dim) = state.psi;
     }
 
     void diagnose(double* out) {
@@ -119,6 +150,7 @@ private:
         ColMatrix<T> psi, u, v;  // Ψ = U diag(σ) Vᵀ
         ColVector<T> sigma;
         bool factored = false;  // false: the state is the caller's layers
+        bool broken = false;    // Ψ could not be factored: ℓ = +∞ (see the top of this file)
     };
 
     // c = op(a)·op(b) for column-major n×n matrices: the row-major gemm computes cᵀ = op(b)ᵀ·op(a)ᵀ.
@@ -187,15 +219,12 @@ private:
         return state.sigma.allFinite() && !BalancedFactorizer<T>::is_singular(state.sigma);
     }
 
+    // The layers of a factored state (advance() checked that they exist).
     void materialize(const State& state, LayerStack<T> out) {
         const FactorStatus status = factorizer_.factor_svd(state.u, state.sigma, state.v, out);
-        if (status != FactorStatus::ok) fail(status);
-    }
-
-    [[noreturn]] static void fail(FactorStatus status) {
-        throw std::runtime_error("power projection: the projected product has no balanced factorization (" +
-                                 std::string(status == FactorStatus::singular ? "singular" : "eigenvalue -1") +
-                                 "); gamma may be too small for this precision");
+        if (status != FactorStatus::ok) {
+            throw std::runtime_error("power projection: a checked product lost its balanced factorization");
+        }
     }
 
     LayerStack<T> result_;
@@ -203,7 +232,6 @@ private:
     ConstMatrixMap<T> phi_;
     ColMatrix<T> phi_col_;
     MethodParams<T> params_;
-    T* product_out_;
     Projector<T> projector_;
     BalancedFactorizer<T> factorizer_;
     std::optional<Diagnostics<T>> diagnostics_;

@@ -18,6 +18,9 @@ public:
         : result_(a), mu_(mu, dim), depth_(depth), lr_(lr), current_(Eigen::Map<Vector>(a, dim)),
           next_(dim), power_(dim), residual_(dim), base_(dim) {}
 
+    // Starts a run from the caller's a (finish() left it current).
+    void begin() { current_ = Eigen::Map<const Vector>(result_, current_.size()); }
+
     T evaluate() {
         integer_power(current_, depth_ - 1, power_);  // a^{L−1}
         residual_ = power_ * current_ - mu_;            // a^L − μ
@@ -30,6 +33,8 @@ public:
     }
 
     void revert() { current_.swap(next_); }
+
+    void set_lr(T lr) { lr_ = lr; }
 
     void finish() { std::copy(current_.data(), current_.data() + current_.size(), result_); }
 

@@ -1,0 +1,193 @@
+// A steppable training run: an engine (engine.hpp) plus the bookkeeping that must change
+// together with the layers — the global step count, whether the current state's loss is
+// recorded, and the recorded history. Every call leaves all of it consistent with the layers,
+// also when it is interrupted or throws, so that nothing outside (Python between two calls, a
+// signal, a second call) can see layers and a step count that disagree.
+//
+// The state (the layers, or the spectral dynamics' eigenvalues) belongs to the caller, who may
+// read and edit it between calls: each call first checks that it is finite and whether it
+// changed since the last call (a fingerprint of its bits), and then forgets what was derived from
+// the old state (the record flag, power projection's factored product).
+#pragma once
+
+#include "diagnostics.hpp"
+#include "engine.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace deeplinear {
+
+struct TrainerSettings {
+    std::int64_t record_every = 1;  // record ℓ at global steps that are multiples of this
+    bool diagnostics = false;       // also record diagnostics.hpp's row at every record
+};
+
+template <class T>
+class Trainer {
+public:
+    // `state` (`size` values, caller-owned, alive as long as the trainer) is what `engine` steps.
+    Trainer(T* state, std::size_t size, std::unique_ptr<Engine<T>> engine, const TrainerSettings& settings)
+        : state_(state), size_(size), engine_(std::move(engine)), settings_(settings) {
+        if (settings_.record_every < 1) throw std::invalid_argument("record_every must be >= 1");
+        history_.diagnostic_count = settings_.diagnostics ? kDiagnosticCount : 0;
+        fingerprint_ = check_state().hash;
+    }
+
+    // Up to max_steps more steps, stopping once ℓ <= tol (run_loop's rules). Records ℓ at global
+    // steps on the grid of record_every, the starting state if not yet recorded, and the final
+    // state (off the grid only when the run stops early or record_final).
+    LoopResult run(std::int64_t max_steps, double tol, bool record_final, const Interrupt& interrupted) {
+        if (max_steps < 0) throw std::invalid_argument("max_steps must be >= 0");
+        if (max_steps > std::numeric_limits<std::int64_t>::max() - steps_) {
+            throw std::invalid_argument("max_steps would take the step count past 2**63 - 1 (steps = " +
+                                        std::to_string(steps_) + ")");
+        }
+        refresh();
+        LoopOptions options;
+        options.max_steps = max_steps;
+        options.tol = tol;
+        options.record_every = settings_.record_every;
+        options.first_step = steps_;
+        options.record_first = !recorded_current_;
+        options.record_final = record_final;
+        const std::size_t before = history_.size();
+        LoopResult result;
+        try {
+            engine_->run(options, history_, interrupted, result);
+        } catch (...) {
+            settle(result, before);
+            throw;
+        }
+        settle(result, before);
+        return result;
+    }
+
+    // Records ℓ (and the diagnostics) of the current state at the current step; returns ℓ.
+    double record_current() {
+        refresh();
+        const double value = engine_->loss();
+        if (history_.diagnostic_count > 0) {
+            const std::size_t row = history_.diagnostics.size();
+            history_.diagnostics.resize(row + static_cast<std::size_t>(history_.diagnostic_count));
+            engine_->diagnose(history_.diagnostics.data() + row);
+        }
+        history_.losses.push_back(value);
+        history_.steps.push_back(steps_);
+        recorded_current_ = true;
+        return value;
+    }
+
+    // ℓ of the current state (not recorded).
+    double loss() {
+        refresh();
+        return engine_->loss();
+    }
+
+    // std::invalid_argument unless the state is finite; notes a change made from outside.
+    void check() { refresh(); }
+
+    std::int64_t steps() const { return steps_; }
+    bool recorded_current() const { return recorded_current_; }
+    const History& history() const { return history_; }
+    const TrainerSettings& settings() const { return settings_; }
+
+    // The step size and the record grid of the calls to come (the history so far stays).
+    void set_lr(double lr) {
+        if (!(lr > 0.0) || !std::isfinite(lr)) throw std::invalid_argument("lr must be a finite number > 0");
+        engine_->set_lr(lr);
+    }
+    void set_record_every(std::int64_t record_every) {
+        if (record_every < 1) throw std::invalid_argument("record_every must be >= 1");
+        settings_.record_every = record_every;
+    }
+
+    // The state of a checkpoint: its step count, record flag and history (validated by the caller).
+    void restore(std::int64_t steps, bool recorded_current, History history) {
+        if (steps < 0) throw std::invalid_argument("steps must be >= 0");
+        history.diagnostic_count = history_.diagnostic_count;
+        history_ = std::move(history);
+        steps_ = steps;
+        recorded_current_ = recorded_current;
+        refresh();
+    }
+
+    // Power projection's Ψ (engine.hpp): product() into out (d×d) when the current layers are
+    // its factors; resume() from a checkpoint's Ψ.
+    bool product(T* out) {
+        refresh();
+        return engine_->product(out);
+    }
+    bool resume(const T* psi) {
+        refresh();
+        return engine_->resume(psi);
+    }
+
+private:
+    struct Fingerprint {
+        std::uint64_t hash = 0;
+        bool finite = true;
+    };
+
+    // A hash of the state's bits (four interleaved FNV-1a lanes, so that it runs at memory speed)
+    // and whether every value is finite.
+    Fingerprint check_state() const {
+        using Bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+        constexpr Bits exponent = sizeof(T) == 8 ? Bits(0x7ff0000000000000ull) : Bits(0x7f800000u);
+        std::uint64_t lanes[4] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull, 0x9ce484222325cbf2ull,
+                                  0x2325cbf29ce48422ull};
+        Bits special = 0;  // an all-ones exponent (inf or NaN) in any value
+        for (std::size_t i = 0; i < size_; ++i) {
+            Bits bits;
+            std::memcpy(&bits, state_ + i, sizeof bits);
+            special |= static_cast<Bits>((bits & exponent) == exponent);
+            std::uint64_t& lane = lanes[i & 3];
+            lane = (lane ^ static_cast<std::uint64_t>(bits)) * 0x100000001b3ull;
+        }
+        Fingerprint result;
+        result.hash = lanes[0] ^ (lanes[1] << 1) ^ (lanes[2] << 2) ^ (lanes[3] << 3);
+        result.finite = special == 0;
+        return result;
+    }
+
+    // Before a call: the state must be finite; if it changed since the last call, what was
+    // derived from it is dropped.
+    void refresh() {
+        const Fingerprint now = check_state();
+        if (!now.finite) throw std::invalid_argument("layers must contain only finite values (found NaN or inf)");
+        if (now.hash != fingerprint_) {
+            recorded_current_ = false;
+            engine_->state_changed();
+            fingerprint_ = now.hash;
+        }
+    }
+
+    // After a call (also one that threw): the step count and flags follow what it did.
+    void settle(const LoopResult& result, std::size_t before) {
+        steps_ += result.steps;
+        if (history_.size() > before) {
+            recorded_current_ = history_.steps.back() == steps_;
+        } else if (result.steps > 0) {
+            recorded_current_ = false;
+        }
+        fingerprint_ = check_state().hash;
+    }
+
+    T* state_;
+    std::size_t size_;
+    std::unique_ptr<Engine<T>> engine_;
+    TrainerSettings settings_;
+    History history_;
+    std::int64_t steps_ = 0;
+    bool recorded_current_ = false;
+    std::uint64_t fingerprint_ = 0;
+};
+
+}  // namespace deeplinear

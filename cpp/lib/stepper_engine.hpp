@@ -1,0 +1,44 @@
+// Engine (engine.hpp) around any stepper of loop.hpp's interface (begin / evaluate / advance /
+// revert / finish / diagnose): private to the engine sources.
+#pragma once
+
+#include <deeplinear/engine.hpp>
+#include <deeplinear/threads.hpp>
+
+#include <utility>
+
+namespace deeplinear {
+
+template <class T, class Stepper>
+class StepperEngine : public Engine<T> {
+public:
+    template <class... Args>
+    explicit StepperEngine(int threads, Args&&... args) : stepper_(std::forward<Args>(args)...), threads_(threads) {}
+
+    void run(const LoopOptions& options, History& history, const Interrupt& interrupted,
+             LoopResult& result) override {
+        ThreadScope scope(threads_);
+        stepper_.begin();
+        run_loop(stepper_, options, history, interrupted, result);
+    }
+
+    double loss() override {
+        ThreadScope scope(threads_);
+        stepper_.begin();
+        return static_cast<double>(stepper_.evaluate());
+    }
+
+    void set_lr(double lr) override { stepper_.set_lr(static_cast<T>(lr)); }
+
+    void diagnose(double* out) override {
+        ThreadScope scope(threads_);
+        stepper_.begin();
+        stepper_.diagnose(out);
+    }
+
+protected:
+    Stepper stepper_;
+    int threads_;
+};
+
+}  // namespace deeplinear

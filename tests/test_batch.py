@@ -1,0 +1,223 @@
+"""train_batch / BatchTrainer: B independent networks in one call, each exactly its own run."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import deeplinear as dl
+from interrupts import interrupt_after
+from reference import loss as reference_loss
+
+METHODS = [
+    ("gd", {}),
+    ("penalty", {"kappa": [0.0, 0.1, 0.3]}),
+    ("step_and_project", {"psi": [0.2, 0.5, 1.0]}),
+    ("power_projection", {"gamma": [0.1, 0.2, 0.3]}),
+]
+
+
+def _phis(count: int, dim: int, dtype=np.float64) -> np.ndarray:
+    return np.stack([dl.targets.gamma_positive(dim, 0.4, seed=s) for s in range(count)]).astype(
+        dtype
+    )
+
+
+def _option(options: dict, b: int) -> dict:
+    return {k: (v[b] if isinstance(v, list) else v) for k, v in options.items()}
+
+
+def _assert_same(result: dl.TrainResult, alone: dl.TrainResult) -> None:
+    np.testing.assert_array_equal(result.layers, alone.layers)
+    np.testing.assert_array_equal(result.losses, alone.losses)
+    np.testing.assert_array_equal(result.loss_steps, alone.loss_steps)
+    assert result.steps == alone.steps and result.status == alone.status
+    assert result.final_loss == alone.final_loss
+
+
+@pytest.mark.parametrize(("method", "options"), METHODS)
+@pytest.mark.parametrize("dim", [3, 4, 7, 20])
+def test_each_network_is_its_own_run_bit_for_bit(method: str, options: dict, dim: int) -> None:
+    phis = _phis(3, dim)
+    lr = [0.02, 0.05, 0.03]
+    tol = [0.0, 1e-3, 0.0]
+    batch = dl.train_batch(phis, 3, method, lr=lr, tol=tol, max_steps=60, record_every=7, **options)
+    assert batch.layers.shape == (3, 3, dim, dim) and len(batch) == 3
+    for b in range(3):
+        alone = dl.train(
+            phis[b],
+            3,
+            method,
+            lr=lr[b],
+            tol=tol[b],
+            max_steps=60,
+            record_every=7,
+            **_option(options, b),
+        )
+        _assert_same(batch[b], alone)
+        # the (B, n) table holds the same numbers at the shared steps
+        where = np.searchsorted(batch.loss_steps, alone.loss_steps)
+        np.testing.assert_array_equal(batch.losses[b, where], alone.losses)
+
+
+def test_threads_do_not_change_a_bit() -> None:
+    phis = _phis(9, 6)
+    one = dl.train_batch(phis, 4, lr=0.03, max_steps=80, record_every=5)
+    two = dl.train_batch(phis, 4, lr=0.03, max_steps=80, record_every=5, threads=2)
+    np.testing.assert_array_equal(one.layers, two.layers)
+    np.testing.assert_array_equal(one.losses, two.losses)
+
+
+def test_float32_batches_stay_float32_and_match_float32_runs() -> None:
+    phis = _phis(2, 5, np.float32)
+    batch = dl.train_batch(phis, 3, lr=0.05, max_steps=30)
+    assert batch.layers.dtype == np.float32
+    _assert_same(batch[1], dl.train(phis[1], 3, lr=0.05, max_steps=30))
+
+
+def test_every_network_has_its_own_stop_and_status() -> None:
+    phis = _phis(3, 4)
+    result = dl.train_batch(phis, 3, lr=[0.05, 1e3, 0.05], tol=[1e-4, 0.0, 0.0], max_steps=500)
+    assert list(result.status) == ["converged", "diverged", "max_steps"]
+    assert result.steps[0] < 500 and result.steps[2] == 500
+    assert np.isfinite(result.layers).all()  # the diverged one keeps its last finite state
+    for b in range(3):
+        assert result.final_loss[b] == pytest.approx(
+            reference_loss(result.layers[b], phis[b]), rel=1e-9
+        )
+
+
+def test_init_shared_per_network_and_numbers() -> None:
+    phis = _phis(2, 3)
+    shared = np.stack([np.eye(3) * 0.9] * 2)
+    per = np.stack([shared, 1.1 * shared])
+    a = dl.train_batch(phis, 2, lr=0.05, max_steps=5, init=shared)
+    b = dl.train_batch(phis, 2, lr=0.05, max_steps=5, init=per)
+    c = dl.train_batch(phis, 2, lr=0.05, max_steps=5, init=0.9)
+    np.testing.assert_array_equal(a.layers, c.layers)
+    _assert_same(b[1], dl.train(phis[1], 2, lr=0.05, max_steps=5, init=per[1]))
+
+
+def test_steppable_batches_record_like_one_run() -> None:
+    phis = _phis(3, 4)
+    trainer = dl.BatchTrainer(phis, 3, lr=0.04, record_every=4)
+    trainer.step(5)
+    trainer.step(6)
+    result = trainer.run(max_steps=9)
+    straight = dl.train_batch(phis, 3, lr=0.04, record_every=4, max_steps=20)
+    np.testing.assert_array_equal(trainer.layers, straight.layers)
+    for b in range(3):
+        history = trainer.history(b)
+        np.testing.assert_array_equal(history.losses, straight[b].losses)
+        np.testing.assert_array_equal(history.loss_steps, straight[b].loss_steps)
+    assert result.steps.tolist() == [20, 20, 20]
+
+
+def test_a_callback_sees_the_batch_and_can_stop_it() -> None:
+    phis = _phis(2, 4)
+    seen = []
+
+    def callback(steps, layers, losses):
+        seen.append((steps.copy(), losses.copy()))
+        assert layers.shape == (2, 3, 4, 4)
+        return bool(steps[0] >= 20)
+
+    result = dl.train_batch(phis, 3, lr=0.04, max_steps=100, record_every=10, callback=callback)
+    assert [s.tolist() for s, _ in seen] == [[10, 10], [20, 20]]
+    assert list(result.status) == ["stopped", "stopped"] and result.steps.tolist() == [20, 20]
+    for b in range(2):
+        assert seen[-1][1][b] == pytest.approx(reference_loss(result.layers[b], phis[b]), rel=1e-12)
+
+
+def test_a_callback_breaking_one_network_stops_only_that_one() -> None:
+    phis = _phis(2, 4)
+
+    def callback(steps, layers, losses):
+        if steps[0] == 10:
+            layers[1, 0, 0, 0] = np.nan
+
+    result = dl.train_batch(phis, 3, lr=0.04, max_steps=30, record_every=10, callback=callback)
+    assert list(result.status) == ["max_steps", "diverged"]
+    assert result.steps.tolist() == [30, 10] and np.isfinite(result.layers).all()
+
+
+@pytest.mark.parametrize(("method", "options"), METHODS)
+def test_save_and_load_resume_bit_for_bit(tmp_path: Path, method: str, options: dict) -> None:
+    phis = _phis(3, 4)
+    straight = dl.BatchTrainer(
+        phis, 3, method, lr=0.05, record_every=3, diagnostics=True, **options
+    )
+    straight.run(max_steps=40)
+    first = dl.BatchTrainer(phis, 3, method, lr=0.05, record_every=3, diagnostics=True, **options)
+    first.step(17)
+    first.save(tmp_path / "batch.npz")
+    loaded = dl.BatchTrainer.load(tmp_path / "batch.npz")
+    assert loaded.steps.tolist() == [17, 17, 17]
+    loaded.run(max_steps=23)
+    np.testing.assert_array_equal(loaded.layers, straight.layers)
+    for b in range(3):
+        _assert_same(loaded.history(b), straight.history(b))
+
+
+def test_corrupt_batch_checkpoints_raise_value_error(tmp_path: Path) -> None:
+    trainer = dl.BatchTrainer(_phis(2, 3), 2, lr=0.05)
+    trainer.step(4)
+    path = tmp_path / "b.npz"
+    trainer.save(path)
+    with np.load(path) as saved:
+        data = dict(saved)
+    for field, value in (
+        ("history_sizes", np.array([6, 6])),
+        ("history_sizes", np.array([3, 7])),
+        ("steps", np.array([4])),
+        ("status", np.array(["max_steps", "exploded"])),
+        ("lr", np.array([0.05, -1.0])),
+    ):
+        broken = dict(data, **{field: value})
+        np.savez(tmp_path / "x.npz", **broken)
+        with pytest.raises(ValueError):
+            dl.BatchTrainer.load(tmp_path / "x.npz")
+    (tmp_path / "y.npz").write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError):
+        dl.BatchTrainer.load(tmp_path / "y.npz")
+
+
+def test_ctrl_c_stops_the_batch_with_every_network_consistent() -> None:
+    phis = np.stack([dl.targets.spd(32, 3.0, seed=s) for s in range(4)])
+    timer, sent = interrupt_after(0.3)
+    try:
+        with pytest.warns(RuntimeWarning, match="interrupted"):
+            result = dl.train_batch(phis, 6, lr=1e-4, max_steps=400_000, record_every=100)
+        returned = time.perf_counter()
+    finally:
+        timer.join()
+    assert returned - sent[0] < 1.0
+    assert set(result.status) == {"interrupted"}
+    for b in range(4):
+        run = result[b]
+        assert run.loss_steps[-1] == run.steps
+        replay = dl.train(phis[b], 6, lr=1e-4, max_steps=run.steps, record_every=100)
+        np.testing.assert_array_equal(run.layers, replay.layers)
+
+
+def test_bad_batch_arguments_name_the_argument() -> None:
+    phis = _phis(2, 3)
+    with pytest.raises(ValueError, match="phis"):
+        dl.train_batch(np.eye(3), 2, lr=0.1)
+    with pytest.raises(ValueError, match="lr"):
+        dl.train_batch(phis, 2, lr=[0.1, 0.1, 0.1])
+    with pytest.raises(ValueError, match=r"lr\[1\]"):
+        dl.train_batch(phis, 2, lr=[0.1, -0.1])
+    with pytest.raises(ValueError, match=r"network 1: .*gamma"):
+        dl.train_batch(phis, 2, "power_projection", lr=0.1, gamma=[0.1, -1.0])
+    with pytest.raises(ValueError, match="init"):
+        dl.train_batch(phis, 2, lr=0.1, init=np.zeros((3, 3, 3)))
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        dl.train_batch(phis, 2, lr=0.1, learning_rate=0.1)
+    trainer = dl.BatchTrainer(phis, 2, lr=0.1)
+    trainer.layers[1, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="network 1"):
+        trainer.step(1)

@@ -1,0 +1,347 @@
+"""What training guarantees under faults: Ctrl-C anywhere, divergence, callbacks that break the
+state, use from two threads, and checkpoints that are corrupt or inconsistent.
+
+Each test states one guarantee of the documentation's "Guarantees" page and fails without it."""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import deeplinear as dl
+from interrupts import interrupt_after
+from reference import loss as reference_loss
+
+PHI = dl.targets.spd(6, 3.0, seed=1)
+
+
+# -- Ctrl-C: the state is that of a completed step, and everything agrees with it ------------
+
+
+class _InterruptAfterCall:
+    """A session whose run() completes, then raises KeyboardInterrupt: Ctrl-C landing in the
+    instant between the compiled call's return and the Python bookkeeping."""
+
+    def __init__(self, session, after: int) -> None:
+        self._session = session
+        self._calls = 0
+        self._after = after
+
+    def run(self, *args):
+        result = self._session.run(*args)
+        self._calls += 1
+        if self._calls == self._after:
+            raise KeyboardInterrupt
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+
+def _consistent(result: dl.TrainResult, phi: np.ndarray, depth: int, lr: float) -> None:
+    """The result's layers are exactly GD's after result.steps steps, and final_loss is theirs."""
+    start = np.broadcast_to(np.eye(phi.shape[0]), (depth, *phi.shape)).copy()
+    replay = dl.train(phi, depth, lr=lr, init=start, max_steps=result.steps, record_every=10**9)
+    np.testing.assert_array_equal(result.layers, replay.layers)
+    assert result.loss_steps[-1] == result.steps
+    assert result.final_loss == pytest.approx(reference_loss(result.layers, phi), rel=1e-12)
+
+
+@pytest.mark.parametrize("after", [1, 3, 7])
+def test_ctrl_c_between_a_call_and_its_bookkeeping_keeps_layers_and_steps_together(
+    after: int,
+) -> None:
+    seen = []
+    trainer = dl.Trainer(PHI, 4, lr=0.05, record_every=5, callback=lambda s, t, v: seen.append(s))
+    trainer._session = _InterruptAfterCall(trainer._session, after)
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        result = trainer.run(max_steps=200)
+    assert result.status == "interrupted"
+    assert result.steps == 5 * after
+    _consistent(result, PHI, 4, 0.05)
+
+
+def test_ctrl_c_with_a_callback_and_progress_returns_a_consistent_state() -> None:
+    phi = dl.targets.spd(48, 3.0, seed=2)
+    timer, _ = interrupt_after(0.4)
+    try:
+        with pytest.warns(RuntimeWarning, match="interrupted"):
+            result = dl.train(
+                phi,
+                6,
+                lr=1e-4,
+                max_steps=200_000,
+                record_every=3,
+                callback=lambda s, t, v: None,
+                progress=True,
+            )
+    finally:
+        timer.join()
+    assert result.status == "interrupted" and 0 < result.steps < 200_000
+    assert result.loss_steps[-1] == result.steps
+    assert result.final_loss == pytest.approx(reference_loss(result.layers, phi), rel=1e-10)
+
+
+def test_ctrl_c_inside_a_callback_stops_at_that_record() -> None:
+    def callback(step, layers, loss):
+        if step == 30:
+            raise KeyboardInterrupt
+
+    with pytest.warns(RuntimeWarning, match="after 30 steps"):
+        result = dl.train(PHI, 3, lr=0.05, max_steps=100, record_every=10, callback=callback)
+    assert result.status == "interrupted" and result.steps == 30
+    _consistent(result, PHI, 3, 0.05)
+
+
+def test_ctrl_c_in_a_single_step_call_keeps_the_trainer_consistent() -> None:
+    trainer = dl.Trainer(PHI, 4, lr=0.05, record_every=2)
+    trainer.step(4)
+    trainer._session = _InterruptAfterCall(trainer._session, 1)
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        trainer.step(3)
+    assert trainer.steps == 7 and trainer.status == "interrupted"
+    assert trainer.loss_steps[-1] == 7
+    np.testing.assert_array_equal(trainer.loss_steps, [0, 2, 4, 6, 7])
+    assert trainer.losses[-1] == pytest.approx(reference_loss(trainer.layers, PHI), rel=1e-12)
+
+
+# -- divergence ---------------------------------------------------------------------------------
+
+
+def test_power_projection_with_a_huge_step_diverges_keeping_the_last_finite_state() -> None:
+    phi = dl.targets.spd(4, 3.0, seed=0)
+    trainer = dl.Trainer(phi, 4, "power_projection", gamma=0.1, lr=10.0)
+    loss = trainer.step(1000)
+    assert trainer.status == "diverged"
+    assert np.isfinite(trainer.layers).all() and np.isfinite(loss)
+    # the state is the last one whose product could still be factored and stepped from
+    assert trainer.steps < 1000
+    assert trainer.loss == pytest.approx(reference_loss(trainer.layers, phi), rel=1e-6)
+    result = dl.train(phi, 4, "power_projection", gamma=0.1, lr=10.0, max_steps=1000)
+    assert result.status == "diverged" and result.steps == trainer.steps
+
+
+def test_a_callback_writing_nan_ends_diverged_with_the_state_before_it() -> None:
+    before = {}
+
+    def callback(step, layers, loss):
+        if step == 20:
+            before["layers"] = layers.copy()
+            layers[1, 0, 0] = np.nan
+
+    result = dl.train(PHI, 3, lr=0.05, max_steps=100, record_every=10, callback=callback)
+    assert result.status == "diverged" and result.steps == 20
+    np.testing.assert_array_equal(result.layers, before["layers"])
+    assert np.isfinite(result.final_loss)
+
+
+def test_editing_the_live_layers_with_nan_between_steps_is_an_error() -> None:
+    trainer = dl.Trainer(PHI, 3, lr=0.05)
+    trainer.step(2)
+    trainer.layers[0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match="finite"):
+        trainer.step(1)
+    assert trainer.steps == 2
+
+
+def test_edits_between_steps_are_noticed_and_recorded() -> None:
+    trainer = dl.Trainer(PHI, 3, lr=0.05, record_every=1)
+    trainer.run(max_steps=3)
+    trainer.layers[0] += 0.01  # in place: the recorded loss of step 3 no longer describes it
+    result = trainer.run(max_steps=0)
+    assert trainer.loss_steps[-1] == 3 and trainer.loss_steps[-2] == 3
+    assert result.final_loss == pytest.approx(reference_loss(trainer.layers, PHI), rel=1e-12)
+
+
+# -- threads ----------------------------------------------------------------------------------
+
+
+def test_a_trainer_used_from_two_threads_refuses_the_second() -> None:
+    phi = dl.targets.spd(64, 3.0, seed=3)
+    trainer = dl.Trainer(phi, 8, lr=1e-3)
+    errors: list[BaseException] = []
+    started = threading.Event()
+
+    def long_run() -> None:
+        started.set()
+        trainer.step(4000)
+
+    worker = threading.Thread(target=long_run)
+    worker.start()
+    started.wait()
+    time.sleep(0.05)
+    for action in (
+        lambda: trainer.step(1),
+        lambda: trainer.save("never.npz"),
+        lambda: trainer.loss,
+    ):
+        try:
+            action()
+        except RuntimeError as exc:
+            errors.append(exc)
+    worker.join()
+    assert len(errors) == 3 and all("another thread" in str(e) for e in errors)
+    assert not Path("never.npz").exists()
+    assert trainer.steps == 4000  # the run itself was not disturbed
+
+
+def test_saving_while_another_thread_steps_never_writes_a_torn_checkpoint(tmp_path: Path) -> None:
+    phi = dl.targets.spd(32, 3.0, seed=4)
+    trainer = dl.Trainer(phi, 6, lr=1e-3, record_every=7)
+    done = threading.Event()
+
+    def stepping() -> None:
+        for _ in range(300):
+            try:
+                trainer.step(5)
+            except RuntimeError:
+                pass
+        done.set()
+
+    worker = threading.Thread(target=stepping)
+    worker.start()
+    saved = 0
+    while not done.is_set():
+        try:
+            trainer.save(tmp_path / f"c{saved}.npz")
+            saved += 1
+        except RuntimeError:
+            pass
+    worker.join()
+    for index in range(saved):
+        loaded = dl.Trainer.load(tmp_path / f"c{index}.npz")
+        # a checkpoint is a state of the run: its layers are GD's after its step count
+        replay = dl.train(phi, 6, lr=1e-3, max_steps=loaded.steps, record_every=10**9)
+        np.testing.assert_array_equal(loaded.layers, replay.layers)
+
+
+def test_a_callback_may_save_but_not_step(tmp_path: Path) -> None:
+    def callback(step, layers, loss):
+        trainer.save(tmp_path / f"at{step}.npz")
+        if step == 10:
+            trainer.step(1)
+
+    trainer = dl.Trainer(PHI, 2, lr=0.05, record_every=5, callback=callback)
+    with pytest.raises(RuntimeError, match="own callback"):
+        trainer.run(max_steps=20)
+    assert dl.Trainer.load(tmp_path / "at5.npz").steps == 5
+
+
+def test_threads_are_capped_at_the_cores_available() -> None:
+    trainer = dl.Trainer(PHI, 2, lr=0.05, threads=10_000)
+    assert 1 <= trainer.threads <= dl.training.available_cores()
+
+
+# -- checkpoints ----------------------------------------------------------------------------
+
+
+def _saved(tmp_path: Path, method: str = "gd", **options) -> dict[str, np.ndarray]:
+    trainer = dl.Trainer(PHI, 3, method, lr=0.05, record_every=4, **options)
+    trainer.step(10)
+    path = tmp_path / "base.npz"
+    trainer.save(path)
+    with np.load(path) as saved:
+        return dict(saved)
+
+
+def _load_with(tmp_path: Path, data: dict[str, np.ndarray]) -> None:
+    path = tmp_path / "crafted.npz"
+    np.savez(path, **data)
+    dl.Trainer.load(path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("steps", np.array(-1), "steps"),
+        ("steps", np.array(10.5), "steps must be an integer"),
+        ("steps", np.array(2**63 - 1, dtype=np.uint64) + np.uint64(5), "steps"),
+        ("steps", np.array(5), "loss_steps run past steps"),
+        ("losses", lambda data: np.where(np.arange(3) == 1, np.nan, data["losses"]), "finite"),
+        ("losses", lambda data: data["losses"][:2], "one length"),
+        ("loss_steps", np.array([0, 8, 4]), "increasing"),
+        ("recorded_current", np.array(True), "recorded_current"),
+        ("status", np.array("exploded"), "status"),
+        ("method", np.array("adam"), "method"),
+        ("lr", np.array(-0.1), "lr must be > 0"),
+        ("record_every", np.array(0), "record_every"),
+        ("layers", np.zeros((3, 5, 5)), "must be"),
+        ("layers", np.full((3, 6, 6), np.inf), "finite"),
+        ("recorded_current", np.array(1.0), "boolean"),
+        ("format", np.array(["deeplinear-checkpoint-1"]), "not a deeplinear"),
+    ],
+)
+def test_inconsistent_checkpoints_are_refused(
+    tmp_path: Path, field: str, value: np.ndarray, message: str
+) -> None:
+    data = _saved(tmp_path)
+    assert list(data["loss_steps"]) == [0, 4, 8] and int(data["steps"]) == 10
+    data[field] = value(data) if callable(value) else value
+    with pytest.raises(ValueError, match=message):
+        _load_with(tmp_path, data)
+
+
+def test_a_product_that_does_not_belong_to_the_layers_is_refused(tmp_path: Path) -> None:
+    data = _saved(tmp_path, "power_projection", gamma=0.2)
+    assert "product" in data
+    _load_with(tmp_path, data)  # the genuine one loads
+    data["product"] = data["product"] + 0.01 * np.eye(6)
+    with pytest.raises(ValueError, match="product"):
+        _load_with(tmp_path, data)
+
+
+def test_files_of_every_broken_kind_raise_value_error(tmp_path: Path) -> None:
+    data = _saved(tmp_path)
+    plain = tmp_path / "plain.npy"
+    np.save(plain, np.eye(3))
+    text = tmp_path / "text.npz"
+    text.write_text("not an archive")
+    directory = tmp_path / "folder.npz"
+    directory.mkdir()
+    good = tmp_path / "good.npz"
+    np.savez(good, **data)
+    raw = good.read_bytes()
+    # a zip whose central directory claims an unsupported compression method
+    unsupported = tmp_path / "method.npz"
+    with zipfile.ZipFile(unsupported, "w") as archive:
+        archive.writestr("layers.npy", b"x" * 100)
+    blob = bytearray(unsupported.read_bytes())
+    central = blob.rfind(b"PK\x01\x02")
+    blob[central + 10 : central + 12] = (99).to_bytes(2, "little")
+    unsupported.write_bytes(bytes(blob))
+    flipped = tmp_path / "flipped.npz"
+    middle = len(raw) // 2
+    flipped.write_bytes(
+        raw[:middle] + bytes(b ^ 0xFF for b in raw[middle : middle + 64]) + raw[middle + 64 :]
+    )
+    for path in (plain, text, directory, unsupported, flipped, tmp_path / "missing.npz"):
+        with pytest.raises(ValueError):
+            dl.Trainer.load(path)
+
+
+def test_checkpoint_readers_never_raise_other_types(tmp_path: Path) -> None:
+    """Random corruptions of a real checkpoint: ValueError or a valid load, nothing else."""
+    good = tmp_path / "good.npz"
+    trainer = dl.Trainer(PHI, 3, lr=0.05, record_every=4, diagnostics=True)
+    trainer.step(10)
+    trainer.save(good)
+    raw = good.read_bytes()
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        blob = bytearray(raw)
+        for position in rng.integers(0, len(blob), size=int(rng.integers(1, 8))):
+            blob[position] = int(rng.integers(0, 256))
+        path = tmp_path / f"bad{trial}.npz"
+        path.write_bytes(bytes(blob))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                dl.Trainer.load(path)
+            except ValueError:
+                pass
