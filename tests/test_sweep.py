@@ -131,7 +131,7 @@ def test_sweep_on_a_dask_local_cluster_matches_the_local_sweep(tmp_path: Path) -
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             worker_dashboard_address=None,
         ) as cluster,
         distributed.Client(cluster) as client,

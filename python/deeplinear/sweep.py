@@ -389,8 +389,8 @@ def _run_pending(
             if isinstance(exc, KeyboardInterrupt):
                 where = f", stored in {folder.folder}" if folder is not None else ""
                 raise KeyboardInterrupt(
-                    f"sweep interrupted: {counts['finished']} of {len(pending)} runs finished"
-                    f"{where}; run it again to resume"
+                    f"{counts['finished']} of {len(pending)} runs finished{where}; "
+                    "run the sweep again to resume"
                 ) from None
             raise
         if writer is not None:
@@ -398,9 +398,7 @@ def _run_pending(
         if own is not None:
             own.shutdown(wait=True)
         if guard.received:
-            raise KeyboardInterrupt(
-                f"sweep interrupted after its last run: all {len(pending)} runs finished"
-            )
+            raise KeyboardInterrupt(f"after the last run: all {len(pending)} runs finished")
 
 
 def _worker_error(exc: BaseException) -> dict[str, Any]:
