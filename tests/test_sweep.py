@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import deeplinear as dl
+from dask_cluster import dask_client
 
 sweep_module = importlib.import_module("deeplinear.sweep")  # dl.sweep is the function
 
@@ -124,18 +125,8 @@ def test_config_key_is_stable_and_sensitive() -> None:
 
 
 def test_sweep_on_a_dask_local_cluster_matches_the_local_sweep(tmp_path: Path) -> None:
-    distributed = pytest.importorskip("distributed")
     local = rows(dl.sweep(small_grid(), progress=False))
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            worker_dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with dask_client() as client:
         remote = rows(dl.sweep(small_grid(), executor=client, store=tmp_path, progress=False))
     assert [r["final_loss"] for r in remote] == [r["final_loss"] for r in local]
     assert [r["steps"] for r in remote] == [r["steps"] for r in local]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import deeplinear as dl
+from dask_cluster import dask_client
 from interrupts import interrupt_after, require_sigint
 
 sweep_module = importlib.import_module("deeplinear.sweep")
@@ -85,18 +86,8 @@ def test_ctrl_c_stops_a_sweep_on_a_process_pool(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_a_sweep_on_a_dask_cluster(tmp_path: Path) -> None:
-    distributed = pytest.importorskip("distributed")
     require_sigint()
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            worker_dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with dask_client() as client:
         client.submit(abs, 1).result()
         assert interrupted_sweep(tmp_path, after=2.0, executor=client) < 1.0
 
