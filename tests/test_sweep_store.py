@@ -293,3 +293,30 @@ def test_a_store_that_is_a_file_is_an_os_error(tmp_path: Path) -> None:
     path.write_text("x")
     with pytest.raises(OSError):
         dl.sweep(configs_of(1), store=path, progress=False)
+
+
+def test_a_worker_that_dies_gives_error_rows_that_run_again(tmp_path: Path, monkeypatch) -> None:
+    import concurrent.futures
+    import os
+
+    configs = configs_of(6)
+    original = tasks_module.prepare
+
+    def dies(config, cache=None):  # the forked workers inherit this
+        if config["target_params"]["seed"] == 3:
+            os._exit(1)
+        return original(config, cache)
+
+    monkeypatch.setattr(tasks_module, "prepare", dies)
+    with concurrent.futures.ProcessPoolExecutor(2) as pool:
+        table = rows(dl.sweep(configs, executor=pool, store=tmp_path, progress=False, batch=False))
+    broken = [row for row in table if row["status"] == "error"]
+    assert broken and all(row["error"].startswith("BrokenProcessPool") for row in broken)
+    finished = {
+        sweep_module.config_key(c) for c, row in zip(configs, table) if row["status"] != "error"
+    }
+    assert {line["key"] for line in records(tmp_path)} == finished  # errors not stored
+    monkeypatch.setattr(tasks_module, "prepare", original)
+    again = rows(dl.sweep(configs, store=tmp_path, progress=False))
+    assert all(row["status"] == "max_steps" for row in again)
+    assert sum(not row["cached"] for row in again) == len(broken)

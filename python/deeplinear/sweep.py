@@ -345,7 +345,12 @@ def _run_pending(
             task = next(queue, None)
             if task is None:
                 return
-            running[pool.submit(run_task, [configs[i] for i in task], token)] = task
+            try:
+                future = pool.submit(run_task, [configs[i] for i in task], token)
+            except Exception as exc:  # a broken pool (a worker died) or one shut down
+                future = concurrent.futures.Future()
+                future.set_exception(exc)
+            running[future] = task
 
     total = len(configs)
     with (
