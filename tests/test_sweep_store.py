@@ -320,3 +320,44 @@ def test_a_worker_that_dies_gives_error_rows_that_run_again(tmp_path: Path, monk
     again = rows(dl.sweep(configs, store=tmp_path, progress=False))
     assert all(row["status"] == "max_steps" for row in again)
     assert sum(not row["cached"] for row in again) == len(broken)
+
+
+def test_shards_are_written_while_a_sweep_runs(monkeypatch, tmp_path: Path) -> None:
+    clock = [0.0]
+    monkeypatch.setattr(store_module.time, "monotonic", lambda: clock[0])
+    writer = store_module.ShardWriter(tmp_path)
+    config = configs_of(1)[0]
+    result = sweep_module.run_config(config)
+    writer.add(sweep_module.config_key(config), sweep_module._canonical_text(config), result)
+    assert not writer.due()
+    clock[0] += store_module.FLUSH_SECONDS
+    assert writer.due()  # the oldest unwritten record is FLUSH_SECONDS old
+    writer.flush()
+    assert len(records(tmp_path)) == 1 and not writer.due()
+    for _ in range(store_module.FLUSH_RECORDS - 1):
+        writer.add("k" * 32, "{}", result)
+    assert not writer.due()
+    writer.add("k" * 32, "{}", result)
+    assert writer.due()  # or FLUSH_RECORDS of them wait
+
+
+def test_sweeps_writing_one_store_at_once_keep_every_run(tmp_path: Path) -> None:
+    import threading
+
+    first, second = configs_of(30), configs_of(45)[15:]  # 15 configs in both
+    tables: dict[str, list[dict]] = {}
+
+    def run(name: str, configs: list[dict]) -> None:
+        tables[name] = rows(dl.sweep(configs, store=tmp_path, progress=False, batch=False))
+
+    threads = [threading.Thread(target=run, args=item) for item in (("a", first), ("b", second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(row["status"] == "max_steps" for table in tables.values() for row in table)
+    keys = {sweep_module.config_key(c) for c in first + second}
+    assert {line["key"] for line in records(tmp_path)} == keys
+    assert len(list(tmp_path.glob("runs-*.jsonl"))) >= 2  # one writer each, names apart
+    again = rows(dl.sweep(first + second, store=tmp_path, progress=False))
+    assert all(row["cached"] for row in again)

@@ -128,8 +128,8 @@ def test_out_naming_a_folder_says_so(tmp_path: Path, capsys) -> None:
 def test_ctrl_c_stops_train_and_demo_with_status_130(command: str, tmp_path: Path, capsys):
     out = tmp_path / "run.npz"
     argv = {
-        "train": ["train", "--d", "6", "--lr", "1e-6", "--steps", "900000000", "--out", str(out)],
-        "demo": ["demo", "--d", "6", "--steps", "900000000", "--tol", "0"],
+        "train": ["train", "--d", "6", "--lr", "1e-6", "--steps", "100000000", "--out", str(out)],
+        "demo": ["demo", "--d", "6", "--steps", "100000000", "--tol", "0"],
     }[command]
     timer, sent = interrupt_after(0.5)
     try:
