@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import deeplinear as dl
 
@@ -361,3 +363,57 @@ def test_sweeps_writing_one_store_at_once_keep_every_run(tmp_path: Path) -> None
     assert len(list(tmp_path.glob("runs-*.jsonl"))) >= 2  # one writer each, names apart
     again = rows(dl.sweep(first + second, store=tmp_path, progress=False))
     assert all(row["cached"] for row in again)
+
+
+def _key_of_0_1(config: dict) -> str:
+    """config_key as deeplinear 0.1 wrote it (its stores are named by it): canonical JSON with
+    dict keys as sorted strings, arrays as [dtype, shape, sha256 of the bytes], numpy scalars
+    as numbers; sha256 of the text, 32 hex digits."""
+
+    def canonical(value):
+        if isinstance(value, np.ndarray):
+            array = np.ascontiguousarray(value)
+            digest = hashlib.sha256(array.tobytes()).hexdigest()
+            return {"__array__": [str(array.dtype), list(array.shape), digest]}
+        if isinstance(value, dict):
+            return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda i: str(i[0]))}
+        if isinstance(value, (list, tuple)):
+            return [canonical(v) for v in value]
+        if isinstance(value, (np.integer, np.floating, np.bool_)):
+            return value.item()
+        return value
+
+    text = json.dumps(canonical(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=5),
+    st.integers(-5, 5).map(np.int64),
+    st.floats(-1e3, 1e3).map(np.float64),
+    st.integers(1, 3).map(lambda n: np.arange(n * n, dtype=float).reshape(n, n)),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.one_of(st.text(max_size=3), st.integers(-20, 20)), inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+
+@given(st.dictionaries(st.text(max_size=6), _values, max_size=5))
+def test_config_keys_are_those_of_deeplinear_0_1(config: dict) -> None:
+    try:
+        expected = _key_of_0_1(config)
+    except (TypeError, ValueError):  # not JSON: a sweep refuses it
+        with pytest.raises((TypeError, ValueError)):
+            sweep_module.config_key(config)
+        return
+    assert sweep_module.config_key(config) == expected

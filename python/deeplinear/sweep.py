@@ -49,9 +49,17 @@ def grid(**lists: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, values)) for values in itertools.product(*expanded.values())]
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _canonical(value: Any) -> Any:
-    if type(value) in (str, int, float, bool) or value is None:  # the common case, first
+    """A config value in a form with one JSON text: arrays by dtype, shape and sha256, numpy
+    scalars as Python numbers, tuples as lists, dict keys as strings."""
+    kind = type(value)
+    if kind in _PLAIN:  # the common cases first: a sweep keys a million configs
         return value
+    if kind is dict and all(type(name) is str for name in value):  # json.dumps sorts them
+        return {k: v if type(v) in _PLAIN else _canonical(v) for k, v in value.items()}
     if isinstance(value, np.ndarray) or (hasattr(value, "__array__") and not np.isscalar(value)):
         array = np.ascontiguousarray(value)
         digest = hashlib.sha256(array.tobytes()).hexdigest()
