@@ -311,3 +311,29 @@ def test_progress_is_plain_lines_in_a_log_a_bar_on_a_terminal_and_off_when_asked
     monkeypatch.setattr("sys.stderr", terminal)
     dl.sweep(small_grid(), progress=True)
     assert "\rsweep:" in terminal.getvalue() and "/4 [" in terminal.getvalue()  # a tqdm bar
+
+
+def test_a_batch_is_made_again_without_an_invalid_config_and_a_failing_one_runs_alone(
+    monkeypatch,
+) -> None:
+    tasks = importlib.import_module("deeplinear._sweep_tasks")
+    configs = [config for config in small_grid() if config["depth"] == 2] * 2  # one batch key
+    configs[1] = {**configs[1], "lr": -1.0}
+    sizes = []
+    run = dl.BatchTrainer.run
+    counted = lambda self, *a: sizes.append(len(self)) or run(self, *a)  # noqa: E731
+    monkeypatch.setattr(dl.BatchTrainer, "run", counted)
+    outcomes = tasks.run_task([dict(c) for c in configs])
+    assert sizes == [3]  # the three valid configs, still one batch
+    assert [result["status"] for result, _ in outcomes] == ["max_steps", "error"] + [
+        "max_steps"
+    ] * 2
+    assert outcomes[1] == (outcomes[1][0], True)  # the invalid one: a deterministic error
+    assert [outcome(result) for result, _ in outcomes] == [direct(c) for c in configs]
+
+    def fails(self, *args):
+        raise RuntimeError("no balanced factorization (singular)")
+
+    monkeypatch.setattr(dl.BatchTrainer, "run", fails)
+    outcomes = tasks.run_task([dict(c) for c in configs])  # alone, by dl.train: the same rows
+    assert [outcome(result) for result, _ in outcomes] == [direct(c) for c in configs]

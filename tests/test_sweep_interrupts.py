@@ -163,3 +163,26 @@ def test_ctrl_c_during_the_bookkeeping_of_a_finished_run_still_stores_it(
     assert booked and booked[0]["status"] == "max_steps"
     assert len(stored_keys(tmp_path)) >= 1  # the run being booked when Ctrl-C came is kept
     assert stored_keys(tmp_path) <= {sweep_module.config_key(c) for c in SHORT}
+
+
+def test_networks_of_a_cancelled_batch_that_had_converged_are_stored(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(sweep_module, "TASK_WORK", 1e30)  # long runs batched too
+    quick = {"lr": 0.1, "tol": 1e-3}  # converge within a few hundred steps
+    base = {"target": "spd", "depth": 4, "max_steps": 40_000_000, "record_every": 10_000_000}
+    configs = [
+        {**base, "target_params": {"d": 5, "cond": 2.0, "seed": seed}, **options}
+        for seed, options in enumerate([quick, quick, {"lr": 1e-7}, {"lr": 1e-7}])
+    ]
+    assert len({sweep_module.batch_key(config) for config in configs}) == 1
+    timer, _ = interrupt_after(0.6)
+    try:
+        with (
+            concurrent.futures.ThreadPoolExecutor(1) as one,  # one worker: one task, one batch
+            pytest.raises(KeyboardInterrupt, match="2 of 4 runs finished"),
+        ):
+            dl.sweep(configs, executor=one, store=tmp_path, progress=False)
+    finally:
+        timer.join()
+    assert stored_keys(tmp_path) == {sweep_module.config_key(configs[i]) for i in (0, 1)}

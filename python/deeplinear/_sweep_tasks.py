@@ -359,22 +359,26 @@ def _run_prepared(
 
 
 def run_task(configs: list[Mapping[str, Any]], token: CancelToken | None = None) -> list[Outcome]:
-    """Run a task's configs — as one batch when there are several (they share a batch key),
-    else alone — and return each one's outcome; never raises for a config's error."""
+    """Run a task's configs — those that share a batch key as one batch, the others alone — and
+    return each one's outcome; never raises for a config's error."""
     token = CancelToken() if token is None else token
     cache: dict[Any, np.ndarray] = {}
     outcomes: list[Outcome | None] = [None] * len(configs)
-    prepared: dict[int, Prepared] = {}
+    groups: dict[Any, dict[int, Prepared]] = {}
     for index, config in enumerate(configs):
         if token.stopped:
             outcomes[index] = not_run(), False
             continue
         started = time.perf_counter()
         try:
-            prepared[index] = prepare(config, cache)
+            prepared = prepare(config, cache)
         except (ValueError, TypeError) as exc:
             outcomes[index] = _error(exc, time.perf_counter() - started), True
         except Exception as exc:
             outcomes[index] = _error(exc, time.perf_counter() - started), False
-    _run_prepared(prepared, outcomes, token)
+        else:
+            key = batch_key(config)
+            groups.setdefault(index if key is None else key, {})[index] = prepared
+    for group in groups.values():
+        _run_prepared(group, outcomes, token)
     return outcomes  # type: ignore[return-value]

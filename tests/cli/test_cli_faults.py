@@ -157,3 +157,10 @@ def test_sweep_prints_its_table_without_pandas(tmp_path: Path, capsys, monkeypat
     assert cli.main(["sweep", spec]) == 1
     out = capsys.readouterr().out
     assert "2 runs, 1 errors" in out and "needs kappa" in out and "max_steps" in out
+
+
+def test_a_store_that_cannot_be_made_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    spec = write(tmp_path / "grid.toml", FIXED + "[grid]\ndepth = [2]\n")
+    taken = tmp_path / "file"
+    taken.write_text("not a folder")
+    assert "File exists" in one_line(["sweep", spec, "--store", str(taken)], 2, capsys)
