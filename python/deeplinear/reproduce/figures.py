@@ -44,10 +44,15 @@ def positive(values: Any, floor: float = TINY) -> np.ndarray:
 def legend_below(fig: Any, axes: Any, columns: int = 2) -> None:
     """One legend for the whole figure, below its panels, so that it never covers a curve.
 
-    Entries with the same label are shown once.
+    Entries with the same label are shown once. Linear x axes get at most six ticks, so that
+    step numbers up to 10⁵ never run into each other.
     """
+    from matplotlib.ticker import MaxNLocator
+
     handles: dict[str, Any] = {}
     for ax in np.ravel(axes):
+        if ax.get_xscale() == "linear":
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
         for handle, label in zip(*ax.get_legend_handles_labels()):
             if not label.startswith("_"):
                 handles.setdefault(label, handle)

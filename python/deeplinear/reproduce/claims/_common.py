@@ -157,6 +157,18 @@ def at_rounding(value: float) -> str:
     return f"{value:.1e}"
 
 
+def upper_bound_text(value: float) -> str:
+    """A maximum that should be ≤ 0: "≤ 1e-13" when it is within rounding of 0."""
+    if math.isfinite(value) and value <= ROUNDING:
+        return f"≤ {ROUNDING:.0e}" if value > -ROUNDING else f"= {value:.3g}"
+    return f"= {value:.2e}"
+
+
+def tolerance(value: float) -> str:
+    """A tolerance as written in a criterion: 1e-9, not 1e-09."""
+    return f"{value:.0e}".replace("e-0", "e-")
+
+
 def lower_bound_text(value: float) -> str:
     """A minimum that should be ≥ 0: "≥ −1e-13" when it is within rounding of 0."""
     if math.isfinite(value) and value >= -ROUNDING:

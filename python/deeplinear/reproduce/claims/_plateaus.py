@@ -26,7 +26,7 @@ import scipy.optimize
 
 from ..engine import RunResult, RunSpec, SpectralSpec
 from . import _checks
-from ._common import Context, lower_bound_text, thin
+from ._common import Context, at_rounding, lower_bound_text, thin
 
 __all__ = [
     "FAILURE_METHODS",
@@ -424,7 +424,8 @@ def exact_text(summary: dict[str, Any], floor_name: str) -> str:
     off = summary["max_off_diagonal"]
     return (
         f"{summary['checked']}/{summary['runs']} exact runs finished; ℓ(t) equals the "
-        f"scalar recursion's to {summary['max_trajectory_error']:.0e}·ℓ(0) at every step; "
+        f"scalar recursion's to {at_rounding(summary['max_trajectory_error'])}·ℓ(0) at every "
+        "step; "
         f"every run ended within {summary['max_distance_to_limit']:.1e}·(ℓ(0) − ℓ_∞) of its "
         f"recursion's limit ℓ_∞; min over runs and steps of ℓ(t) − {floor_name} "
         + lower_bound_text(summary["min_margin_to_floor"])

@@ -18,9 +18,12 @@ from ._common import (
     Context,
     Experiment,
     Verdict,
+    at_rounding,
+    lower_bound_text,
     spectral_norm,
     unfinished,
     unfinished_text,
+    upper_bound_text,
     worst,
 )
 
@@ -347,18 +350,21 @@ def _run(context: Context) -> Verdict:
     observed = unfinished_text(failures) + (
         f"min ‖∇ℓ‖²/(4ℓL(1−a)^{{2L}}) = {lemma2['stated_min']:.4f} (the paper's form, which "
         f"needs ≥ 1; below 1 at {lemma2['stated_fraction_below_1']:.0%} of the states; "
-        f"{lemma2['counterexample_stated']:.3f} at L = 1, Θ = I, Φ = 0); min "
-        f"‖∇ℓ‖²/(2ℓLσ_min^{{2(L−1)}}) = {lemma2['corrected_min']:.6f}, max "
-        f"‖∇ℓ‖²/(2ℓLσ_max^{{2(L−1)}}) = {lemma2['mirror_max']:.6f}, at the "
-        f"{lemma2['identity_states']} identity states within "
-        f"{lemma2['identity_corrected_gap']:.0e} of 1; gradient vs loss differences "
+        f"{lemma2['counterexample_stated']:.3f} at L = 1, Θ = I, Φ = 0); "
+        "min ‖∇ℓ‖²/(2ℓLσ_min^{2(L−1)}) − 1 "
+        f"{lower_bound_text(lemma2['corrected_min'] - 1)}, "
+        "max ‖∇ℓ‖²/(2ℓLσ_max^{2(L−1)}) − 1 "
+        f"{upper_bound_text(lemma2['mirror_max'] - 1)}, and at the "
+        f"{lemma2['identity_states']} identity states |ratio − 1| "
+        f"{at_rounding(lemma2['identity_corrected_gap'])}; gradient vs loss differences "
         f"{lemma2['gradient_vs_loss_differences']:.0e}, diagnostics vs recomputed "
         f"{lemma2['diagnostics_gap']:.0e}. Lemma 3's hypotheses held at {lemma3['checked']} "
         f"states (failed at {lemma3['skipped']}); max ‖∇²ℓ‖_F/bound = "
         f"{lemma3['max_ratio']:.2e}; dense vs differences of the gradient "
         f"{lemma3['max_dense_vs_differences']:.0e} (‖·‖₂ "
         f"{lemma3['max_spectral_gap_differences']:.0e}), "
-        f"Lanczos on HVPs {lemma3['max_spectral_gap_lanczos']:.0e} ({lemma3['lanczos_states']} "
+        f"Lanczos on HVPs {at_rounding(lemma3['max_spectral_gap_lanczos'])} "
+        f"({lemma3['lanczos_states']} "
         f"states), quadratic form vs the loss {lemma3['max_quadratic_vs_loss']:.0e}."
     )
     notes = (

@@ -11,7 +11,7 @@ import numpy as np
 
 from ... import targets
 from . import _checks
-from ._common import Context, Experiment, Verdict, public, spectral_norm
+from ._common import Context, Experiment, Verdict, public, spectral_norm, tolerance
 from ._plateaus import (
     FAILURE_METHODS,
     LIMIT_TOLERANCE,
@@ -117,8 +117,8 @@ def _run(context: Context) -> Verdict:
         "experiment: " + escape_text(experiments),
         criterion="det Φ > 0, condition number = max(λ, 1/λ), ℓ(I) = (1+λ)² (to 1e-9); the "
         "explicit near-identity layers multiply to Φ (error ≤ 1e-12·(1+λ)d); every exact run "
-        f"finishes, follows its scalar recursion to {TRAJECTORY_TOLERANCE:.0e}·ℓ(0), ends "
-        f"within {LIMIT_TOLERANCE:.0e}·(ℓ(0) − ℓ_∞) of the recursion's limit, keeps "
+        f"finishes, follows its scalar recursion to {tolerance(TRAJECTORY_TOLERANCE)}·ℓ(0), ends "
+        f"within {tolerance(LIMIT_TOLERANCE)}·(ℓ(0) − ℓ_∞) of the recursion's limit, keeps "
         "ℓ(t) ≥ λ² − 1e-12 and its method's invariant at every step (as in claim 5).",
         passed=passed,
         notes="A good solution exists close to the identity (‖Θ_i − I‖₂ ≈ π/L), but gradient "

@@ -7,7 +7,7 @@ import itertools
 from typing import Any
 
 from ... import targets
-from ._common import Context, Experiment, Verdict, public
+from ._common import Context, Experiment, Verdict, listing, public, tolerance
 from ._plateaus import (
     FAILURE_METHODS,
     LIMIT_TOLERANCE,
@@ -67,26 +67,29 @@ def _run(context: Context) -> Verdict:
         + exact_text(summary, "λ²/2")
         + " Side experiment: "
         + escape_text(experiments),
-        criterion="every exact run finishes (no divergence, no exception); ℓ(t) equals its "
-        f"method's scalar recursion to {TRAJECTORY_TOLERANCE:.0e}·ℓ(0) at every step and ends "
-        f"within {LIMIT_TOLERANCE:.0e}·(ℓ(0) − ℓ_∞) of the recursion's limit ℓ_∞ (λ²/2 for GD, "
-        "the fixed point of its own recursion for penalty and step-and-project: the run moved "
-        "and arrived); ℓ(t) ≥ λ²/2 − 1e-12 at every step; and the method's invariant at every "
-        "step: the product never gets a negative eigenvalue, GD never increases ℓ, "
-        "step-and-project keeps ‖Θ_i − I‖₂ ≤ ψ. The exact dynamics on Φ: ℓ(t) ≥ λ²/2 − 1e-12 "
-        f"and within {LIMIT_TOLERANCE:.0e} of its way to λ²/2.",
+        criterion=(
+            "every exact run finishes (no divergence, no exception); ℓ(t) equals its method's "
+            f"scalar recursion to {tolerance(TRAJECTORY_TOLERANCE)}·ℓ(0) at every step and "
+            f"ends within {tolerance(LIMIT_TOLERANCE)}·(ℓ(0) − ℓ_∞) of the recursion's limit "
+            "ℓ_∞ (λ²/2 for GD, the fixed point of its own recursion for penalty and "
+            "step-and-project: the run moved and arrived); ℓ(t) ≥ λ²/2 − 1e-12 at every "
+            "step; and the method's invariant at every step: the product never gets a "
+            "negative eigenvalue, GD never increases ℓ, step-and-project keeps "
+            "‖Θ_i − I‖₂ ≤ ψ. The exact dynamics on Φ: ℓ(t) ≥ λ²/2 − 1e-12 and within "
+            f"{tolerance(LIMIT_TOLERANCE)} of its way to λ²/2."
+        ),
         passed=passed,
         notes="In exact arithmetic the layers stay equal, symmetric and commuting with Φ "
         "(Lemma 5), so the layer eigenvalue that belongs to −λ can only shrink to 0 and the "
         "product never gets a negative eigenvalue: GD's limit is the floor λ²/2 itself, the "
         "penalty and the projection stop their runs above it. That is exact dynamics. In "
-        "float64 with Φ in a random basis the symmetry holds only up to rounding; "
+        "float64 with Φ in a random basis the symmetry holds only up to rounding, and the "
+        "point where the exact dynamics end is a saddle of ℓ (a degenerate one for L ≥ 3): "
         + (
-            f"here dense runs with L ∈ {escaped_depths} left the plateau (side experiment): "
-            "near a_k = 0 the start is a degenerate saddle, and rounding errors of 1e-16 grow "
-            "along the direction that rotates the negative eigenvector into a positive one. "
-            "What a float64 user sees therefore depends on the basis of Φ and on rounding; "
-            "the theorems describe the exact dynamics, which the eigenbasis runs follow."
+            f"here dense runs with L = {listing(escaped_depths)} left the plateau (side "
+            "experiment), seeded by rounding errors of order 1e-16. Whether and when a run "
+            "escapes depends on the basis of Φ and on the implementation's rounding; the "
+            "theorems describe the exact dynamics, which the eigenbasis runs follow."
             if escaped_depths
             else "here no dense run left the plateau."
         ),
