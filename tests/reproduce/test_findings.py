@@ -100,3 +100,23 @@ def test_the_cli_uses_the_constant_that_theorem3s_proof_needs() -> None:
     lr, source = cli._default_lr(phi, 2, "power_projection", 0.25)
     assert lr == pytest.approx(dl.theory.theorem3_lr(phi, 2, c=3 * (1 + np.sqrt(2)) ** 2))
     assert "17.5" in source
+
+
+def test_a_plain_numpy_loop_leaves_the_plateau_for_l_3_too() -> None:
+    """The L = 3 escape is not deeplinear's: three layers stepped by Lemma 1 in numpy."""
+    phi = dl.targets.negative_eigenvalue(4, 2.0, seed=0)
+    layers = [np.eye(4) for _ in range(3)]
+    lr, escaped = 0.5 / (3 * 5.0), None
+    for step in range(1500):
+        prefixes = [np.eye(4)]
+        for layer in layers:
+            prefixes.append(layer @ prefixes[-1])
+        residual = prefixes[-1] - phi
+        if escaped is None and 0.5 * np.sum(residual**2) < 2.0 - 1e-9:
+            escaped = step
+        backward, gradients = residual, [None] * 3
+        for i in (2, 1, 0):
+            gradients[i] = backward @ prefixes[i].T
+            backward = layers[i].T @ backward
+        layers = [layer - lr * gradient for layer, gradient in zip(layers, gradients)]
+    assert escaped is not None and 700 <= escaped <= 1500
