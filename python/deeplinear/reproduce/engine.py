@@ -54,11 +54,6 @@ class RunSpec:
     diagnostics: bool = False
     keep_layers: bool = False
 
-    def options(self) -> dict[str, float]:
-        """The method's own parameters that are set."""
-        given = {"gamma": self.gamma, "psi": self.psi, "kappa": self.kappa}
-        return {name: value for name, value in given.items() if value is not None}
-
 
 @dataclass(frozen=True)
 class SpectralSpec:
@@ -191,7 +186,9 @@ class Engine:
             record_every=spec.record_every,
             diagnostics=spec.diagnostics,
             callback=keep if spec.keep_layers else None,
-            **spec.options(),
+            gamma=spec.gamma,
+            psi=spec.psi,
+            kappa=spec.kappa,
         )
         return RunResult.of(
             result,

@@ -9,7 +9,7 @@ is imported lazily, with the Agg backend (no display needed).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -91,7 +91,7 @@ def make_figures(claims: list[Claim], out: Path) -> tuple[list[str], str]:
 
     names: list[str] = []
     problems: list[str] = []
-    with plt.rc_context(STYLE):
+    with plt.rc_context(cast(Any, STYLE)):
         for claim in claims:
             experiment = BY_NAME.get(claim.name)
             if experiment is None or experiment.draw is None or not claim.figure:

@@ -6,6 +6,8 @@ with these compares two independent computations of the same formula.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.linalg
 
@@ -66,8 +68,8 @@ def definition3(a: np.ndarray, depth: int) -> np.ndarray:
     return np.stack(factors[::-1])
 
 
-def hessian_norm_bound(depth: int, loss_value: float, sigma: float) -> float:
-    """A bound on ‖∇²ℓ‖₂ where every ‖Θ_i‖₂ ≤ σ (σ ≥ 1):
+def hessian_norm_bound(depth: int, loss_value: Any, sigma: Any) -> Any:
+    """A bound on ‖∇²ℓ‖₂ where every ‖Θ_i‖₂ ≤ σ (σ ≥ 1; floats or arrays of them):
 
     L σ^{2(L−1)} + (L − 1) √(2ℓ) σ^{L−2}, from the quadratic form of Lemma 1,
     ‖DΘ_{1:L}[Δ]‖_F² ≤ L σ^{2(L−1)} ‖Δ‖² and |⟨E, D²Θ_{1:L}[Δ, Δ]⟩| ≤ ‖E‖_F (L − 1) σ^{L−2} ‖Δ‖².

@@ -54,6 +54,20 @@ class Method:
     depth: int
     options: dict[str, float] = field(default_factory=dict)
 
+    def spec(self, phi: np.ndarray, lr: float, steps: int, diagnostics: bool) -> RunSpec:
+        """The run of this method on Φ."""
+        return RunSpec(
+            phi,
+            self.depth,
+            self.method,
+            lr=lr,
+            max_steps=steps,
+            gamma=self.options.get("gamma"),
+            psi=self.options.get("psi"),
+            kappa=self.options.get("kappa"),
+            diagnostics=diagnostics,
+        )
+
     @property
     def start(self) -> float:
         """The layers' initial scale: γ^{1/L} for step-and-project, else 1."""
@@ -225,33 +239,12 @@ def run_failure_experiments(
             for factor in lr_factors
         ]
         first = len(specs)
-        specs += [
-            RunSpec(
-                np.diag(mu),
-                method.depth,
-                method=method.method,
-                lr=lr,
-                max_steps=steps,
-                diagnostics=True,
-                **method.options,
-            )
-            for method, _, lr in exact
-        ]
+        specs += [method.spec(np.diag(mu), lr, steps, True) for method, _, lr in exact]
         side = [
             (method, lr_factors[0] / (method.depth * (1.0 + scale**2)))
             for method in FAILURE_METHODS
         ]
-        specs += [
-            RunSpec(
-                phi,
-                method.depth,
-                method=method.method,
-                lr=lr,
-                max_steps=side_steps,
-                **method.options,
-            )
-            for method, lr in side
-        ]
+        specs += [method.spec(phi, lr, side_steps, False) for method, lr in side]
         spectral_first = len(spectral_specs)
         spectral_specs += [
             SpectralSpec(phi, depth, lr=0.5 / (depth * (1.0 + scale**2)), max_steps=steps)
@@ -277,7 +270,7 @@ def run_failure_experiments(
                 run["final_layers_apart"] = float(np.abs(layers - layers[0]).max())
         spectral_runs = []
         for depth, result in zip((2, 3, 4), spectral_results[spectral_first : spectral_first + 3]):
-            record = {
+            record: dict[str, Any] = {
                 "method": f"exact dynamics (spectral_gd), L = {depth}",
                 "status": result.status,
                 "floor": floor,

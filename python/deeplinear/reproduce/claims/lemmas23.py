@@ -121,7 +121,7 @@ def hessian_norms(
         "dense_spectral": spectral_norm(dense),
         "differences_spectral": spectral_norm(differences),
         "dense_vs_differences": float(
-            np.linalg.norm(dense - differences) / max(np.linalg.norm(dense), 1e-300)
+            np.linalg.norm(dense - differences) / max(float(np.linalg.norm(dense)), 1e-300)
         ),
     }
     if lanczos:
@@ -213,7 +213,7 @@ def _lemma2(context: Context) -> dict[str, Any]:
         for layers, phi, _ in states[:: max(1, len(states) // 40)]
     ]
     stated_arr, corrected_arr, mirror_arr = map(np.array, (stated, corrected, mirror))
-    record = {
+    record: dict[str, Any] = {
         "states": len(states),
         "identity_states": len(identity),
         "stated_min": float(np.min(stated_arr)),
@@ -282,7 +282,7 @@ def _lemma3(context: Context) -> dict[str, Any]:
             ]
             checked.append(norms)
     lanczos = [n for n in checked if "lanczos_spectral" in n]
-    record = {
+    record: dict[str, Any] = {
         "checked": len(checked),
         "skipped": skipped,
         "max_ratio": worst(n["dense_frobenius"] / n["bound"] for n in checked),

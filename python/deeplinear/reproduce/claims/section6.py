@@ -59,7 +59,7 @@ def _properties(phi: np.ndarray, lam: float) -> dict[str, Any]:
                 max(spectral_norm(t - np.eye(dim)) for t in layers)
             ),
         }
-    found = {
+    found: dict[str, Any] = {
         "det": float(np.linalg.det(phi)),
         "cond": float(np.abs(mu).max() / np.abs(mu).min()),
         "identity_loss": 0.5 * float(np.sum((np.eye(dim) - phi) ** 2)),

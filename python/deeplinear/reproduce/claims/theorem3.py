@@ -3,6 +3,7 @@ ones included, keeping its invariants; and the per-step contraction of its proof
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from typing import Any
@@ -162,17 +163,14 @@ def _run(context: Context) -> Verdict:
     for _, phi, depth in jobs:
         gamma = GAMMA_FRACTION * _checks_margin(phi)
         lr = 0.5 / (depth * (1.0 + spectral_norm(phi) ** 2))
-        options = {"method": "power_projection", "gamma": gamma}
+        power = functools.partial(RunSpec, phi, depth, "power_projection", gamma=gamma)
         specs += [
-            RunSpec(phi, depth, lr=lr, max_steps=max_steps, tol=1e-13, diagnostics=True, **options),
-            RunSpec(phi, depth, lr=lr, max_steps=check_steps, keep_layers=True, **options),
-            RunSpec(
-                phi,
-                depth,
+            power(lr=lr, max_steps=max_steps, tol=1e-13, diagnostics=True),
+            power(lr=lr, max_steps=check_steps, keep_layers=True),
+            power(
                 lr=theory.theorem3_lr(phi, depth, c=C_THEOREM3),
                 max_steps=rate_steps,
                 diagnostics=True,
-                **options,
             ),
             RunSpec(phi, depth, lr=lr, max_steps=max_steps, tol=1e-13),  # plain GD from I
         ]
@@ -216,7 +214,7 @@ def _run(context: Context) -> Verdict:
             "gd_status": plain.status,
             "gd_steps": plain.steps,
         }
-        if not all(r.finished for r in (main, short, slow, plain)):
+        if not all(r.finished for r in (main, short, slow, plain)) or short.states is None:
             runs.append(run | {"passed": False})
             continue
         run |= invariant_check(main, phi, depth, gamma)
