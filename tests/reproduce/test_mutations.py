@@ -17,6 +17,19 @@ from numpy_engine import FAULTS, NumpyEngine
 SEED = 1
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """The numpy engine multiplies tiny matrices: BLAS threads only cost synchronization (on
+    this 2-core machine the module takes about half the time with one thread)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # threadpoolctl comes with scikit-learn, a test extra
+        yield
+        return
+    with threadpool_limits(limits=1):
+        yield
+
+
 def _run(engine: NumpyEngine, name: str) -> claims.Claim:
     return claims.BY_NAME[name](np.random.default_rng(SEED), True, False, engine)
 
