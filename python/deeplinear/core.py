@@ -1,6 +1,6 @@
 """The loss, its derivatives and the projections of the paper, computed by the C++ core.
 
-Conventions (shared/API.md): ``layers`` is an (L, d, d) array with ``layers[i-1]`` = Θ_i, and
+Conventions: ``layers`` is an (L, d, d) array with ``layers[i-1]`` = Θ_i, and
 the network computes f(x) = Θ_L ⋯ Θ_1 x. Θ_{i:j} = Θ_j ⋯ Θ_i (later layers on the left).
 Inputs are converted once (integer, non-contiguous and read-only arrays are accepted and never
 modified); float32 in gives float32 out when every array argument is float32, else float64.
