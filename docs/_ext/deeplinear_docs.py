@@ -52,8 +52,9 @@ _SCRIPT = re.compile(
     r"|(?P<sup_braced>\^\{(?P<pb>[^{}]+)\})"
     # after a non-ASCII symbol: Θ_i, σ_min, ‖·‖_F, ε_mach
     r"|(?<=[^\x00-\x7F])_(?P<sn>[A-Za-z0-9]+)(?![A-Za-z0-9_{])"
-    # a single ASCII letter standing alone: a_k, A_i (not record_every, not x_0y)
-    r"|(?<![\w][A-Za-z])(?<=[A-Za-z])_(?P<sl>[A-Za-z0-9])(?![A-Za-z0-9_{])"
+    # a single letter after a letter that starts no identifier: a_k, ηG_i, H_γ (not
+    # record_every, not x_0y)
+    r"|(?<![A-Za-z0-9_][A-Za-z])(?<=[A-Za-z])_(?P<sl>[A-Za-z0-9\u0370-\u03ff])(?![A-Za-z0-9_{])"
     r"|\^(?P<ps>[A-Za-z0-9])(?![A-Za-z0-9_{])"
 )
 _VERBATIM = (
