@@ -109,7 +109,10 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     From a source checkout (PYTHONPATH) there is no console script: a shim runs the module."""
     shims = tmp_path / "shims"
     shims.mkdir()
-    (shims / "python").symlink_to(sys.executable)
+    # a script, not a symlink: a venv's python finds its pyvenv.cfg from the path it is run by
+    python = shims / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
     script = Path(sys.executable).parent / "deeplinear"
     if script.exists():
         (shims / "deeplinear").symlink_to(script)
@@ -292,6 +295,22 @@ def test_a_failing_shell_line_fails_the_notebook(tmp_path: Path, monkeypatch) ->
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     with pytest.raises(pytest.fail.Exception, match="as notebook cells failed"):
         test_the_page_runs_as_notebook_cells(page, tmp_path / "run")
+
+
+def test_python_on_the_path_imports_deeplinear(tmp_path: Path) -> None:
+    env = _environment(tmp_path)
+    python = shutil.which("python", path=env["PATH"])
+    assert python is not None
+    completed = subprocess.run(
+        [python, "-c", "import deeplinear, sys; print(sys.prefix)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == sys.prefix  # the same environment as the tests'
 
 
 def test_the_deeplinear_command_is_on_the_path(tmp_path: Path) -> None:
