@@ -243,9 +243,11 @@ def _generate_report(app: Sphinx) -> None:
     out = Path(app.srcdir) / "_generated" / "report"
     out.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "deeplinear", "reproduce", "--quick", "--seed", "0"]
-    command += ["--out", str(out), "--force", "--no-progress"]
+    command += ["--out", out.name, "--force", "--no-progress"]
     logger.info("generating the quick report: %s", " ".join(command[1:]))
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    completed = subprocess.run(
+        command, cwd=out.parent, capture_output=True, text=True, timeout=900, check=False
+    )
     if completed.returncode != 0:
         logger.warning(
             "deeplinear reproduce --quick failed (exit %d): %s",
