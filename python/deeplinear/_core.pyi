@@ -13,10 +13,12 @@ from numpy.typing import NDArray
 # float64 in, float64 out; float32 in, float32 out (pybind11 registers one overload per dtype).
 _F = TypeVar("_F", np.float64, np.float32)
 _Status = Literal["converged", "max_steps", "diverged", "interrupted"]
-_RunResult = tuple[_Status, int, NDArray[np.float64], NDArray[np.int64], NDArray[np.float64] | None]
+_History = tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64] | None]
 
 has_openmp: bool
 diagnostic_names: tuple[str, ...]
+method_names: tuple[str, ...]
+status_names: tuple[str, ...]
 
 def product(layers: NDArray[_F]) -> NDArray[_F]: ...
 def loss(layers: NDArray[_F], phi: NDArray[_F]) -> float: ...
@@ -29,7 +31,70 @@ def project_identity_ball(a: NDArray[_F], psi: float) -> NDArray[_F]: ...
 def polar(a: NDArray[_F]) -> tuple[NDArray[_F], NDArray[_F]]: ...
 def balanced_factorization(a: NDArray[_F], depth: int) -> NDArray[_F]: ...
 def diagnostics(layers: NDArray[_F], phi: NDArray[_F]) -> NDArray[np.float64]: ...
-def run(
+
+# The state of a training run (trainer.hpp): the layers it steps in place, its step count and
+# recorded history, kept consistent by every call. One class per dtype.
+class _Session:
+    @property
+    def steps(self) -> int: ...
+    @property
+    def recorded_current(self) -> bool: ...
+    @property
+    def history_size(self) -> int: ...
+    def run(self, max_steps: int, tol: float, record_final: bool) -> tuple[_Status, int, float]: ...
+    def cancel(self) -> None: ...
+    def set_lr(self, lr: float) -> None: ...
+    def set_record_every(self, record_every: int) -> None: ...
+    def record_current(self) -> float: ...
+    def loss(self) -> float: ...
+    def history(self, start: int = 0) -> _History: ...
+    def restore(
+        self,
+        steps: int,
+        recorded_current: bool,
+        losses: NDArray[np.float64],
+        loss_steps: NDArray[np.int64],
+        diagnostics: NDArray[np.float64] | None = None,
+    ) -> None: ...
+    def product(self) -> NDArray[np.float64] | NDArray[np.float32] | None: ...
+    def resume(self, psi: NDArray[_F]) -> bool: ...
+
+class Session_float64(_Session): ...
+class Session_float32(_Session): ...
+
+# B independent runs (batch.hpp); run() returns (status codes of status_names, steps, losses).
+class _BatchSession:
+    @property
+    def steps(self) -> NDArray[np.int64]: ...
+    @property
+    def recorded_current(self) -> NDArray[np.bool_]: ...
+    @property
+    def history_sizes(self) -> NDArray[np.int64]: ...
+    def run(
+        self, max_steps: NDArray[np.int64], tol: NDArray[np.float64], record_final: bool
+    ) -> tuple[NDArray[np.int8], NDArray[np.int64], NDArray[np.float64]]: ...
+    def cancel(self) -> None: ...
+    def set_lr(self, lr: NDArray[np.float64]) -> None: ...
+    def set_record_every(self, record_every: int) -> None: ...
+    def history(self, b: int, start: int = 0) -> _History: ...
+    def record_current(self, b: int) -> float: ...
+    def loss(self) -> NDArray[np.float64]: ...
+    def restore(
+        self,
+        b: int,
+        steps: int,
+        recorded_current: bool,
+        losses: NDArray[np.float64],
+        loss_steps: NDArray[np.int64],
+        diagnostics: NDArray[np.float64] | None = None,
+    ) -> None: ...
+    def product(self, b: int) -> NDArray[np.float64] | NDArray[np.float32] | None: ...
+    def resume(self, b: int, psi: NDArray[_F]) -> bool: ...
+
+class BatchSession_float64(_BatchSession): ...
+class BatchSession_float32(_BatchSession): ...
+
+def session(
     layers: NDArray[_F],
     phi: NDArray[_F],
     method: str,
@@ -37,29 +102,30 @@ def run(
     gamma: float = 0.0,
     psi: float = 0.0,
     kappa: float = 0.0,
-    *,
-    max_steps: int,
-    tol: float = 0.0,
     record_every: int = 1,
-    first_step: int = 0,
-    record_first: bool = True,
     threads: int = 1,
     diagnostics: bool = False,
-    product: NDArray[_F] | None = None,
-    resume_product: bool = False,
-) -> _RunResult: ...
-def spectral_run(
-    a: NDArray[_F],
-    mu: NDArray[_F],
-    depth: int,
-    lr: float,
-    *,
-    max_steps: int,
-    tol: float = 0.0,
+) -> _Session:
+    """A training run on `layers` (stepped in place) towards `phi` (both kept alive by it)."""
+
+def spectral_session(
+    a: NDArray[_F], mu: NDArray[_F], depth: int, lr: float, record_every: int = 1
+) -> _Session:
+    """The exact spectral dynamics (Lemmas 5–6) of the layer eigenvalues `a` (stepped in place)."""
+
+def batch_session(
+    layers: NDArray[_F],
+    phis: NDArray[_F],
+    method: str,
+    lr: NDArray[np.float64],
+    gamma: NDArray[np.float64],
+    psi: NDArray[np.float64],
+    kappa: NDArray[np.float64],
     record_every: int = 1,
-    first_step: int = 0,
-    record_first: bool = True,
-) -> _RunResult: ...
+    threads: int = 1,
+    diagnostics: bool = False,
+) -> _BatchSession:
+    """B independent training runs on `layers` (B, L, d, d), stepped in place, towards `phis`."""
 
 # The training loop's square products, exposed for tests. op(x) is x or xᵀ (trans_a, trans_b).
 def gemm(
