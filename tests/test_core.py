@@ -1,7 +1,7 @@
 """dl.product, dl.loss, dl.gradient, dl.hvp and dl.hessian against the mathematics of Sec. 2 and
 Lemma 1: plain-numpy references written here, finite differences, closed forms and invariants.
 
-Conventions (shared/API.md): layers[i-1] = Θ_i, Θ_{1:L} = Θ_L ⋯ Θ_1 (later layers on the left),
+Conventions: layers[i-1] = Θ_i, Θ_{1:L} = Θ_L ⋯ Θ_1 (later layers on the left),
 ℓ = ½‖Θ_{1:L} − Φ‖_F², and the Hessian is flattened layer by layer, each layer by vec() (column
 stacking): entry (r, c) of layer l (0-based) has flat index l·d² + c·d + r.
 """

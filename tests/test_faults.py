@@ -345,3 +345,26 @@ def test_checkpoint_readers_never_raise_other_types(tmp_path: Path) -> None:
                 dl.Trainer.load(path)
             except ValueError:
                 pass
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_cancel_from_another_thread_stops_a_run_like_ctrl_c(batch: bool) -> None:
+    phi = dl.targets.spd(32, 3.0, seed=5)
+    if batch:
+        trainer = dl.BatchTrainer(np.stack([phi, phi]), 6, lr=1e-4, record_every=50)
+    else:
+        trainer = dl.Trainer(phi, 6, lr=1e-4, record_every=50)
+    timer = threading.Timer(0.3, trainer.cancel)
+    started = time.perf_counter()
+    timer.start()
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        trainer.step(400_000)
+    timer.join()
+    assert time.perf_counter() - started < 0.3 + 1.0
+    steps = np.atleast_1d(trainer.steps)
+    # networks of a batch too large for the lanes run one after the other: one that had not
+    # started when the batch stopped keeps its state (0 steps)
+    assert steps[0] > 0 and np.all(steps < 400_000)
+    assert np.all(np.atleast_1d(trainer.status) == "interrupted")
+    trainer.step(3)  # the cancellation was used up: the next call runs
+    assert np.all(np.atleast_1d(trainer.steps) == steps + 3)

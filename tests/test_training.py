@@ -1,7 +1,7 @@
 """dl.train / dl.Trainer / dl.spectral_gd for gradient descent from the identity (Sec. 3.1,
 Algorithm 1), against a plain-numpy loop written here from the update
 Θ_i ← Θ_i − η Θ_{i+1:L}ᵀ (Θ_{1:L} − Φ) Θ_{1:i−1}ᵀ (all layers at once), the invariants of
-Lemmas 5–6 and closed forms of the stop rules (shared/API.md)."""
+Lemmas 5–6 and closed forms of the stop rules (dl.train's docstring)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Bad input raises ValueError/TypeError naming the argument, at the boundary, for every public
-entry point of the core and of training (shared/API.md: "Inputs are validated: wrong shape,
-dtype, non-finite values or out-of-range parameters raise ValueError/TypeError naming the
-argument")."""
+entry point of the core and of training: a wrong shape, dtype, non-finite value or
+out-of-range parameter raises ValueError/TypeError naming the argument (docs/api/index.md)."""
 
 from __future__ import annotations
 

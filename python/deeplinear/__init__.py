@@ -15,6 +15,15 @@ try:
 except ImportError:  # a build without it uses Eigen's GEMM throughout
     pass
 
+# The compiled core first, so that a checkout that was never built, or a build for another
+# Python, fails here with a message that says so and what to run.
+try:
+    from . import _core  # noqa: F401
+except ImportError as error:
+    from ._import_check import core_import_error
+
+    raise core_import_error(error) from error
+
 from . import data, targets, theory
 from .batch import BatchResult, BatchTrainer, train_batch
 from .core import (
@@ -33,6 +42,7 @@ from .spectral import spectral_gd
 from .sweep import grid, sweep
 from .training import METHODS, Trainer, TrainResult, train
 
+# The one place of the version: the build reads it from here (pyproject.toml, regex provider).
 __version__ = "0.1.0"
 
 __all__ = [

@@ -77,14 +77,12 @@ def write(path: Path, **fields: Any) -> None:
         extra["diagnostics"] = np.ascontiguousarray(diagnostics.T)
     if product is not None:
         extra["product"] = product
+    arrays: dict[str, Any] = {"format": np.array(FORMAT)}
+    arrays.update((name, np.asarray(value)) for name, value in fields.items())
+    arrays.update((name, np.array(float(options[name]))) for name in PARAMETER_NAMES)
+    arrays.update(extra)
     with atomic_write(path) as stream:
-        np.savez(
-            stream,
-            format=np.array(FORMAT),
-            **{name: np.asarray(value) for name, value in fields.items()},
-            **{name: np.array(float(options[name])) for name in PARAMETER_NAMES},
-            **extra,
-        )
+        np.savez(stream, **arrays)
 
 
 def _fail(message: str) -> ValueError:

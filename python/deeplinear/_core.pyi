@@ -1,62 +1,157 @@
 """Type stubs of the compiled core (private: use the deeplinear package).
 
-Every array argument must be C-contiguous of exactly float64 or float32 (one dtype per call);
-the Python layer converts and validates before calling.
+Every array argument must be C-contiguous of exactly float64 or float32, one dtype per call (the
+Python layer converts and validates before calling); results keep that dtype unless stated.
+Checked against the compiled module by ``python -m mypy.stubtest deeplinear._core``.
 """
 
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-Float = np.float64 | np.float32
-Status = Literal["converged", "max_steps", "diverged", "interrupted"]
-RunResult = tuple[Status, int, NDArray[np.float64], NDArray[np.int64], NDArray[np.float64] | None]
+# float64 in, float64 out; float32 in, float32 out (pybind11 registers one overload per dtype).
+_F = TypeVar("_F", np.float64, np.float32)
+_Status = Literal["converged", "max_steps", "diverged", "interrupted"]
+_History = tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64] | None]
 
 has_openmp: bool
 diagnostic_names: tuple[str, ...]
+method_names: tuple[str, ...]
+status_names: tuple[str, ...]
 
-def product(layers: NDArray[Float]) -> NDArray[Float]: ...
-def loss(layers: NDArray[Float], phi: NDArray[Float]) -> float: ...
-def gradient(layers: NDArray[Float], phi: NDArray[Float]) -> NDArray[Float]: ...
-def hvp(
-    layers: NDArray[Float], phi: NDArray[Float], direction: NDArray[Float]
-) -> NDArray[Float]: ...
-def hessian(layers: NDArray[Float], phi: NDArray[Float]) -> NDArray[Float]: ...
-def positivity_margin(a: NDArray[Float]) -> float: ...
-def project_positive(a: NDArray[Float], gamma: float) -> NDArray[Float]: ...
-def project_identity_ball(a: NDArray[Float], psi: float) -> NDArray[Float]: ...
-def polar(a: NDArray[Float]) -> tuple[NDArray[Float], NDArray[Float]]: ...
-def balanced_factorization(a: NDArray[Float], depth: int) -> NDArray[Float]: ...
-def diagnostics(layers: NDArray[Float], phi: NDArray[Float]) -> NDArray[np.float64]: ...
-def run(
-    layers: NDArray[Float],
-    phi: NDArray[Float],
+def product(layers: NDArray[_F]) -> NDArray[_F]: ...
+def loss(layers: NDArray[_F], phi: NDArray[_F]) -> float: ...
+def gradient(layers: NDArray[_F], phi: NDArray[_F]) -> NDArray[_F]: ...
+def hvp(layers: NDArray[_F], phi: NDArray[_F], direction: NDArray[_F]) -> NDArray[_F]: ...
+def hessian(layers: NDArray[_F], phi: NDArray[_F]) -> NDArray[_F]: ...
+def positivity_margin(a: NDArray[_F]) -> float: ...
+def project_positive(a: NDArray[_F], gamma: float) -> NDArray[_F]: ...
+def project_identity_ball(a: NDArray[_F], psi: float) -> NDArray[_F]: ...
+def polar(a: NDArray[_F]) -> tuple[NDArray[_F], NDArray[_F]]: ...
+def balanced_factorization(a: NDArray[_F], depth: int) -> NDArray[_F]: ...
+def diagnostics(layers: NDArray[_F], phi: NDArray[_F]) -> NDArray[np.float64]: ...
+
+# The state of a training run (trainer.hpp): the layers it steps in place, its step count and
+# recorded history, kept consistent by every call. One class per dtype.
+class _Session:
+    @property
+    def steps(self) -> int: ...
+    @property
+    def recorded_current(self) -> bool: ...
+    @property
+    def history_size(self) -> int: ...
+    def run(self, max_steps: int, tol: float, record_final: bool) -> tuple[_Status, int, float]: ...
+    def cancel(self) -> None: ...
+    def set_lr(self, lr: float) -> None: ...
+    def set_record_every(self, record_every: int) -> None: ...
+    def record_current(self) -> float: ...
+    def loss(self) -> float: ...
+    def history(self, start: int = 0) -> _History: ...
+    def restore(
+        self,
+        steps: int,
+        recorded_current: bool,
+        losses: NDArray[np.float64],
+        loss_steps: NDArray[np.int64],
+        diagnostics: NDArray[np.float64] | None = None,
+    ) -> None: ...
+    def product(self) -> NDArray[np.float64] | NDArray[np.float32] | None: ...
+    def resume(self, psi: NDArray[_F]) -> bool: ...
+
+class Session_float64(_Session): ...
+class Session_float32(_Session): ...
+
+# B independent runs (batch.hpp); run() returns (status codes of status_names, steps, losses).
+class _BatchSession:
+    @property
+    def steps(self) -> NDArray[np.int64]: ...
+    @property
+    def recorded_current(self) -> NDArray[np.bool_]: ...
+    @property
+    def history_sizes(self) -> NDArray[np.int64]: ...
+    def run(
+        self, max_steps: NDArray[np.int64], tol: NDArray[np.float64], record_final: bool
+    ) -> tuple[NDArray[np.int8], NDArray[np.int64], NDArray[np.float64]]: ...
+    def cancel(self) -> None: ...
+    def set_lr(self, lr: NDArray[np.float64]) -> None: ...
+    def set_record_every(self, record_every: int) -> None: ...
+    def history(self, b: int, start: int = 0) -> _History: ...
+    def record_current(self, b: int) -> float: ...
+    def loss(self) -> NDArray[np.float64]: ...
+    def restore(
+        self,
+        b: int,
+        steps: int,
+        recorded_current: bool,
+        losses: NDArray[np.float64],
+        loss_steps: NDArray[np.int64],
+        diagnostics: NDArray[np.float64] | None = None,
+    ) -> None: ...
+    def product(self, b: int) -> NDArray[np.float64] | NDArray[np.float32] | None: ...
+    def resume(self, b: int, psi: NDArray[_F]) -> bool: ...
+
+class BatchSession_float64(_BatchSession): ...
+class BatchSession_float32(_BatchSession): ...
+
+def session(
+    layers: NDArray[_F],
+    phi: NDArray[_F],
     method: str,
     lr: float,
     gamma: float = 0.0,
     psi: float = 0.0,
     kappa: float = 0.0,
-    *,
-    max_steps: int,
-    tol: float = 0.0,
     record_every: int = 1,
-    first_step: int = 0,
-    record_first: bool = True,
     threads: int = 1,
     diagnostics: bool = False,
-    product: NDArray[Float] | None = None,
-    resume_product: bool = False,
-) -> RunResult: ...
-def spectral_run(
-    a: NDArray[Float],
-    mu: NDArray[Float],
-    depth: int,
-    lr: float,
-    *,
-    max_steps: int,
-    tol: float = 0.0,
+) -> _Session:
+    """A training run on `layers` (stepped in place) towards `phi` (both kept alive by it)."""
+
+def spectral_session(
+    a: NDArray[_F], mu: NDArray[_F], depth: int, lr: float, record_every: int = 1
+) -> _Session:
+    """The exact spectral dynamics (Lemmas 5–6) of the layer eigenvalues `a` (stepped in place)."""
+
+def batch_session(
+    layers: NDArray[_F],
+    phis: NDArray[_F],
+    method: str,
+    lr: NDArray[np.float64],
+    gamma: NDArray[np.float64],
+    psi: NDArray[np.float64],
+    kappa: NDArray[np.float64],
     record_every: int = 1,
-    first_step: int = 0,
-    record_first: bool = True,
-) -> RunResult: ...
+    threads: int = 1,
+    diagnostics: bool = False,
+) -> _BatchSession:
+    """B independent training runs on `layers` (B, L, d, d), stepped in place, towards `phis`."""
+
+# The training loop's square products, exposed for tests. op(x) is x or xᵀ (trans_a, trans_b).
+def gemm(
+    a: NDArray[_F],
+    b: NDArray[_F],
+    trans_a: bool = False,
+    trans_b: bool = False,
+    with_transpose: bool = False,
+) -> tuple[NDArray[_F], NDArray[_F]]:
+    """op(a)·op(b) and, with ``with_transpose`` (needs ``trans_b=False``), its transpose; else
+    the second array is uninitialized."""
+
+def gemm_subtract(
+    a: NDArray[_F],
+    b: NDArray[_F],
+    c: NDArray[_F],
+    scale: float,
+    trans_a: bool = False,
+    trans_b: bool = False,
+    in_place: bool = False,
+) -> NDArray[_F]:
+    """c − scale·op(a)·op(b) as a new matrix: computed in place into a copy of c
+    (``in_place``) or read from c while the result is written. ``c`` itself is never modified."""
+
+def gemm_backend(n: int) -> Literal["small", "medium", "blas", "eigen"]:
+    """The back end of the training loop's float64 n×n products."""
+
+def set_small_split(policy: Literal["timed", "always", "never"]) -> None:
+    """Whether the small kernel with threads > 1 shares its row blocks (tests only)."""

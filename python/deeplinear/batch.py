@@ -53,7 +53,7 @@ BATCH_FORMAT = "deeplinear-batch-checkpoint-1"
 
 
 def _per_network(
-    value: object, name: str, count: int, check: Callable[[object, str], float]
+    value: Any, name: str, count: int, check: Callable[[object, str], float]
 ) -> np.ndarray:
     """A scalar or one value per network, each passing ``check``; returns (count,) float64."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
@@ -71,7 +71,7 @@ def _per_network(
     )
 
 
-def _optional_per_network(value: object, name: str, count: int) -> list[Any]:
+def _optional_per_network(value: Any, name: str, count: int) -> list[Any]:
     """None, a scalar, or one value per network → a list of count entries (values unchecked)."""
     if value is None or np.ndim(value) == 0:
         return [value.item() if isinstance(value, np.ndarray) else value] * count
@@ -242,7 +242,7 @@ class BatchTrainer(_Live):
         self._lock = threading.RLock()
         self._in_callback = False
 
-    def _initial_layers(self, init: object, scales: np.ndarray, count: int, dim: int) -> np.ndarray:
+    def _initial_layers(self, init: Any, scales: np.ndarray, count: int, dim: int) -> np.ndarray:
         dtype = self._phis.dtype
         shape = (count, self.depth, dim, dim)
         if init is None or np.ndim(init) == 0:
@@ -444,7 +444,7 @@ class BatchTrainer(_Live):
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the whole batch to one .npz checkpoint, atomically; ``load`` resumes it exactly."""
         with self._using():
-            fields: dict[str, np.ndarray] = {
+            fields: dict[str, Any] = {
                 "format": np.array(BATCH_FORMAT),
                 "layers": self._layers,
                 "phis": self._phis,
@@ -565,7 +565,8 @@ class BatchTrainer(_Live):
                 products, has = data["products"], np.asarray(data["has_product"])
                 if trainer.method != "power_projection" or products.shape != trainer._phis.shape:
                     raise ValueError("products do not match the batch")
-                for b in np.flatnonzero(has):
+                for index in np.flatnonzero(has):
+                    b = int(index)
                     product = np.ascontiguousarray(products[b], dtype=trainer._phis.dtype)
                     _checkpoint.check_product(product, trainer._layers[b], path)
                     if not trainer._session.resume(int(b), product):

@@ -350,9 +350,13 @@ def _default_lr(phi: np.ndarray, depth: int, method: str, gamma: float | None) -
                 f"Theorem 1's η = 1/(3Ld⁵·max{{c⁴, ‖Φ‖₂²}}) with c = {c:.4g}, for Φ near I",
             )
     if method == "power_projection" and gamma is not None and core.positivity_margin(phi) > gamma:
+        # The smallest c for which the proof's step condition (7) holds before the run starts
+        # (the layer norms stay below (1 + √2)^{1/L}‖Φ‖_F^{1/L}); the same c as the report's.
+        c = 3 * (1 + np.sqrt(2)) ** 2
         return (
-            theory.theorem3_lr(phi, depth, c=3.0),
-            "Theorem 3's η = 1/(cLd⁵‖Φ‖_F²) with c = 3, for γ-positive Φ",
+            theory.theorem3_lr(phi, depth, c=c),
+            f"Theorem 3's η = 1/(cLd⁵‖Φ‖_F²) with c = 3(1+√2)² ≈ {c:.1f}, the constant that "
+            "its proof needs, for γ-positive Φ",
         )
     common = 0.5 * theory.theorem2_lr(phi, depth)
     raise _UsageError(
@@ -615,8 +619,12 @@ def _parser() -> argparse.ArgumentParser:
         "--lr",
         type=_positive_float,
         help="step size η; default: the paper's step size where a theorem gives one (gd on "
-        "symmetric positive definite or near-identity Φ, power_projection on γ-positive Φ), "
-        "otherwise required",
+        "symmetric positive definite Φ: Theorem 2's 1/(L(1+‖Φ‖₂²)); on near-identity Φ: "
+        "Theorem 1's; power_projection on γ-positive Φ: Theorem 3's 1/(cLd⁵‖Φ‖_F²) with "
+        "c = 3(1+√2)² ≈ 17.5), otherwise required. The theorems describe exact arithmetic; a "
+        "float64 run can depart from them (dense GD on a symmetric Φ with a negative "
+        "eigenvalue can leave the λ²/2 plateau of Theorems 4–5: claim 5 of 'deeplinear "
+        "reproduce')",
     )
     method.add_argument(
         "--gamma",

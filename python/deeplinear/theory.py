@@ -120,7 +120,7 @@ class Theorem1Conditions:
     Hypotheses (proof of Theorem 1, Sec. 3.2): ``depth`` L ≥ ``depth_threshold`` = (4/3) ln c
     (``depth_ok``) and ``loss0`` = ℓ(I) = ½‖I − Φ‖_F² ≤ ``loss_threshold`` = ln(c)² / (8 c¹⁰)
     (``loss_ok``); ``holds`` is both. Then, with η = ``lr`` = 1 / (3 L d⁵ max{c⁴, ‖Φ‖₂²}),
-    ℓ(t) ≤ exp(−``rate``·t) ℓ(0) with ``rate`` = 2ηL/c⁴, and R(t) = max_{s≤t,i} ‖Θ_i − I‖₂ ≤
+    ℓ(t) ≤ exp(−rate·t) ℓ(0) with ``rate`` = 2ηL/c⁴, and R(t) = max_{s≤t,i} ‖Θ_i − I‖₂ ≤
     ``radius_bound`` = ln(c)/L.
     """
 

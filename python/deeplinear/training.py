@@ -280,6 +280,11 @@ class _Live:
                 raise ValueError(f"layers must have shape {self._layers.shape}, got {new.shape}")
             self._layers[...] = new
 
+    def cancel(self) -> None:
+        """Stop the running ``step``/``run`` (or the next one) as Ctrl-C would, from any thread:
+        it returns at its next check (about every 50 ms) with status ``"interrupted"``."""
+        self._session.cancel()
+
     def _busy(self) -> NoReturn:
         raise RuntimeError(
             f"this {self._kind} is in use by another thread (a {self._kind} is not thread-safe: "

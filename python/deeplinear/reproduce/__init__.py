@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .claims import CLAIMS, Claim
+from .engine import Engine
 from .report import write_report
 
 __all__ = ["CLAIMS", "Claim", "ReportExistsError", "Reproduction", "run"]
@@ -81,13 +82,15 @@ def run(
     force: bool = False,
     progress: bool = True,
     command: str = "",
+    engine: Engine | None = None,
 ) -> Reproduction:
     """Run every claim's experiment and write the report into ``out``.
 
     Each claim gets its own generator, spawned in order from ``numpy.random.SeedSequence(seed)``
     (``seed`` ≥ 0), so a seed reproduces the whole report and each claim's numbers do not depend
     on the others. ``quick`` runs smaller experiments (seconds instead
-    of minutes); ``progress`` shows tqdm bars on stderr; ``command`` is recorded in the report.
+    of minutes); ``progress`` shows tqdm bars on stderr; ``command`` is recorded in the report;
+    ``engine`` computes what the claims check (default: deeplinear itself, see ``engine``).
 
     Raises ReportExistsError when ``out`` is a file, or a non-empty folder and not ``force``
     (checked before any experiment runs); OSError when the folder cannot be created.
@@ -108,7 +111,7 @@ def run(
         experiments = tqdm(experiments, desc="claims", file=sys.stderr)
     for experiment, rng in experiments:
         claim_started = time.perf_counter()
-        claim = experiment(rng, quick, progress)
+        claim = experiment(rng, quick, progress, engine)
         claim.seconds = time.perf_counter() - claim_started
         claims.append(claim)
     seconds = time.perf_counter() - started

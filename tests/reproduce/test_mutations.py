@@ -1,0 +1,74 @@
+"""Every verdict of `deeplinear reproduce` can fail: the quick claims under injected faults.
+
+Each fault is an independent numpy implementation of one piece of the computations (the
+trainers, the gradient, the projections, the factorization, the Hessian) with one deliberate
+bug (tests/numpy_engine.py). The unbroken numpy implementation must PASS all eight claims, and
+each fault must FAIL every claim that it concerns — with a message, never an exception.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deeplinear.reproduce import claims
+from numpy_engine import FAULTS, NumpyEngine
+
+SEED = 1
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """The numpy engine multiplies tiny matrices: BLAS threads only cost synchronization (on
+    this 2-core machine the module takes about half the time with one thread)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # threadpoolctl comes with scikit-learn, a test extra
+        yield
+        return
+    with threadpool_limits(limits=1):
+        yield
+
+
+def _run(engine: NumpyEngine, name: str) -> claims.Claim:
+    return claims.BY_NAME[name](np.random.default_rng(SEED), True, False, engine)
+
+
+@pytest.mark.parametrize("name", [experiment.name for experiment in claims.CLAIMS])
+def test_the_unbroken_numpy_implementation_passes(name: str) -> None:
+    claim = _run(NumpyEngine(), name)
+    assert claim.passed, claim.observed
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_each_fault_fails_the_claims_it_concerns(fault: str) -> None:
+    engine_class, concerned = FAULTS[fault]
+    engine = engine_class()
+    for name in concerned:
+        claim = _run(engine, name)
+        assert not claim.passed, f"{fault!r} passed claim {name}: {claim.observed}"
+        assert claim.observed  # a FAIL says why
+
+
+def test_every_listed_fault_is_covered() -> None:
+    listed = {
+        "frozen trainer",
+        "gradient ascent",
+        "gradient ×0.5 in training",
+        "gradient ×2 in training",
+        "gradient ×0.5 everywhere",
+        "gradient ×2 everywhere",
+        "no projection onto H_γ",
+        "projection clipped at γ/2",
+        "projection onto H_0",
+        "skew part dropped",
+        "no ψ-projection",
+        "wrong-sign penalty",
+        "equal Ψ^{1/L} factors",
+        "SVD-balanced factors",
+        "reversed layer order",
+        "Hessian ×10",
+    }
+    assert listed <= set(FAULTS)
+    names = {experiment.name for experiment in claims.CLAIMS}
+    assert all(set(concerned) <= names and concerned for _, concerned in FAULTS.values())
