@@ -174,9 +174,10 @@ def _each(
     results = []
     for spec in bar(specs, progress, desc):
         try:
-            results.append(run_one(spec))
+            result = run_one(spec)
         except Exception as error:  # reported as the run's failure
-            results.append(RunResult.failed(error))
+            result = RunResult.failed(error)
+        results.append(_check_interrupted([result])[0])
     return results
 
 
@@ -211,7 +212,7 @@ class Engine:
             if len(indices) < 2:
                 continue
             try:
-                batch = self.train_batch([specs[i] for i in indices])
+                batch = _check_interrupted(self.train_batch([specs[i] for i in indices]))
             except Exception:  # e.g. one spec's options are invalid: run them one by one
                 continue
             for index, result in zip(indices, batch):
