@@ -185,7 +185,7 @@ def _reproduce(args: argparse.Namespace) -> int:
             quick=args.quick,
             seed=args.seed,
             force=args.force,
-            progress=args.progress and sys.stderr.isatty(),
+            progress=args.progress,
             command=shlex.join(["deeplinear", *args.argv]),
         )
     except reproduce.ReportExistsError as exc:
@@ -572,7 +572,8 @@ def _parser() -> argparse.ArgumentParser:
         "--no-progress",
         dest="progress",
         action="store_false",
-        help="no progress bars (they are shown only when stderr is a terminal)",
+        help="no progress report (by default: bars on a terminal, one line per claim with the "
+        "elapsed time when stderr is a file or a pipe)",
     )
     reproduce.set_defaults(handler=_reproduce)
 

@@ -229,3 +229,18 @@ def test_definition3_by_numpy_is_deeplinear_s() -> None:
         for depth in (1, 2, 5):
             expected = _checks.definition3(a, depth)
             assert np.allclose(dl.balanced_factorization(a, depth), expected, atol=1e-12)
+
+
+def test_the_recursions_of_many_runs_at_once_equal_each_alone() -> None:
+    from deeplinear.reproduce.claims import _plateaus
+
+    rng = np.random.default_rng(3)
+    cases = []
+    for method in _plateaus.FAILURE_METHODS:
+        mu = np.sort(rng.normal(size=int(rng.integers(2, 6))))
+        mu[0] = -1.5
+        cases.append((mu, method, 0.5 / (method.depth * 4.0), int(rng.integers(10, 400))))
+    for losses, case in zip(_plateaus.recursion_losses_many(cases), cases):
+        alone = _plateaus.recursion_losses(*case)
+        assert losses.shape == alone.shape
+        np.testing.assert_allclose(losses, alone, rtol=1e-14, atol=1e-300)

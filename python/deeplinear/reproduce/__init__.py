@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._progress import Progress
 from .claims import CLAIMS, Claim
 from .engine import Engine
 from .report import write_report
@@ -89,7 +90,8 @@ def run(
     Each claim gets its own generator, spawned in order from ``numpy.random.SeedSequence(seed)``
     (``seed`` ≥ 0), so a seed reproduces the whole report and each claim's numbers do not depend
     on the others. ``quick`` runs smaller experiments (seconds instead
-    of minutes); ``progress`` shows tqdm bars on stderr; ``command`` is recorded in the report;
+    of minutes); ``progress`` reports on stderr (a bar on a terminal, one line per claim with
+    the time elapsed in a file or a pipe); ``command`` is recorded in the report;
     ``engine`` computes what the claims check (default: deeplinear itself, see ``engine``).
 
     Raises ReportExistsError when ``out`` is a file, or a non-empty folder and not ``force``
@@ -102,18 +104,19 @@ def run(
     ]
     started = time.perf_counter()
     claims = []
-    experiments = list(zip(CLAIMS, generators))
-    if progress:
-        import sys
-
-        from tqdm import tqdm
-
-        experiments = tqdm(experiments, desc="claims", file=sys.stderr)
-    for experiment, rng in experiments:
-        claim_started = time.perf_counter()
-        claim = experiment(rng, quick, progress, engine)
-        claim.seconds = time.perf_counter() - claim_started
-        claims.append(claim)
+    with Progress(
+        len(CLAIMS), desc="reproduce", unit="claims", enabled=progress, leave=True
+    ) as report:
+        for index, (experiment, rng) in enumerate(zip(CLAIMS, generators), 1):
+            claim_started = time.perf_counter()
+            claim = experiment(rng, quick, progress, engine)
+            claim.seconds = time.perf_counter() - claim_started
+            claims.append(claim)
+            report.write(
+                f"claim {index}/{len(CLAIMS)} {'PASS' if claim.passed else 'FAIL'}: "
+                f"{claim.title} ({claim.seconds:.1f} s)"
+            )
+            report.update(1)
     seconds = time.perf_counter() - started
     figures = write_report(claims, out, quick=quick, seed=seed, seconds=seconds, command=command)
     return Reproduction(claims=claims, out=out, seconds=seconds, figures=figures)

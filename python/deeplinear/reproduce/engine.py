@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import core, factorization, spectral, theory, training
+from .. import batch, core, factorization, spectral, theory, training
+from .._progress import is_terminal
 
 __all__ = ["Engine", "RunResult", "RunSpec", "SpectralSpec"]
 
@@ -128,14 +129,42 @@ class RunResult:
         )
 
 
+def _batch_key(spec: RunSpec) -> tuple[Any, ...] | None:
+    """What runs of one batch must share, or None for a run that goes alone."""
+    if spec.keep_layers:
+        return None
+    phi = np.asarray(spec.phi)
+    return (
+        phi.shape,
+        phi.dtype.str,
+        spec.depth,
+        spec.method,
+        spec.max_steps,
+        spec.record_every,
+        spec.diagnostics,
+        spec.gamma is None,
+        spec.psi is None,
+        spec.kappa is None,
+    )
+
+
 def bar(items: Iterable[Any], progress: bool, desc: str) -> list[Any] | Any:
-    """``items`` with a tqdm bar on stderr when ``progress`` is on."""
+    """``items`` with a tqdm bar on stderr when ``progress`` is on and stderr is a terminal (off
+    a terminal the report writes one line per claim instead, see ``reproduce.run``)."""
     items = list(items)
-    if not progress:
+    if not progress or not is_terminal():
         return items
     from tqdm import tqdm
 
     return tqdm(items, desc=desc, leave=False, file=sys.stderr)
+
+
+def _check_interrupted(results: Sequence[RunResult]) -> list[RunResult]:
+    """Ctrl-C stops a training call with status "interrupted": an experiment cut short is no
+    evidence, so the reproduction stops too (KeyboardInterrupt), never judging a claim on it."""
+    if any(result.status == "interrupted" for result in results):
+        raise KeyboardInterrupt
+    return list(results)
 
 
 def _each(
@@ -145,9 +174,10 @@ def _each(
     results = []
     for spec in bar(specs, progress, desc):
         try:
-            results.append(run_one(spec))
+            result = run_one(spec)
         except Exception as error:  # reported as the run's failure
-            results.append(RunResult.failed(error))
+            result = RunResult.failed(error)
+        results.append(_check_interrupted([result])[0])
     return results
 
 
@@ -165,8 +195,71 @@ class Engine:
     def train(
         self, specs: Sequence[RunSpec], *, progress: bool = False, desc: str = "runs"
     ) -> list[RunResult]:
-        """Run every spec (independent runs); results in the order of ``specs``."""
-        return _each(specs, self.train_one, progress, desc)
+        """Run every spec (independent runs); results in the order of ``specs``.
+
+        Specs that can share one compiled call (same shape, method, dtype, depth, step budget,
+        record grid and diagnostics, no states kept) run as batches by ``train_batch``, whose
+        network b is ``train`` on spec b bit for bit; the others one by one."""
+        results: list[RunResult | None] = [None] * len(specs)
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        # An engine that replaces train_one (a test's faulty trainer) runs every spec through it.
+        batching = type(self).train_one is Engine.train_one
+        for index, spec in enumerate(specs):
+            key = _batch_key(spec) if batching else None
+            if key is not None:
+                groups.setdefault(key, []).append(index)
+        for indices in groups.values():
+            if len(indices) < 2:
+                continue
+            try:
+                batch = _check_interrupted(self.train_batch([specs[i] for i in indices]))
+            except Exception:  # e.g. one spec's options are invalid: run them one by one
+                continue
+            for index, result in zip(indices, batch):
+                results[index] = result
+        alone = [i for i, result in enumerate(results) if result is None]
+        for index, result in zip(
+            alone, _each([specs[i] for i in alone], self.train_one, progress, desc)
+        ):
+            results[index] = result
+        return _check_interrupted([r for r in results if r is not None])
+
+    def train_batch(self, specs: Sequence[RunSpec]) -> list[RunResult]:
+        """Specs of one batch key (``_batch_key``) by ``deeplinear.train_batch``."""
+        first = specs[0]
+
+        def per_network(name: str) -> Any:
+            values = [getattr(spec, name) for spec in specs]
+            return None if all(v is None for v in values) else values
+
+        inits: list[Any] = [spec.init for spec in specs]
+        init: Any = None
+        if any(i is None for i in inits) and not all(i is None for i in inits):
+            return [self.train_one(spec) for spec in specs]  # the method's own start and others
+        if inits[0] is not None:
+            shape = (first.depth, *first.phi.shape)
+            init = np.stack(
+                [
+                    np.broadcast_to(i * np.eye(shape[1]), shape) if np.ndim(i) == 0 else i
+                    for i in inits
+                ]
+            )
+        result = batch.train_batch(
+            np.stack([spec.phi for spec in specs]),
+            first.depth,
+            first.method,
+            lr=[spec.lr for spec in specs],
+            max_steps=first.max_steps,
+            tol=[spec.tol for spec in specs],
+            init=init,
+            record_every=first.record_every,
+            diagnostics=first.diagnostics,
+            threads=training.available_cores(),
+            gamma=per_network("gamma"),
+            psi=per_network("psi"),
+            kappa=per_network("kappa"),
+        )
+        return [RunResult.of(run, diagnostics=run.diagnostics) for run in result]
 
     def train_one(self, spec: RunSpec) -> RunResult:
         """One run by ``deeplinear.train``."""
@@ -200,7 +293,7 @@ class Engine:
         self, specs: Sequence[SpectralSpec], *, progress: bool = False, desc: str = "exact runs"
     ) -> list[RunResult]:
         """Run the exact dynamics of every spec; results in the order of ``specs``."""
-        return _each(specs, self.spectral_one, progress, desc)
+        return _check_interrupted(_each(specs, self.spectral_one, progress, desc))
 
     def spectral_one(self, spec: SpectralSpec) -> RunResult:
         """One run by ``deeplinear.spectral_gd``."""
