@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from ._progress import PLAIN_INTERVAL, Progress
-from ._sweep_store import ROW_FIELDS, Store, storable
+from ._sweep_store import ROW_FIELDS as ROW_FIELDS  # the row fields, as in deeplinear 0.1
+from ._sweep_store import Store, storable
 from ._sweep_tasks import CancelToken, batch_key, not_run, run_task, work_of
 
-__all__ = ["ROW_FIELDS", "config_key", "grid", "run_config", "run_sweep_file", "sweep"]
+__all__ = ["config_key", "grid", "run_config", "run_sweep_file", "sweep"]
 
 
 def grid(**lists: Any) -> list[dict[str, Any]]:
