@@ -181,6 +181,7 @@ def batch_key(config: Mapping[str, Any]) -> tuple[Any, ...] | None:
                 return None
             shape = (dim, dim, "<f8")
         init = config.get("init")
+        start: tuple[Any, ...] | None
         if init is None:
             start = None
         elif type(init) in (int, float):

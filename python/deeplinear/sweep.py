@@ -507,10 +507,11 @@ def run_sweep_file(
     arguments are ``sweep``'s.
     """
     configs = sweep_file_configs(path)
-    options = {"store": store, "progress": progress, "retry_errors": retry_errors}
     if scheduler:
         from distributed import Client
 
         with Client(scheduler) as client:
-            return sweep(configs, executor=client, **options)
-    return sweep(configs, **options)
+            return sweep(
+                configs, executor=client, store=store, progress=progress, retry_errors=retry_errors
+            )
+    return sweep(configs, store=store, progress=progress, retry_errors=retry_errors)
