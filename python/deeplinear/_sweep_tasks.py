@@ -76,16 +76,7 @@ class CancelToken:
                 self._stopped = True
             runners = [r for r, owner in self._running.values() if thread in (None, owner)]
         for runner in runners:
-            _cancel(runner)
-
-
-def _cancel(runner: Any) -> None:
-    """Stop a running Trainer or BatchTrainer at its next poll, as Ctrl-C would."""
-    cancel = getattr(runner, "cancel", None)
-    if cancel is not None:
-        cancel()
-    else:  # the compiled session's flag, polled with the signals
-        runner._session.cancel()
+            runner.cancel()  # Trainer/BatchTrainer.cancel: the run stops at its next poll
 
 
 @dataclass
