@@ -40,3 +40,11 @@ def test_compare_runs_and_the_implementations_agree(tmp_path: Path) -> None:
 def test_matmul_ceiling_runs() -> None:
     printed = run("matmul_ceiling.py", "--sizes", "8x2", "--rounds", "1", "--seconds", "0.001")
     assert any(line.startswith("| 8, 2 |") for line in printed.splitlines())
+
+
+def test_sweep_rates_runs_and_reports_every_sweep() -> None:
+    printed = run("sweep_rates.py", "--configs", "40", "--rounds", "1", "--scale", "30")
+    for row in ("| no store |", "| store |", "| resume |"):
+        assert row in printed
+    assert "store / no store:" in printed and "bytes per run" in printed
+    assert "30 configs:" in printed and "resumed (every row cached)" in printed

@@ -54,6 +54,41 @@ def test_uncentered_fit_and_errors() -> None:
         dl.data.least_squares_target(np.full_like(x, np.nan), y)
 
 
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda x, y: dl.data.least_squares_target(x[:, :0], y[:, :0]), ValueError, "one column"),
+        (lambda x, y: dl.data.least_squares_target(x, y, center="no"), TypeError, "center"),
+        (lambda x, y: dl.data.least_squares_target(x, y, center=None), TypeError, "center"),
+        (lambda x, y: dl.data.least_squares_target(1e200 * x, y), ValueError, "X is too large"),
+        (lambda x, y: dl.data.least_squares_target(x, 1e300 * y), ValueError, "Y is too large"),
+    ],
+)
+def test_bad_data_raise_value_or_type_errors_naming_the_argument(call, error, match) -> None:
+    x, y = synthetic(3)
+    with np.errstate(all="raise"), pytest.raises(error, match=match):  # no warning first
+        call(x, y)
+
+
+def test_the_fitted_problem_checks_the_shapes_of_what_it_is_given() -> None:
+    x, y = synthetic(3)
+    target = dl.data.least_squares_target(x, y)
+    layers = np.stack([np.eye(3)] * 2)
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 3\)"):
+        target.whiten(np.ones((4, 2)))
+    with pytest.raises(ValueError, match=r"y must have shape \(n, 3\)"):
+        target.loss(layers, x, y[:, :2])
+    with pytest.raises(ValueError, match="x and y must have the same shape"):
+        target.loss(layers, x, y[0])  # one row of y is not broadcast over every row of x
+    for method in (target.predict, lambda layers, _: target.excess_loss(layers)):
+        with pytest.raises(ValueError, match=r"layers must have shape \(L, 3, 3\)"):
+            method(np.stack([np.eye(2)] * 2), x)
+    assert target.whiten(x[0]).shape == (3,)  # one row is fine
+    assert target.loss(layers, x, y) == pytest.approx(
+        0.5 * np.mean(np.sum((target.predict(layers, x) - y) ** 2, axis=1))
+    )
+
+
 def test_linnerud_trains_to_the_least_squares_fit() -> None:
     datasets = pytest.importorskip("sklearn.datasets")
     linnerud = datasets.load_linnerud()

@@ -98,3 +98,21 @@ def test_float32_is_kept() -> None:
     np.testing.assert_allclose(
         dl.project_positive(a, 0.5), numpy_project_positive(a.astype(float), 0.5), atol=1e-5
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_positivity_margin_of_matrices_near_the_largest_float(dtype, sign: float) -> None:
+    largest = float(np.finfo(dtype).max)
+    assert dl.positivity_margin((sign * 0.95 * largest * np.eye(3)).astype(dtype)) == pytest.approx(
+        sign * 0.95 * largest, rel=1e-6
+    )
+    a = np.array([[0.9, -0.9], [0.9, 1e-3]]) * largest  # A + Aᵀ overflows; (A + Aᵀ)/2 does not
+    margin = dl.positivity_margin(a.astype(dtype))
+    assert margin == pytest.approx(np.linalg.eigvalsh(np.diag(np.diag(a)))[0], rel=1e-6)
+    rng = np.random.default_rng(0)
+    b = rng.standard_normal((5, 5))
+    scale = 2.0 ** (np.finfo(dtype).maxexp - 2)  # an exact power of two: the same margin, scaled
+    assert dl.positivity_margin((b * scale).astype(dtype)) == pytest.approx(
+        dl.positivity_margin(b.astype(dtype)) * scale, rel=1e-5
+    )

@@ -223,3 +223,21 @@ def test_haar_orthogonal_is_orthogonal_and_unbiased() -> None:
 def test_bad_arguments_name_the_argument(call, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         call()
+
+
+def test_targets_near_the_largest_float_are_finite_or_refused_naming_the_argument() -> None:
+    huge = float(np.finfo(np.float64).max)
+    phi = targets.near_identity(3, 0.9 * huge, seed=0)  # 2·excess_loss overflows; Φ does not
+    assert np.isfinite(phi).all()
+    assert 0.5 * np.sum(((phi - np.eye(3)) / 1e150) ** 2) == pytest.approx(0.9 * huge / 1e300)
+    refused = [
+        (lambda: targets.gamma_positive(3, 0.9 * huge, seed=0), "gamma = .* is too large"),
+        (lambda: targets.partial_reflection(3, huge, 0.99 * huge, seed=0), "a = .* and b = "),
+        (lambda: targets.negative_eigenvalue(3, huge, seed=0), "lam = .* is too large"),
+    ]
+    with np.errstate(all="raise"):  # and no floating-point warning on the way
+        for call, match in refused:
+            with pytest.raises(ValueError, match=match):
+                call()
+    for name, params in EXAMPLE_PARAMS.items():  # ordinary arguments are unaffected
+        assert np.isfinite(targets.FAMILIES[name](4, **params, seed=1)).all()

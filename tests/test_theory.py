@@ -360,3 +360,43 @@ EYE = np.eye(2)
 def test_bad_arguments_raise_naming_the_argument(call, name: str, error: type) -> None:
     with pytest.raises(error, match=rf"^{name} "):
         call()
+
+
+def _log10(value: float) -> float:
+    return -math.inf if value == 0 else math.log10(value)
+
+
+# (call, log10 of the exact value by logarithms, independently of the float64 formula)
+_EXTREMES = [
+    (lambda: theory.theorem1_lr(np.eye(3), 2, 1e100), -(math.log10(6) + 5 * math.log10(3) + 400)),
+    (lambda: theory.theorem1_conditions(np.eye(3), 2, 1e100).rate, None),
+    (lambda: theory.theorem1_conditions(np.eye(3), 2, 1e100).loss_threshold, None),
+    (lambda: theory.theorem1_loss_bound(1.0, 10, 0.1, 2, 1e100), 0.0),  # no decay: ℓ(0)
+    (lambda: theory.theorem1_loss_bound(1.0, 1e308, 1e10, 2, 1.0), -math.inf),
+    (lambda: theory.theorem1_loss_bound(1.0, [0, 5], 1e300, 2**62, 1e80)[0], 0.0),
+    (lambda: theory.theorem2_lr(1e200 * np.eye(3), 2), -(math.log10(2) + 400)),
+    (lambda: theory.theorem2_steps(np.eye(3), 2, 1e-300, 1e-200, 1e-300), math.inf),
+    (lambda: theory.theorem3_lr(1e200 * np.eye(3), 2), -(math.log10(6) + 5 * math.log10(3) + 400)),
+    (lambda: theory.theorem3_lr(1e-200 * np.eye(3), 2), -(math.log10(6) + 5 * math.log10(3) - 400)),
+    (lambda: theory.theorem3_lr(np.eye(3), 2, 1e308), -(308 + math.log10(6) + 5 * math.log10(3))),
+    (lambda: 1.0 - theory.theorem3_rate(1e-200 * np.eye(3), 1.0), 400 - math.log10(3**6)),
+    (lambda: 1.0 - theory.theorem3_rate(np.eye(3), 1e200), 400 - math.log10(3**6)),
+    (lambda: theory.identity_excess_loss(1e200 * np.eye(3)), 400 + math.log10(1.5)),
+    (lambda: theory.lemma2_lower_bound(1e308, 2**62, 0.5), -math.inf),
+    (lambda: theory.lemma2_corrected_lower_bound(1e308, 2**62, 0.5), -math.inf),
+    (lambda: theory.lemma3_hessian_bound(1000, 4, 1.0), 2000 * math.log10(2) + math.log10(3e3)),
+]
+
+
+@pytest.mark.parametrize(("call", "exact"), _EXTREMES)
+def test_arguments_past_float64s_range_give_the_limit_without_raising(call, exact) -> None:
+    with np.errstate(all="raise"):  # and not one floating-point warning on the way
+        value = float(call())
+    assert not math.isnan(value)
+    if exact is None:
+        return
+    limit = _log10(value)
+    if -307 < exact < 308:  # representable: the value itself
+        assert limit == pytest.approx(exact, abs=1e-9)
+    else:  # the float64 limit (0 or inf), or the last subnormals before it
+        assert (exact > 0 and value == math.inf) or (exact < 0 and 0 <= value < 1e-300)

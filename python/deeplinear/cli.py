@@ -6,8 +6,8 @@
 - ``deeplinear sweep grid.toml --store DIR [--scheduler tcp://host:port]``: a grid of runs.
 - ``deeplinear demo``: gradient descent from the identity on a random SPD target.
 
-``main(argv) -> int`` returns the exit status. Argument errors are one-line messages
-(``deeplinear train: error: ...``, exit status 2), never tracebacks.
+``main(argv) -> int`` returns the exit status (see ``main``). Every error is one line
+(``deeplinear train: error: ...``), never a traceback.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import math
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -53,13 +55,19 @@ def _one_line(error: BaseException | str) -> str:
 
 
 # -- argument types ---------------------------------------------------------------------------
+_INT64_MAX = 2**63 - 1
+
+
 def _positive_int(text: str) -> int:
+    """An integer in [1, 2**63 - 1] (the compiled core counts steps and sizes in 64 bits)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    if value > _INT64_MAX:
+        raise argparse.ArgumentTypeError(f"expected an integer <= 2**63 - 1, got {value}")
     return value
 
 
@@ -108,6 +116,20 @@ def _parse_param(text: str) -> tuple[str, float]:
     return name.strip(), number
 
 
+@contextmanager
+def _quiet_interrupts() -> Iterator[None]:
+    """Training's "interrupted" warning silenced: the command reports an interrupt itself."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "training interrupted", RuntimeWarning)
+        yield
+
+
+def _stop_if_interrupted(result: Any, kept: str = "") -> None:
+    """KeyboardInterrupt (exit status 130) when a training call stopped at Ctrl-C."""
+    if result.status == "interrupted":
+        raise KeyboardInterrupt(f"after {result.steps} steps{kept}")
+
+
 # -- demo -------------------------------------------------------------------------------------
 def _demo(args: argparse.Namespace) -> int:
     import deeplinear as dl
@@ -124,10 +146,12 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"step size η = 1/(L(1 + ‖Φ‖₂²)) = {lr:.4g} (Theorem 2)\n")
     record_every = max(1, args.steps // 10)
     started = time.perf_counter()
-    result = dl.train(
-        phi, args.depth, lr=lr, max_steps=args.steps, tol=args.tol, record_every=record_every
-    )
+    with _quiet_interrupts():
+        result = dl.train(
+            phi, args.depth, lr=lr, max_steps=args.steps, tol=args.tol, record_every=record_every
+        )
     seconds = time.perf_counter() - started
+    _stop_if_interrupted(result)
     print(f"{'step':>8}  {'loss':>12}")
     for step, value in zip(result.loss_steps, result.losses):
         print(f"{step:>8d}  {value:>12.4e}")
@@ -139,9 +163,11 @@ def _demo(args: argparse.Namespace) -> int:
         f"({result.steps / max(seconds, 1e-9):,.0f} steps/s)"
     )
     print(f"max_i ‖Θ_i − Φ^(1/L)‖₂ = {distance:.3e}  (every layer tends to the principal root)")
-    exact = dl.spectral_gd(
-        phi, args.depth, lr=lr, max_steps=result.steps, record_every=result.steps or 1
-    )
+    with _quiet_interrupts():
+        exact = dl.spectral_gd(
+            phi, args.depth, lr=lr, max_steps=result.steps, record_every=result.steps or 1
+        )
+    _stop_if_interrupted(exact)
     print(
         f"exact spectral dynamics (Lemmas 5–6) agree: |Δ final loss| = "
         f"{abs(exact.final_loss - result.final_loss):.1e}"
@@ -376,6 +402,10 @@ def _check_method_options(args: argparse.Namespace, phi: np.ndarray) -> None:
 
 def _output_path(text: str) -> Path:
     path = Path(text)
+    if path.is_dir():
+        raise _UsageError(
+            f"--out {text} is a folder; give a file name such as {path / 'result.npz'}"
+        )
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
     if path.is_dir():
@@ -401,16 +431,17 @@ def _train(args: argparse.Namespace) -> int:
     options = {name: getattr(args, name) for name in _method_options()[args.method]}
     options = {name: value for name, value in options.items() if value is not None}
     try:
-        result = dl.train(
-            phi,
-            args.depth,
-            args.method,
-            lr=lr,
-            max_steps=args.steps,
-            tol=args.tol,
-            record_every=record_every,
-            **options,
-        )
+        with _quiet_interrupts():
+            result = dl.train(
+                phi,
+                args.depth,
+                args.method,
+                lr=lr,
+                max_steps=args.steps,
+                tol=args.tol,
+                record_every=record_every,
+                **options,
+            )
     except (TypeError, ValueError) as exc:
         raise _UsageError(_one_line(exc)) from None
     print(f"{args.method} on {source}, L={args.depth}")
@@ -451,6 +482,7 @@ def _train(args: argparse.Namespace) -> int:
                 **recorded,
             )
         print(f"wrote {out}")
+    _stop_if_interrupted(result, f"; {out} holds the state after them" if out else "")
     return 0
 
 
@@ -460,24 +492,28 @@ def _sweep(args: argparse.Namespace) -> int:
 
     try:
         table = run_sweep_file(
-            args.grid, args.store, scheduler=args.scheduler, progress=sys.stderr.isatty()
+            args.grid,
+            args.store,
+            scheduler=args.scheduler,
+            progress=args.progress,
+            retry_errors=args.retry_errors,
         )
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError) as exc:
         raise _UsageError(_one_line(exc)) from None
     rows = table.to_dict("records") if hasattr(table, "to_dict") else table
-    columns = [name for name in rows[0] if name not in ("error",)] if rows else []
+    columns = list(dict.fromkeys(name for row in rows for name in row if name != "error"))
     print("  ".join(f"{name:>14}" for name in columns))
     for row in rows:
         cells = []
         for name in columns:
-            value = row[name]
+            value = row.get(name)
             cells.append(f"{value:>14.4e}" if isinstance(value, float) else f"{value!s:>14}")
-        print("  ".join(cells) + (f"  {row['error']}" if row.get("error") else ""))
-    errors = sum(1 for row in rows if row.get("error"))
+        print("  ".join(cells) + (f"  {row['error']}" if isinstance(row.get("error"), str) else ""))
+    errors = sum(1 for row in rows if isinstance(row.get("error"), str))
     print(
         f"{len(rows)} runs, {errors} errors" + (f"; stored in {args.store}" if args.store else "")
     )
-    return 0
+    return 1 if errors else 0
 
 
 # -- the parser -------------------------------------------------------------------------------
@@ -627,11 +663,25 @@ def _parser() -> argparse.ArgumentParser:
         help="run a grid of training runs from a TOML file, on this machine or a Dask cluster",
         description="Run every combination of the [grid] lists of a TOML file (with the [fixed] "
         "values) through deeplinear.sweep; finished runs go to --store and are skipped when the "
-        "sweep is run again. See deeplinear.sweep.run_sweep_file for the file format.",
+        "sweep is run again. See deeplinear.sweep.run_sweep_file for the file format. Exit "
+        "status 0 when every run finished, 1 when a run ended in an error, 2 for a usage error, "
+        "130 on Ctrl-C (finished runs are stored).",
     )
     sweep.add_argument("grid", help="the TOML file describing the sweep")
     sweep.add_argument("--store", help="folder for finished runs (resumable)")
     sweep.add_argument("--scheduler", help="a Dask scheduler address, e.g. tcp://host:8786")
+    sweep.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="run again the configs whose stored result is an error (invalid configs are "
+        "stored as errors; out-of-memory and other transient errors always run again)",
+    )
+    sweep.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress report (a bar on a terminal, a line every 10 s in a log)",
+    )
     sweep.set_defaults(handler=_sweep)
 
     demo = commands.add_parser(
@@ -661,8 +711,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``deeplinear`` command; returns the exit status (0 success, 1 a
-    claim failed in ``reproduce``, 2 a usage error, 130 interrupted)."""
+    """Entry point of the ``deeplinear`` command; returns the exit status: 0 success; 1 a claim
+    failed (``reproduce``), a run ended in an error (``sweep``), or the command failed (out of
+    memory, a file it could not write, an unexpected error); 2 a usage error; 130 interrupted
+    (Ctrl-C). Every error is one line on stderr, never a traceback."""
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -684,9 +736,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as exc:
         print(f"deeplinear {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"deeplinear {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        detail = f": {_one_line(exc)}" if str(exc) else ""
+        print(f"deeplinear {args.command}: interrupted{detail}", file=sys.stderr)
         return 130
+    except MemoryError as exc:
+        detail = f" ({_one_line(exc)})" if str(exc) else ""
+        print(f"deeplinear {args.command}: error: not enough memory{detail}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # never a traceback; the type says where to look
+        print(
+            f"deeplinear {args.command}: error: {type(exc).__name__}: {_one_line(exc)}",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

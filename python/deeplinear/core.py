@@ -8,6 +8,8 @@ modified); float32 in gives float32 out when every array argument is float32, el
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -108,8 +110,18 @@ def hessian(layers: ArrayLike, phi: ArrayLike) -> np.ndarray:
 
 
 def positivity_margin(a: ArrayLike) -> float:
-    """λ_min((A + Aᵀ)/2): A is γ-positive (Def. 1, uᵀAu > γ for all unit u) iff this exceeds γ."""
-    return float(_core.positivity_margin(as_square(a, "a")))
+    """λ_min((A + Aᵀ)/2): A is γ-positive (Def. 1, uᵀAu > γ for all unit u) iff this exceeds γ.
+
+    Any finite A: one whose entries reach a quarter of its dtype's largest number (where A + Aᵀ
+    would overflow) is scaled by a power of two first (exactly), and the margin scaled back.
+    """
+    matrix = as_square(a, "a")
+    largest = float(np.abs(matrix).max())
+    if largest < np.finfo(matrix.dtype).max / 4:
+        return float(_core.positivity_margin(matrix))
+    exponent = math.frexp(largest)[1]  # largest < 2**exponent: the scaled entries are below 1
+    scaled = np.ldexp(matrix, -exponent).astype(matrix.dtype)
+    return math.ldexp(float(_core.positivity_margin(scaled)), exponent)
 
 
 def project_positive(a: ArrayLike, gamma: float) -> np.ndarray:

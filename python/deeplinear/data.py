@@ -40,31 +40,46 @@ class LeastSquaresTarget:
 
     def whiten(self, x: ArrayLike) -> np.ndarray:
         """Rows x ↦ W(x − x_mean): inputs in the coordinates the network is trained in."""
-        x = as_float_array(x, "x", np.dtype(np.float64))
-        return (x - self.x_mean) @ self.whitening.T
+        return (self._rows(x, "x") - self.x_mean) @ self.whitening.T
 
     def predict(self, layers: ArrayLike, x: ArrayLike) -> np.ndarray:
         """The network's predictions Θ_{1:L} W (x − x_mean) + y_mean for rows of x."""
-        return self.whiten(x) @ _product(layers).T + self.y_mean
+        return self.whiten(x) @ self._product(layers).T + self.y_mean
 
     def loss(self, layers: ArrayLike, x: ArrayLike, y: ArrayLike) -> float:
-        """½ mean over rows of ‖prediction − y‖² on the original data."""
-        y = as_float_array(y, "y", np.dtype(np.float64))
-        return 0.5 * float(np.mean(np.sum((self.predict(layers, x) - y) ** 2, axis=1)))
+        """½ mean over rows of ‖prediction − y‖² on the original data (x and y: (n, d))."""
+        x_rows, y_rows = self._rows(x, "x"), self._rows(y, "y")
+        if x_rows.shape != y_rows.shape:
+            raise ValueError(
+                f"x and y must have the same shape (n, d), got {x_rows.shape} and {y_rows.shape}"
+            )
+        return 0.5 * float(np.mean(np.sum((self.predict(layers, x_rows) - y_rows) ** 2, axis=1)))
 
     def excess_loss(self, layers: ArrayLike) -> float:
         """½‖Θ_{1:L} − Φ‖_F²: the data loss minus ``residual_loss`` (on the data it was fit to)."""
-        return 0.5 * float(np.sum((_product(layers) - self.phi) ** 2))
+        return 0.5 * float(np.sum((self._product(layers) - self.phi) ** 2))
 
     def to_original(self, layers: ArrayLike) -> np.ndarray:
         """The linear map of the trained network in the original coordinates, Θ_{1:L} W."""
-        return _product(layers) @ self.whitening
+        return self._product(layers) @ self.whitening
 
+    def _rows(self, value: ArrayLike, name: str) -> np.ndarray:
+        """Rows of data in this problem's d columns: (n, d), or one row (d,)."""
+        rows = as_float_array(value, name, np.dtype(np.float64))
+        dim = self.phi.shape[0]
+        if rows.ndim not in (1, 2) or rows.shape[-1] != dim:
+            raise ValueError(f"{name} must have shape (n, {dim}) or ({dim},), got {rows.shape}")
+        return rows
 
-def _product(layers: ArrayLike) -> np.ndarray:
-    from .core import product
+    def _product(self, layers: ArrayLike) -> np.ndarray:
+        """Θ_{1:L} of layers of this problem's d."""
+        from .core import product
 
-    return product(as_layers(layers, "layers", np.dtype(np.float64)))
+        stack = as_layers(layers, "layers", np.dtype(np.float64))
+        dim = self.phi.shape[0]
+        if stack.shape[1] != dim:
+            raise ValueError(f"layers must have shape (L, {dim}, {dim}), got {stack.shape}")
+        return product(stack)
 
 
 def least_squares_target(X: ArrayLike, Y: ArrayLike, *, center: bool = True) -> LeastSquaresTarget:
@@ -72,13 +87,19 @@ def least_squares_target(X: ArrayLike, Y: ArrayLike, *, center: bool = True) -> 
 
     ``center=True`` (default) subtracts the means first, so the network models the centered
     relation (deep linear networks have no bias). The network is square, so X and Y must have
-    the same number of columns; pad the smaller with zero columns to use it otherwise.
-    Raises ValueError if Σ = E xxᵀ is singular (a constant or collinear input column).
+    the same number of columns (at least one); pad the smaller with zero columns to use it
+    otherwise. Raises ValueError if Σ = E xxᵀ is singular (a constant or collinear input column)
+    or if the data are so large that Σ or Φ overflows float64 (rescale them), TypeError if
+    ``center`` is not a bool.
     """
+    if not isinstance(center, (bool, np.bool_)):
+        raise TypeError(f"center must be True or False, got {center!r}")
     x = as_float_array(X, "X", np.dtype(np.float64))
     y = as_float_array(Y, "Y", np.dtype(np.float64))
     if x.ndim != 2 or y.ndim != 2:
         raise ValueError(f"X and Y must be 2-D (n, d), got shapes {x.shape} and {y.shape}")
+    if x.shape[1] == 0 or y.shape[1] == 0:
+        raise ValueError(f"X and Y need at least one column, got shapes {x.shape} and {y.shape}")
     if x.shape[0] != y.shape[0]:
         raise ValueError(
             f"X and Y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}"
@@ -94,12 +115,18 @@ def least_squares_target(X: ArrayLike, Y: ArrayLike, *, center: bool = True) -> 
     y_mean = y.mean(axis=0) if center else np.zeros(y.shape[1])
     x, y = x - x_mean, y - y_mean
     n = x.shape[0]
-    covariance = x.T @ x / n
+    with np.errstate(over="ignore", invalid="ignore"):
+        covariance = x.T @ x / n
+    if not np.isfinite(covariance).all():
+        raise ValueError("X is too large: E xxᵀ overflows float64; rescale X")
     eigenvalues, basis = np.linalg.eigh(covariance)
     if eigenvalues[0] <= 1e-12 * max(eigenvalues[-1], np.finfo(float).tiny):
         raise ValueError("X has (numerically) collinear or constant columns: E xxᵀ is singular")
     whitening = (basis / np.sqrt(eigenvalues)) @ basis.T
     whitened = x @ whitening.T
-    phi = y.T @ whitened / n
-    residual = 0.5 * float(np.mean(np.sum((whitened @ phi.T - y) ** 2, axis=1)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        phi = y.T @ whitened / n
+        residual = 0.5 * float(np.mean(np.sum((whitened @ phi.T - y) ** 2, axis=1)))
+    if not (np.isfinite(phi).all() and np.isfinite(residual)):
+        raise ValueError("Y is too large: Φ = E y x̃ᵀ or its residual overflows float64; rescale Y")
     return LeastSquaresTarget(whitening, np.ascontiguousarray(phi), residual, x_mean, y_mean)

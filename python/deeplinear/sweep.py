@@ -14,19 +14,20 @@ import hashlib
 import itertools
 import json
 import os
-import time
-import traceback
+import signal
+import threading
+import warnings
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._atomic import atomic_write
+from ._progress import PLAIN_INTERVAL, Progress
+from ._sweep_store import ROW_FIELDS as ROW_FIELDS  # the row fields, as in deeplinear 0.1
+from ._sweep_store import Store, storable
+from ._sweep_tasks import CancelToken, batch_key, not_run, run_task, work_of
 
 __all__ = ["config_key", "grid", "run_config", "run_sweep_file", "sweep"]
-
-ROW_FIELDS = ("status", "steps", "final_loss", "seconds", "error")
 
 
 def grid(**lists: Any) -> list[dict[str, Any]]:
@@ -49,7 +50,17 @@ def grid(**lists: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, values)) for values in itertools.product(*expanded.values())]
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _canonical(value: Any) -> Any:
+    """A config value in a form with one JSON text: arrays by dtype, shape and sha256, numpy
+    scalars as Python numbers, tuples as lists, dict keys as strings."""
+    kind = type(value)
+    if kind in _PLAIN:  # the common cases first: a sweep keys a million configs
+        return value
+    if kind is dict and all(type(name) is str for name in value):  # json.dumps sorts them
+        return {k: v if type(v) in _PLAIN else _canonical(v) for k, v in value.items()}
     if isinstance(value, np.ndarray) or (hasattr(value, "__array__") and not np.isscalar(value)):
         array = np.ascontiguousarray(value)
         digest = hashlib.sha256(array.tobytes()).hexdigest()
@@ -65,53 +76,21 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+def _canonical_text(config: Mapping[str, Any]) -> str:
+    """A config's canonical JSON: the text that ``config_key`` hashes and the store keeps."""
+    return json.dumps(_canonical(dict(config)), sort_keys=True, separators=(",", ":"))
+
+
 def config_key(config: Mapping[str, Any]) -> str:
     """A stable hash of a config: sha256 of its canonical JSON (arrays by dtype, shape, bytes)."""
-    text = json.dumps(_canonical(dict(config)), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return hashlib.sha256(_canonical_text(config).encode()).hexdigest()[:32]
 
 
 def run_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Run one config; never raises: an error becomes the row's ``error`` ("Type: message")."""
-    from . import targets, training
-
-    started = time.perf_counter()
-    try:
-        arguments = dict(config)
-        if "phi" in arguments:
-            if "target" in arguments or "target_params" in arguments:
-                raise ValueError("give either phi or target/target_params, not both")
-            phi = arguments.pop("phi")
-        else:
-            family = arguments.pop("target", None)
-            params = dict(arguments.pop("target_params", {}))
-            if family not in targets.FAMILIES:
-                raise ValueError(
-                    f"target must be one of {', '.join(sorted(targets.FAMILIES))}, got {family!r}"
-                )
-            dim = params.pop("d", None)
-            if dim is None:
-                raise ValueError("target_params must give the dimension d")
-            phi = targets.FAMILIES[family](dim, **params)
-        depth = arguments.pop("depth")
-        result = training.train(phi, depth, **arguments)
-        return {
-            "status": result.status,
-            "steps": result.steps,
-            "final_loss": result.final_loss,
-            "seconds": time.perf_counter() - started,
-            "error": None,
-        }
-    except Exception as exc:  # a bad config is recorded, never fatal
-        last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-        where = f" ({last[0].name})" if last else ""
-        return {
-            "status": "error",
-            "steps": 0,
-            "final_loss": float("nan"),
-            "seconds": time.perf_counter() - started,
-            "error": f"{type(exc).__name__}: {exc}{where}",
-        }
+    """Run one config alone (``dl.train``); never raises: an error becomes the row's ``error``
+    ("Type: message")."""
+    result, _ = run_task([config])[0]
+    return result
 
 
 def _summary(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,17 +107,21 @@ def _summary(config: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _write_atomic(path: Path, payload: dict[str, Any]) -> None:
-    with atomic_write(path, "w") as stream:
-        json.dump(payload, stream)
-
-
-def _read_stored(path: Path) -> dict[str, Any] | None:
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        return {name: payload["result"][name] for name in ROW_FIELDS}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # unreadable: run it again
+def _config_list(configs: object) -> list[Mapping[str, Any]]:
+    if isinstance(configs, Mapping):
+        raise TypeError(
+            "configs must be a list of config dicts, got a single dict: pass [config] "
+            "(dl.grid(...) makes the list of a product of parameter lists)"
+        )
+    if isinstance(configs, (str, bytes)) or not isinstance(configs, Iterable):
+        raise TypeError(f"configs must be a list of config dicts, got {type(configs).__name__}")
+    listed = list(configs)
+    for index, config in enumerate(listed):
+        if not isinstance(config, Mapping):
+            raise TypeError(
+                f"configs[{index}] must be a dict of train arguments, got {type(config).__name__}"
+            )
+    return listed
 
 
 def _is_dask_client(executor: object) -> bool:
@@ -147,12 +130,107 @@ def _is_dask_client(executor: object) -> bool:
     )
 
 
+MAX_BATCH = 1024
+"""The most configs in one task (a batch of networks, and the most a killed worker loses)."""
+MIN_BATCH = 32
+"""Fewer configs in a task only when a bigger one would leave a worker idle."""
+TASK_WORK = 2e9
+"""A task holds at most this much work (steps × L × d³ summed over its runs, ~1 s on one core)
+unless one run is bigger: long runs go one per task, so that a task's result comes back soon."""
+
+
+def _task_size(count: int, workers: int, work: float) -> int:
+    """Configs per task for a group of ``count`` batchable configs: about four tasks per worker,
+    at least MIN_BATCH unless that idles a worker, at most MAX_BATCH and TASK_WORK."""
+    size = -(-count // (4 * workers))
+    size = max(size, min(MIN_BATCH, -(-count // workers)))
+    return max(1, min(size, MAX_BATCH, int(TASK_WORK // max(work, 1.0))))
+
+
+def _tasks(configs: list[Mapping[str, Any]], pending: list[int], workers: int, batch: bool):
+    """The pending configs cut into tasks (lists of indices): configs with the same batch key
+    together, in config order."""
+    if not batch:
+        return [[index] for index in pending]
+    groups: dict[Any, list[int]] = {}
+    tasks = []
+    for index in pending:
+        key = batch_key(configs[index])
+        if key is None:
+            tasks.append([index])
+        else:
+            groups.setdefault(key, []).append(index)
+    for key, members in groups.items():
+        size = _task_size(len(members), workers, work_of(key))
+        tasks += [members[start : start + size] for start in range(0, len(members), size)]
+    tasks.sort(key=lambda task: task[0])
+    return tasks
+
+
+class _SigintGuard:
+    """Ctrl-C while a sweep waits: noted (and runs of the main thread cancelled), never raised in
+    the middle of its bookkeeping. Only in the main thread, and only while SIGINT has Python's
+    default handler; elsewhere KeyboardInterrupt is raised as usual and caught by the sweep."""
+
+    def __init__(self, token: CancelToken) -> None:
+        self.token = token
+        self.received = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.received = True
+        self.token.cancel(threading.get_ident())  # a run of this thread (a synchronous executor)
+
+    def __enter__(self) -> _SigintGuard:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+def _resolve_executor(executor: Any) -> tuple[Any, int, bool]:
+    """(a concurrent.futures executor, its workers, whether its workers are threads of this
+    process); a Dask client gives its executor interface and its cluster's threads."""
+    if executor is None:
+        from .training import available_cores
+
+        cores = available_cores()
+        return concurrent.futures.ThreadPoolExecutor(cores), cores, True
+    if _is_dask_client(executor):
+        threads = sum(executor.nthreads().values()) or 1
+        return executor.get_executor(pure=False), threads, False
+    if not isinstance(executor, concurrent.futures.Executor):
+        raise TypeError(
+            "executor must be None, a concurrent.futures.Executor or a dask.distributed.Client"
+        )
+    workers = getattr(executor, "_max_workers", None) or os.cpu_count() or 1
+    return executor, int(workers), isinstance(executor, concurrent.futures.ThreadPoolExecutor)
+
+
+GRACE_SECONDS = 1.0
+"""After Ctrl-C, how long a sweep waits for the cancelled runs of its threads to hand back what
+they finished (each stops within about 50 ms)."""
+WAIT_SECONDS = 0.1
+"""How often a sweep's main thread wakes while it waits (to notice Ctrl-C and write shards)."""
+PROGRESS_INTERVAL = PLAIN_INTERVAL
+"""Seconds between two plain progress lines (stderr not a terminal)."""
+
+
 def sweep(
     configs: Iterable[Mapping[str, Any]],
     *,
     executor: Any = None,
     store: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    retry_errors: bool = False,
+    batch: bool = True,
 ) -> Any:
     """Run every config (``dl.train`` arguments plus a target) and return one row per config.
 
@@ -161,83 +239,71 @@ def sweep(
         executor: None (a thread per core of this machine: the C++ loop releases the GIL), any
             ``concurrent.futures.Executor`` (threads or processes), or a
             ``dask.distributed.Client`` (its executor interface: the same call runs on a cluster).
-        store: a directory. Every finished run is written there atomically (temp file and
-            rename), one JSON file per run named by ``config_key``; a sweep run again reads the
-            finished runs back instead of running them (their rows have ``cached`` True). A
-            killed process loses at most the runs in flight.
-        progress: a tqdm bar over configs.
+        store: a folder that keeps every finished run. Runs are written as append-only shards
+            (JSON lines, each shard written to a temporary file and renamed when complete,
+            about one a second while the sweep runs and one at its end); a sweep run again reads
+            the finished runs back instead of running them (their rows have ``cached`` True).
+            A killed process loses at most the runs of its last second and those in flight.
+            Folders of deeplinear 0.1's format (one JSON file per run) are read too. Invalid
+            configs (a ValueError or TypeError while validating) are stored as errors; other
+            errors (MemoryError, OSError, a worker that died) are not, and run again.
+        progress: report progress on stderr: a bar on a terminal, a plain line with the elapsed
+            time every 10 s in a file or pipe; False for nothing.
+        retry_errors: run again the configs whose stored result is an error (e.g. after fixing
+            a bug that made a valid config fail).
+        batch: train configs that share Φ's shape and dtype, method, depth, step budget and
+            the options ``train_batch`` shares (record_every, threads, diagnostics, the kind of
+            init) together, by ``train_batch``, in tasks of up to MAX_BATCH configs (the same
+            rows: network b of a batch is ``dl.train`` of config b bit for bit). False runs
+            every config alone, by ``dl.train``.
 
     Returns:
         A pandas DataFrame when pandas is installed, else a list of dicts, in config order, with
         the config's parameters (nested dicts flattened as ``target_params.lam``), ``status``
-        (a training status or ``"error"``), ``steps``, ``final_loss``, ``seconds``, ``error``
-        (None or ``"Type: message"``) and ``cached``.
+        (a training status or ``"error"``), ``steps``, ``final_loss``, ``seconds`` (the run's
+        wall time; a batched run's share of its batch), ``error`` (None or
+        ``"Type: message (function)"``) and ``cached``.
+
+    Raises:
+        KeyboardInterrupt: on Ctrl-C (or a KeyboardInterrupt raised in the calling thread),
+            within a fraction of a second: the runs in flight on this process's threads are
+            cancelled (their configs are not stored and run again next time), queued tasks and
+            futures are cancelled, every run that finished is written to the store, and then
+            KeyboardInterrupt is raised (its message says how many runs finished). Runs in
+            flight in other processes or on a Dask cluster are abandoned (their futures
+            cancelled).
+        TypeError: configs that are not a list of dicts, a config holding a callable or a value
+            that has no JSON form, or an executor of another kind.
+        OSError: the store cannot be created, read or written.
     """
-    configs = [dict(config) for config in configs]
+    configs = _config_list(configs)
+    texts = []
     for index, config in enumerate(configs):
-        if not isinstance(config, dict):
-            raise TypeError(f"configs[{index}] must be a dict of train arguments")
-    keys = [config_key(config) for config in configs]
+        try:
+            texts.append(_canonical_text(config))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"configs[{index}]: {exc}") from None
+    keys = [hashlib.sha256(text.encode()).hexdigest()[:32] for text in texts]
     results: list[dict[str, Any] | None] = [None] * len(configs)
     cached = [False] * len(configs)
-    folder = Path(store) if store is not None else None
+    if executor is not None and not (
+        _is_dask_client(executor) or isinstance(executor, concurrent.futures.Executor)
+    ):
+        _resolve_executor(executor)  # raises the standard error before the store is touched
+    folder = Store(store) if store is not None else None
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
+        found = folder.read(set(keys), _canonical_text)
         for index, key in enumerate(keys):
-            stored = _read_stored(folder / f"{key}.json")
-            if stored is not None:
+            stored = found.get(key)
+            if stored is not None and not (retry_errors and stored["status"] == "error"):
                 results[index], cached[index] = stored, True
     pending = [index for index, result in enumerate(results) if result is None]
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(configs), initial=len(configs) - len(pending), unit="run")
-    own_executor = None
-    if executor is None:
-        own_executor = executor = concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1)
-    elif _is_dask_client(executor):
-        executor = executor.get_executor(pure=False)
-    elif not isinstance(executor, concurrent.futures.Executor):
-        raise TypeError(
-            "executor must be None, a concurrent.futures.Executor or a dask.distributed.Client"
-        )
-    try:
-        futures = {executor.submit(run_config, configs[index]): index for index in pending}
-        for future in concurrent.futures.as_completed(futures):
-            index = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # the worker itself failed: not stored, rerun next time
-                result = {
-                    "status": "error",
-                    "steps": 0,
-                    "final_loss": float("nan"),
-                    "seconds": 0.0,
-                    "error": f"{type(exc).__name__}: {exc}",
-                }
-            else:
-                if folder is not None:
-                    _write_atomic(
-                        folder / f"{keys[index]}.json",
-                        {
-                            "key": keys[index],
-                            "config": _canonical(configs[index]),
-                            "result": result,
-                        },
-                    )
-            results[index] = result
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if own_executor is not None:
-            own_executor.shutdown(wait=True, cancel_futures=True)
-        if bar is not None:
-            bar.close()
-    rows = []
-    for config, result, was_cached in zip(configs, results, cached):
-        rows.append({**_summary(config), **(result or {}), "cached": was_cached})
+    if pending:
+        _run_pending(configs, keys, texts, pending, results, executor, folder, progress, batch)
+    rows = [
+        {**_summary(config), **(result or {}), "cached": was_cached}
+        for config, result, was_cached in zip(configs, results, cached)
+    ]
     try:
         import pandas as pd
     except ImportError:
@@ -245,17 +311,185 @@ def sweep(
     return pd.DataFrame(rows)
 
 
+def _run_pending(
+    configs: list[Mapping[str, Any]],
+    keys: list[str],
+    texts: list[str],
+    pending: list[int],
+    results: list[dict[str, Any] | None],
+    executor: Any,
+    folder: Store | None,
+    progress: bool,
+    batch: bool,
+) -> None:
+    """Run the pending configs in tasks, filling ``results`` and the store as tasks finish."""
+    pool, workers, in_process = _resolve_executor(executor)
+    own = pool if executor is None else None
+    tasks = _tasks(configs, pending, workers, batch)
+    writer = folder.writer() if folder is not None else None
+    token = CancelToken()
+    running: dict[concurrent.futures.Future[Any], list[int]] = {}
+    queue = iter(tasks)
+    counts = {"finished": 0, "errors": 0}
+
+    def collect(future: concurrent.futures.Future[Any], task: list[int]) -> None:
+        try:
+            outcomes = future.result()
+        except concurrent.futures.CancelledError:
+            outcomes = [(not_run(), False)] * len(task)
+        except BaseException as exc:  # the worker failed (a process died, Dask gave up)
+            outcomes = [(_worker_error(exc), False)] * len(task)
+        for index, (result, deterministic) in zip(task, outcomes):
+            results[index] = result
+            if result["status"] == "error":
+                counts["errors"] += 1
+            if result["status"] != "interrupted":
+                counts["finished"] += 1
+            if writer is not None and storable(result, deterministic):
+                writer.add(keys[index], texts[index], result)
+        report.update(len(task), errors=counts["errors"])
+
+    def submit() -> None:
+        while len(running) < max(2, 2 * workers) and not guard.received:
+            task = next(queue, None)
+            if task is None:
+                return
+            try:
+                future = pool.submit(run_task, [configs[i] for i in task], token)
+            except Exception as exc:  # a broken pool (a worker died) or one shut down
+                future = concurrent.futures.Future()
+                future.set_exception(exc)
+            running[future] = task
+
+    total = len(configs)
+    with (
+        Progress(
+            total,
+            desc="sweep",
+            unit="run",
+            initial=total - len(pending),
+            enabled=progress,
+            interval=PROGRESS_INTERVAL,
+        ) as report,
+        _SigintGuard(token) as guard,
+    ):
+        try:
+            submit()
+            while running:
+                done, _ = concurrent.futures.wait(
+                    running, timeout=WAIT_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED
+                )
+                for future in done:
+                    collect(future, running.pop(future))
+                if writer is not None and writer.due():
+                    writer.flush()
+                if guard.received:
+                    raise KeyboardInterrupt
+                submit()
+        except BaseException as exc:
+            with warnings.catch_warnings():  # cancelled runs warn "training interrupted"
+                warnings.filterwarnings("ignore", "training interrupted", RuntimeWarning)
+                token.cancel()
+                for future in running:
+                    future.cancel()
+                if in_process and running:
+                    done, _ = concurrent.futures.wait(running, timeout=GRACE_SECONDS)
+                    for future in done:
+                        collect(future, running.pop(future))
+            if writer is not None:
+                writer.flush()
+            if own is not None:
+                own.shutdown(wait=False, cancel_futures=True)
+            if isinstance(exc, KeyboardInterrupt):
+                where = f", stored in {folder.folder}" if folder is not None else ""
+                raise KeyboardInterrupt(
+                    f"{counts['finished']} of {len(pending)} runs finished{where}; "
+                    "run the sweep again to resume"
+                ) from None
+            raise
+        if writer is not None:
+            writer.flush()
+        if own is not None:
+            own.shutdown(wait=True)
+        if guard.received:
+            raise KeyboardInterrupt(f"after the last run: all {len(pending)} runs finished")
+
+
+def _worker_error(exc: BaseException) -> dict[str, Any]:
+    return {
+        "status": "error",
+        "steps": 0,
+        "final_loss": float("nan"),
+        "seconds": 0.0,
+        "error": f"{type(exc).__name__}: {exc}",
+    }
+
+
+def _table(spec: Mapping[str, Any], name: str, path: object) -> dict[str, Any]:
+    value = spec.get(name, {})
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"{path}: [{name}] must be a table (a [{name}] section of name = value lines), "
+            f"got {value!r}"
+        )
+    return dict(value)
+
+
+def sweep_file_configs(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The configs of a sweep file (see ``run_sweep_file``); ValueError for a file that is not
+    valid TOML or not of that form, OSError for one that cannot be read."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    with open(path, "rb") as stream:
+        try:
+            spec = tomllib.load(stream)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path} is not valid TOML: {exc}") from None
+    unknown = set(spec) - {"grid", "fixed"}
+    if unknown:
+        raise ValueError(f"{path}: unknown tables {sorted(unknown)}; use [grid] and [fixed]")
+    fixed = _table(spec, "fixed", path)
+    varied = _table(spec, "grid", path)
+    fixed_params = _table(fixed, "target_params", f"{path}: [fixed]")
+    varied_params = _table(varied, "target_params", f"{path}: [grid]")
+    fixed.pop("target_params", None)
+    varied.pop("target_params", None)
+    for inner, outer, where in (
+        (varied, fixed, ""),
+        (varied_params, fixed_params, "target_params."),
+    ):
+        both = sorted(set(inner) & set(outer))
+        if both:
+            raise ValueError(
+                f"{path}: {', '.join(where + name for name in both)} given in both [fixed] and "
+                "[grid]; keep one"
+            )
+    configs = []
+    for config in grid(**varied) if varied else [{}]:
+        for params in grid(**varied_params) if varied_params else [{}]:
+            merged = {**fixed, **config}
+            if fixed_params or params:
+                merged["target_params"] = {**fixed_params, **params}
+            configs.append(merged)
+    return configs
+
+
 def run_sweep_file(
     path: str | os.PathLike[str],
     store: str | os.PathLike[str] | None,
     scheduler: str | None = None,
     progress: bool = True,
+    retry_errors: bool = False,
 ) -> Any:
     """Run the sweep described by a TOML file (``deeplinear sweep grid.toml --store DIR``).
 
     The file has a ``[grid]`` table of lists (their product is swept), an optional ``[fixed]``
     table of values shared by every run, and optional ``[grid.target_params]`` /
-    ``[fixed.target_params]`` tables for the target's parameters::
+    ``[fixed.target_params]`` tables for the target's parameters (a name may be in [fixed] or
+    in [grid], not both)::
 
         [fixed]
         target = "negative_eigenvalue"
@@ -269,32 +503,15 @@ def run_sweep_file(
         [grid.target_params]
         lam = [0.25, 0.5, 1.0]
 
-    ``scheduler``: the address of a Dask scheduler (``tcp://host:port``) to run on.
+    ``scheduler``: the address of a Dask scheduler (``tcp://host:port``) to run on. The other
+    arguments are ``sweep``'s.
     """
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-
-    with open(path, "rb") as stream:
-        spec = tomllib.load(stream)
-    unknown = set(spec) - {"grid", "fixed"}
-    if unknown:
-        raise ValueError(f"{path}: unknown tables {sorted(unknown)}; use [grid] and [fixed]")
-    fixed = dict(spec.get("fixed", {}))
-    varied = dict(spec.get("grid", {}))
-    fixed_params = fixed.pop("target_params", {})
-    varied_params = varied.pop("target_params", {})
-    configs = []
-    for config in grid(**varied) if varied else [{}]:
-        for params in grid(**varied_params) if varied_params else [{}]:
-            merged = {**fixed, **config}
-            if fixed_params or params:
-                merged["target_params"] = {**fixed_params, **params}
-            configs.append(merged)
+    configs = sweep_file_configs(path)
     if scheduler:
         from distributed import Client
 
         with Client(scheduler) as client:
-            return sweep(configs, executor=client, store=store, progress=progress)
-    return sweep(configs, store=store, progress=progress)
+            return sweep(
+                configs, executor=client, store=store, progress=progress, retry_errors=retry_errors
+            )
+    return sweep(configs, store=store, progress=progress, retry_errors=retry_errors)

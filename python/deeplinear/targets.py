@@ -4,7 +4,8 @@ Every generator returns a new C-contiguous (d, d) float64 array. ``seed`` is Non
 entropy), a non-negative int, or a ``numpy.random.Generator`` (used, and advanced, in place), so
 the same seed always gives the same Φ. Random orthogonal matrices are Haar-distributed, and the
 symmetric families are exactly symmetric (Φ == Φᵀ bit for bit). Bad arguments raise TypeError
-(wrong type) or ValueError (out of range) with a message that names the argument.
+(wrong type) or ValueError (out of range, or so large that Φ would overflow float64) with a
+message that names the argument; a returned Φ is always finite.
 
 ``FAMILIES`` maps each family's name to its generator, for the CLI and sweeps.
 """
@@ -53,10 +54,20 @@ def _haar_orthogonal(dim: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _symmetric_from_spectrum(eigenvalues: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """U diag(eigenvalues) Uᵀ with U Haar-random, symmetrized so that it equals its transpose."""
+    """U diag(eigenvalues) Uᵀ with U Haar-random, symmetrized so that it equals its transpose
+    (infinite entries where that overflows: see ``_finite``)."""
     basis = _haar_orthogonal(eigenvalues.size, rng)
-    product = (basis * eigenvalues) @ basis.T
-    return np.ascontiguousarray(0.5 * (product + product.T))
+    with np.errstate(over="ignore", invalid="ignore"):
+        product = (basis * eigenvalues) @ basis.T
+        return np.ascontiguousarray(0.5 * (product + product.T))
+
+
+def _finite(phi: np.ndarray, **scales: float) -> np.ndarray:
+    """Φ, or ValueError naming the parameters that set its scale when it overflowed float64."""
+    if not np.isfinite(phi).all():
+        named = " and ".join(f"{name} = {value:g}" for name, value in scales.items())
+        raise ValueError(f"{named} is too large: Φ overflows float64")
+    return phi
 
 
 def spd(d: int, cond: float, seed: Seed = None) -> np.ndarray:
@@ -94,7 +105,10 @@ def near_identity(d: int, excess_loss: float, seed: Seed = None) -> np.ndarray:
     d = check_int(d, "d", 1)
     excess_loss = check_nonnegative(excess_loss, "excess_loss")
     direction = _rng(seed).standard_normal((d, d))
-    direction *= np.sqrt(2.0 * excess_loss) / np.linalg.norm(direction)
+    size = np.sqrt(2.0 * excess_loss)
+    if not np.isfinite(size):  # 2·excess_loss overflows; its root does not
+        size = np.sqrt(2.0) * np.sqrt(excess_loss)
+    direction *= size / np.linalg.norm(direction)
     return np.ascontiguousarray(np.eye(d) + direction)
 
 
@@ -139,7 +153,8 @@ def partial_reflection(d: int, a: float, b: float, seed: Seed = None) -> np.ndar
     normal = _rng(seed).standard_normal(d)
     normal /= np.linalg.norm(normal)
     reflection = np.eye(d) - 2.0 * np.outer(normal, normal)
-    return np.ascontiguousarray(a * np.eye(d) + b * reflection)
+    with np.errstate(over="ignore"):
+        return _finite(np.ascontiguousarray(a * np.eye(d) + b * reflection), a=a, b=b)
 
 
 def gamma_positive(d: int, gamma: float, seed: Seed = None) -> np.ndarray:
@@ -155,6 +170,8 @@ def gamma_positive(d: int, gamma: float, seed: Seed = None) -> np.ndarray:
     """
     d = check_int(d, "d", 1)
     gamma = check_positive(gamma, "gamma")
+    if not np.isfinite(2.0 * gamma + 1.0):
+        raise ValueError(f"gamma = {gamma:g} is too large: 2γ + 1 overflows float64")
     rng = _rng(seed)
     spectrum = rng.uniform(2.0 * gamma, 2.0 * gamma + 1.0, d)
     spectrum[np.argmin(spectrum)] = 2.0 * gamma
@@ -163,7 +180,8 @@ def gamma_positive(d: int, gamma: float, seed: Seed = None) -> np.ndarray:
     skew = gaussian - gaussian.T
     if d > 1:
         skew /= np.linalg.norm(skew)
-    return np.ascontiguousarray(symmetric + skew)
+    with np.errstate(over="ignore"):
+        return _finite(np.ascontiguousarray(symmetric + skew), gamma=gamma)
 
 
 def negative_eigenvalue(d: int, lam: float, count: int = 1, seed: Seed = None) -> np.ndarray:
@@ -184,7 +202,7 @@ def negative_eigenvalue(d: int, lam: float, count: int = 1, seed: Seed = None) -
         raise ValueError(f"count must be <= d = {d}, got {count}")
     spectrum = np.ones(d)
     spectrum[:count] = -lam
-    return _symmetric_from_spectrum(spectrum, _rng(seed))
+    return _finite(_symmetric_from_spectrum(spectrum, _rng(seed)), lam=lam)
 
 
 FAMILIES: dict[str, Callable[..., np.ndarray]] = {

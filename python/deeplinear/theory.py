@@ -8,11 +8,13 @@ paper leaves unspecified ("an absolute constant", O(·)) are given with the cons
 so: they are shapes to compare growth rates against, not guarantees.
 
 Arguments are validated once, here: a wrong type raises TypeError and a wrong value ValueError,
-each naming the argument.
+each naming the argument. Valid arguments never raise: where a quantity passes float64's range
+the result is its limit (a bound of ``inf``, a step size of 0.0), without a warning.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,15 +54,26 @@ def _phi(phi: ArrayLike) -> np.ndarray:
     return as_square(phi, "phi", _FLOAT64)
 
 
+def _power(base: float, exponent: float) -> float:
+    """base**exponent for base >= 0, inf where it overflows (Python floats raise there)."""
+    try:
+        return float(base) ** exponent
+    except OverflowError:
+        return math.inf
+
+
 def _spectral_norm(phi: np.ndarray) -> float:
     return float(np.linalg.norm(phi, 2))
 
 
 def _nonzero_frobenius_norm(phi: np.ndarray) -> float:
-    norm = float(np.linalg.norm(phi))
-    if norm == 0:
+    """‖Φ‖_F > 0, without the overflow or underflow of squaring entries near float64's ends."""
+    largest = float(np.abs(phi).max())
+    if largest == 0:
         raise ValueError("phi must be nonzero (Theorem 3 needs a γ-positive Φ, so ‖Φ‖_F > 0)")
-    return norm
+    if 1e-150 < largest < 1e150:
+        return float(np.linalg.norm(phi))
+    return largest * float(np.linalg.norm(phi / largest))
 
 
 def _check_c(c: object) -> float:
@@ -83,7 +96,8 @@ def identity_excess_loss(phi: ArrayLike) -> float:
     Raises ValueError if ``phi`` is not a finite square matrix.
     """
     phi = _phi(phi)
-    return 0.5 * float(np.sum((np.eye(phi.shape[0]) - phi) ** 2))
+    with np.errstate(over="ignore"):  # beyond float64: inf
+        return 0.5 * float(np.sum((np.eye(phi.shape[0]) - phi) ** 2))
 
 
 def theorem1_lr(phi: ArrayLike, depth: int, c: float) -> float:
@@ -96,7 +110,7 @@ def theorem1_lr(phi: ArrayLike, depth: int, c: float) -> float:
     depth = check_depth(depth)
     c = _check_c(c)
     dim = phi.shape[0]
-    return 1.0 / (3.0 * depth * dim**5 * max(c**4, _spectral_norm(phi) ** 2))
+    return 1.0 / (3.0 * depth * dim**5 * max(_power(c, 4), _power(_spectral_norm(phi), 2)))
 
 
 @dataclass(frozen=True)
@@ -130,6 +144,12 @@ class Theorem1Conditions:
         object.__setattr__(self, "holds", depth_ok and loss_ok)
 
 
+def _theorem1_rate(lr: float, depth: int, c: float) -> float:
+    """2ηL/c⁴ (NaN-free: inf/inf is divided in another order)."""
+    rate = 2.0 * lr * depth / _power(c, 4)
+    return rate if rate == rate else 2.0 * (lr / _power(c, 4)) * depth
+
+
 def theorem1_conditions(phi: ArrayLike, depth: int, c: float) -> Theorem1Conditions:
     """Check Theorem 1's hypotheses for Φ, L and c ≥ 1 (constants from its proof, Sec. 3.2).
 
@@ -148,9 +168,9 @@ def theorem1_conditions(phi: ArrayLike, depth: int, c: float) -> Theorem1Conditi
         depth=depth,
         depth_threshold=4.0 * log_c / 3.0,
         loss0=identity_excess_loss(phi),
-        loss_threshold=log_c**2 / (8.0 * c**10),
+        loss_threshold=log_c**2 / (8.0 * _power(c, 10)),
         lr=lr,
-        rate=2.0 * lr * depth / c**4,
+        rate=_theorem1_rate(lr, depth, c),
         radius_bound=log_c / depth,
     )
 
@@ -174,7 +194,12 @@ def theorem1_loss_bound(
     t = as_float_array(steps, "steps", _FLOAT64)
     if np.any(t < 0):
         raise ValueError("steps must be >= 0")
-    bound = np.exp(-2.0 * t * lr * depth / c**4) * loss0
+    with np.errstate(over="ignore", invalid="ignore"):
+        exponent = -2.0 * t * lr * depth / _power(c, 4)
+        if np.isnan(exponent).any():  # inf/inf, or no decay at all at t = 0 times an infinite rate
+            late = -t * _theorem1_rate(lr, depth, c)
+            exponent = np.where(np.isnan(exponent), np.where(t == 0, 0.0, late), exponent)
+        bound = np.exp(exponent) * loss0
     # as_float_array returns at least 1-d; a scalar step number gives a scalar bound
     return float(bound[0]) if np.ndim(steps) == 0 else bound
 
@@ -186,7 +211,7 @@ def theorem2_lr(phi: ArrayLike, depth: int) -> float:
     """
     phi = _phi(phi)
     depth = check_depth(depth)
-    return 1.0 / (depth * (1.0 + _spectral_norm(phi) ** 2))
+    return 1.0 / (depth * (1.0 + _power(_spectral_norm(phi), 2)))
 
 
 def theorem2_steps(phi: ArrayLike, depth: int, lr: float, gamma: float, eps: float) -> float:
@@ -211,10 +236,17 @@ def theorem2_steps(phi: ArrayLike, depth: int, lr: float, gamma: float, eps: flo
         raise ValueError(f"gamma must be < 1 (Theorem 2 assumes 0 < γ < 1), got {gamma}")
     eps = check_positive(eps, "eps")
     big_gamma = max(1.0, _spectral_norm(phi))
-    inner = phi.shape[0] * depth * np.log(big_gamma / gamma) / (gamma * eps)
+    scale = gamma * eps
+    if scale == 0:  # underflowed: divide one factor at a time
+        inner = phi.shape[0] * depth * float(np.log(big_gamma / gamma)) / gamma / eps
+    else:
+        inner = phi.shape[0] * depth * float(np.log(big_gamma / gamma)) / scale
     if inner <= 1.0:
         return 0.0
-    return float(np.log(inner) / (lr * depth * gamma**2))
+    rate = lr * depth * gamma**2
+    if rate == 0:
+        return float(np.log(inner)) / lr / depth / gamma / gamma
+    return float(np.log(inner) / rate)
 
 
 def theorem3_lr(phi: ArrayLike, depth: int, c: float = 1.0) -> float:
@@ -228,7 +260,10 @@ def theorem3_lr(phi: ArrayLike, depth: int, c: float = 1.0) -> float:
     depth = check_depth(depth)
     c = _check_c(c)
     norm = _nonzero_frobenius_norm(phi)
-    return 1.0 / (c * depth * phi.shape[0] ** 5 * norm**2)
+    scale = c * depth * phi.shape[0] ** 5 * _power(norm, 2)
+    if 0 < scale < math.inf:
+        return 1.0 / scale
+    return 1.0 / c / depth / phi.shape[0] ** 5 / norm / norm  # past float64's range: its limit
 
 
 def theorem3_rate(phi: ArrayLike, gamma: float, c: float = 1.0) -> float:
@@ -242,7 +277,11 @@ def theorem3_rate(phi: ArrayLike, gamma: float, c: float = 1.0) -> float:
     gamma = check_positive(gamma, "gamma")
     c = _check_c(c)
     norm = _nonzero_frobenius_norm(phi)
-    return 1.0 - gamma**2 / (c * phi.shape[0] ** 5 * norm**2)
+    scale = c * phi.shape[0] ** 5 * _power(norm, 2)
+    if 0 < scale < math.inf:
+        return 1.0 - _power(gamma, 2) / scale
+    ratio = gamma / norm  # past float64's range: its limit
+    return 1.0 - ratio * ratio / c / phi.shape[0] ** 5
 
 
 def lemma2_lower_bound(loss: float, depth: int, a: float) -> float:
@@ -257,7 +296,8 @@ def lemma2_lower_bound(loss: float, depth: int, a: float) -> float:
     loss = check_nonnegative(loss, "loss")
     depth = check_depth(depth)
     a = _check_a(a)
-    return 4.0 * loss * depth * (1.0 - a) ** (2 * depth)
+    bound = 4.0 * loss * depth * (1.0 - a) ** (2 * depth)
+    return bound if bound == bound else 0.0  # inf·0: the power underflowed, and so does the bound
 
 
 def lemma2_corrected_lower_bound(loss: float, depth: int, a: float) -> float:
@@ -272,7 +312,8 @@ def lemma2_corrected_lower_bound(loss: float, depth: int, a: float) -> float:
     loss = check_nonnegative(loss, "loss")
     depth = check_depth(depth)
     a = _check_a(a)
-    return 2.0 * loss * depth * (1.0 - a) ** (2 * (depth - 1))
+    bound = 2.0 * loss * depth * (1.0 - a) ** (2 * (depth - 1))
+    return bound if bound == bound else 0.0
 
 
 def lemma3_hessian_bound(depth: int, d: int, z: float) -> float:
@@ -285,7 +326,7 @@ def lemma3_hessian_bound(depth: int, d: int, z: float) -> float:
     depth = check_depth(depth)
     d = check_int(d, "d", 1)
     z = check_nonnegative(z, "z")
-    return 3.0 * depth * float(d) ** 5 * (1.0 + z) ** (2 * depth)
+    return 3.0 * depth * _power(d, 5) * _power(1.0 + z, 2 * depth)
 
 
 def diagnostics(layers: ArrayLike, phi: ArrayLike) -> dict[str, float]:

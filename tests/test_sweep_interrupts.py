@@ -1,0 +1,188 @@
+"""Ctrl-C stops a sweep within a fraction of a second on every executor — this machine's threads,
+a thread or process pool, a Dask cluster, the command line — keeping every finished run in the
+store and none of the interrupted ones; then KeyboardInterrupt (exit status 130 from the CLI)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import importlib
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import deeplinear as dl
+from dask_cluster import dask_client
+from interrupts import interrupt_after, require_sigint
+
+sweep_module = importlib.import_module("deeplinear.sweep")
+
+# Short runs finish at once; long ones would take tens of seconds (bounding a broken test).
+SHORT = dl.grid(
+    target="spd",
+    target_params={"d": 3, "cond": 2.0, "seed": [0, 1, 2, 3]},
+    depth=2,
+    lr=0.1,
+    max_steps=50,
+)
+LONG = dl.grid(
+    target="spd",
+    target_params={"d": 5, "cond": 2.0, "seed": [0, 1]},
+    depth=4,
+    lr=1e-7,
+    max_steps=40_000_000,
+    record_every=10_000_000,
+)
+
+
+def stored_keys(store: Path) -> set[str]:
+    keys = set()
+    for shard in store.glob("runs-*.jsonl"):
+        keys |= {json.loads(line)["key"] for line in shard.read_text().splitlines()}
+    return keys
+
+
+def interrupted_sweep(store: Path, after: float = 0.6, **options) -> float:
+    """Run SHORT + LONG, Ctrl-C after ``after`` s; returns the seconds from the signal to the
+    KeyboardInterrupt. Checks the store: every short run, no long one."""
+    timer, sent = interrupt_after(after)
+    try:
+        with pytest.raises(KeyboardInterrupt, match="4 of 6 runs finished"):
+            dl.sweep(SHORT + LONG, store=store, progress=False, **options)
+        raised = time.perf_counter()
+    finally:
+        timer.join()
+    assert stored_keys(store) == {sweep_module.config_key(c) for c in SHORT}
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+    return raised - sent[0]
+
+
+def test_ctrl_c_stops_a_sweep_on_this_machines_threads(tmp_path: Path) -> None:
+    assert interrupted_sweep(tmp_path) < 1.0
+    table = dl.sweep(SHORT, store=tmp_path, progress=False)
+    assert table["cached"].all()  # resumes from what was stored
+
+
+def test_ctrl_c_stops_a_sweep_on_a_thread_pool(tmp_path: Path) -> None:
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        assert interrupted_sweep(tmp_path, executor=pool) < 1.0
+        started = time.perf_counter()
+    assert time.perf_counter() - started < 1.0  # the pool's threads were stopped, not abandoned
+
+
+def test_ctrl_c_stops_a_sweep_on_a_process_pool(tmp_path: Path) -> None:
+    pool = concurrent.futures.ProcessPoolExecutor(2)
+    try:
+        list(pool.map(abs, [1, 2]))  # started before the clock runs
+        assert interrupted_sweep(tmp_path, after=1.5, executor=pool) < 1.0
+    finally:
+        for process in list(pool._processes.values()):  # their runs cannot be cancelled
+            process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def test_ctrl_c_stops_a_sweep_on_a_dask_cluster(tmp_path: Path) -> None:
+    require_sigint()
+    with dask_client() as client:
+        client.submit(abs, 1).result()
+        assert interrupted_sweep(tmp_path, after=2.0, executor=client) < 1.0
+
+
+def test_ctrl_c_stops_the_sweep_command_with_status_130(tmp_path: Path, capsys) -> None:
+    from deeplinear import cli
+
+    spec = tmp_path / "grid.toml"
+    spec.write_text(
+        '[fixed]\ntarget = "spd"\ndepth = 4\nlr = 1e-7\nmax_steps = 40000000\n'
+        "[fixed.target_params]\nd = 5\ncond = 2.0\n[grid.target_params]\nseed = [0, 1]\n"
+    )
+    timer, sent = interrupt_after(0.6)
+    try:
+        status = cli.main(["sweep", str(spec), "--store", str(tmp_path / "store")])
+        returned = time.perf_counter()
+    finally:
+        timer.join()
+    assert status == 130 and returned - sent[0] < 1.0
+    err = capsys.readouterr().err
+    assert err == (
+        f"deeplinear sweep: interrupted: 0 of 2 runs finished, stored in {tmp_path / 'store'}; "
+        "run the sweep again to resume\n"
+    )
+    assert stored_keys(tmp_path / "store") == set()
+
+
+def test_a_sigint_handler_of_the_callers_that_raises_keyboard_interrupt_also_stops_it(
+    tmp_path: Path,
+) -> None:
+    require_sigint()
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    sent: list[float] = []
+
+    def fire() -> None:
+        sent.append(time.perf_counter())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    timer = threading.Timer(0.6, fire)
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt, match="4 of 6 runs finished"):
+            dl.sweep(SHORT + LONG, store=tmp_path, progress=False)
+        raised = time.perf_counter()
+        assert signal.getsignal(signal.SIGINT) is handler  # the caller's handler, untouched
+    finally:
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
+    assert raised - sent[0] < 1.0
+    assert stored_keys(tmp_path) == {sweep_module.config_key(c) for c in SHORT}
+
+
+def test_ctrl_c_during_the_bookkeeping_of_a_finished_run_still_stores_it(
+    tmp_path: Path, monkeypatch
+) -> None:
+    require_sigint()
+    real = sweep_module.storable
+    booked: list[dict] = []
+
+    def storable(result, deterministic):  # Ctrl-C lands between a result and its store entry
+        if not booked:
+            booked.append(result)
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(result, deterministic)
+
+    monkeypatch.setattr(sweep_module, "storable", storable)
+    with pytest.raises(KeyboardInterrupt):
+        dl.sweep(SHORT + LONG, store=tmp_path, progress=False, batch=False)
+    assert booked and booked[0]["status"] == "max_steps"
+    assert len(stored_keys(tmp_path)) >= 1  # the run being booked when Ctrl-C came is kept
+    assert stored_keys(tmp_path) <= {sweep_module.config_key(c) for c in SHORT}
+
+
+def test_networks_of_a_cancelled_batch_that_had_converged_are_stored(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(sweep_module, "TASK_WORK", 1e30)  # long runs batched too
+    quick = {"lr": 0.1, "tol": 1e-3}  # converge within a few hundred steps
+    base = {"target": "spd", "depth": 4, "max_steps": 40_000_000, "record_every": 10_000_000}
+    configs = [
+        {**base, "target_params": {"d": 5, "cond": 2.0, "seed": seed}, **options}
+        for seed, options in enumerate([quick, quick, {"lr": 1e-7}, {"lr": 1e-7}])
+    ]
+    assert len({sweep_module.batch_key(config) for config in configs}) == 1
+    timer, _ = interrupt_after(0.6)
+    try:
+        with (
+            concurrent.futures.ThreadPoolExecutor(1) as one,  # one worker: one task, one batch
+            pytest.raises(KeyboardInterrupt, match="2 of 4 runs finished"),
+        ):
+            dl.sweep(configs, executor=one, store=tmp_path, progress=False)
+    finally:
+        timer.join()
+    assert stored_keys(tmp_path) == {sweep_module.config_key(configs[i]) for i in (0, 1)}
