@@ -54,9 +54,10 @@ def _split_top_level(text: str) -> list[str]:
     return parts
 
 
-def _runtime_signatures(name: str) -> list[list[tuple[str, object]]]:
-    """Every overload's (name, default) list, read from pybind11's docstring."""
-    doc = getattr(_core, name).__doc__ or ""
+def _runtime_signatures(name: str, owner: object = _core) -> list[list[tuple[str, object]]]:
+    """Every overload's (name, default) list, read from pybind11's docstring (without ``self``
+    for a method)."""
+    doc = getattr(owner, name).__doc__ or ""
     pattern = re.compile(rf"^(?:\d+\. )?{name}\((.*)\) -> .*$", re.MULTILINE)
     signatures = []
     for match in pattern.finditer(doc):
@@ -66,18 +67,54 @@ def _runtime_signatures(name: str) -> list[list[tuple[str, object]]]:
         for part in _split_top_level(match.group(1)):
             head, _, default = part.partition(" = ")
             parameter = head.split(":")[0].strip()
+            if parameter == "self":
+                continue
             parameters.append((parameter, ast.literal_eval(default) if default else ...))
         signatures.append(parameters)
     return signatures
 
 
 FUNCTIONS = sorted(
-    name for name in dir(_core) if not name.startswith("_") and callable(getattr(_core, name))
+    name
+    for name in dir(_core)
+    if not name.startswith("_")
+    and callable(getattr(_core, name))
+    and not isinstance(getattr(_core, name), type)
 )
+CLASSES = sorted(name for name in dir(_core) if isinstance(getattr(_core, name), type))
+
+
+def _stub_class_methods(name: str) -> dict[str, ast.FunctionDef]:
+    """The methods a stub class has, its bases' included (the stub's per-dtype classes derive
+    from one class that states them)."""
+    tree = ast.parse(STUB.read_text(encoding="utf-8"))
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    methods: dict[str, ast.FunctionDef] = {}
+    pending = [name]
+    while pending:
+        node = classes[pending.pop()]
+        pending += [base.id for base in node.bases if isinstance(base, ast.Name)]
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef):
+                methods.setdefault(item.name, item)
+    return methods
 
 
 def test_every_function_is_in_the_stub() -> None:
     assert set(FUNCTIONS) == set(_stub_functions())
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_the_stub_classes_have_the_modules_methods(name: str) -> None:
+    cls = getattr(_core, name)
+    stub = _stub_class_methods(name)
+    methods = [m for m in vars(cls) if not m.startswith("_") and callable(getattr(cls, m))]
+    properties = [m for m in vars(cls) if isinstance(vars(cls)[m], property)]
+    assert set(methods) | set(properties) == {m for m in stub if not m.startswith("_")}
+    for method in methods:
+        expected = [(p, d) for p, d in _stub_parameters(stub[method]) if p != "self"]
+        for signature in _runtime_signatures(method, cls):
+            assert signature == expected, method
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -94,4 +131,4 @@ def test_the_parser_sees_a_wrong_stub() -> None:
     assert isinstance(wrong, ast.FunctionDef)
     assert _runtime_signatures("product")[0] != _stub_parameters(wrong)
     assert _runtime_signatures("gemm_subtract")[0][3] == ("scale", ...)
-    assert _runtime_signatures("run")[0][-1] == ("resume_product", False)
+    assert _runtime_signatures("session")[0][-1] == ("diagnostics", False)

@@ -274,8 +274,9 @@ def checked_history(
     if not finite.all() and not (status == "diverged" and finite[:-1].all()):
         raise _fail("losses must be finite (only a diverged run's last loss may not be)")
     if len(loss_steps):
-        if loss_steps[0] < 0 or np.any(np.diff(loss_steps) <= 0):
-            raise _fail("loss_steps must be >= 0 and strictly increasing")
+        # non-decreasing: a state edited between calls is recorded again at the same step
+        if loss_steps[0] < 0 or np.any(np.diff(loss_steps) < 0):
+            raise _fail("loss_steps must be >= 0 and increasing")
         if loss_steps[-1] > steps:
             raise _fail(f"loss_steps run past steps = {steps}")
     if recorded_current and not (len(loss_steps) and loss_steps[-1] == steps):

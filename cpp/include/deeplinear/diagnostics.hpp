@@ -1,4 +1,4 @@
-// Per-state diagnostics of a trajectory, for the theory of Sec. 3–5 (shared/API.md, dl.theory):
+// Per-state diagnostics of a trajectory, for the theory of Sec. 3–5 (dl.theory.diagnostics, TrainResult.diagnostics):
 //   loss            ℓ = ½‖Θ_{1:L} − Φ‖_F²
 //   radius          maxᵢ ‖Θ_i − I‖₂                      (R(t) of Theorem 1, before the max over s ≤ t)
 //   min_singular    minᵢ σ_min(Θ_i)                      (1 − a of Lemma 2; ≥ γ^{1/L} in Theorem 3)
