@@ -368,3 +368,16 @@ def test_cancel_from_another_thread_stops_a_run_like_ctrl_c(batch: bool) -> None
     assert np.all(np.atleast_1d(trainer.status) == "interrupted")
     trainer.step(3)  # the cancellation was used up: the next call runs
     assert np.all(np.atleast_1d(trainer.steps) == steps + 3)
+
+
+def test_a_trainer_edited_between_steps_saves_and_loads(tmp_path: Path) -> None:
+    trainer = dl.Trainer(PHI, 3, lr=0.05, record_every=1)
+    trainer.run(max_steps=3)
+    trainer.layers[0] += 0.01
+    trainer.run(max_steps=0)  # the edited state recorded again at step 3
+    trainer.save(tmp_path / "edited.npz")
+    loaded = dl.Trainer.load(tmp_path / "edited.npz")
+    np.testing.assert_array_equal(loaded.loss_steps, trainer.loss_steps)
+    loaded.step(5)
+    trainer.step(5)
+    np.testing.assert_array_equal(loaded.layers, trainer.layers)
