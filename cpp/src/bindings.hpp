@@ -5,7 +5,7 @@
 #pragma once
 
 #include <deeplinear/common.hpp>
-#include <deeplinear/gemm.hpp>
+#include <deeplinear/execution.hpp>
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -67,29 +67,39 @@ LayerStack<T> layers_map(Array<T>& array) {
     return {array.mutable_data(), array.shape(0), array.shape(1)};
 }
 
-// Sets the number of threads Eigen's products may use in this thread (OpenMP's per-thread
-// setting, so concurrent runs from several Python threads do not interfere) for one scope.
-class ThreadScope {
+// The execution context of one call (execution.hpp) from its Python arguments: threads (capped
+// at the cores available), the instruction set and back end of the kernels ("auto" unless a
+// test forces one) and the thread-split policy. An unknown or unavailable choice raises
+// ValueError (std::invalid_argument).
+inline ExecutionContext call_context(int threads, const std::string& isa = "auto",
+                                     const std::string& backend = "auto", const std::string& split = "timed") {
+    if (threads < 1) throw py::value_error("threads must be >= 1");
+    return ExecutionContext::make(threads, isa, backend, split);
+}
+
+// Eigen's own products inside the decompositions may use OpenMP threads: the context's count for
+// one scope, set for the calling thread only (OpenMP's per-thread setting), so concurrent calls
+// from several Python threads do not interfere.
+class OpenMpThreads {
 public:
-    explicit ThreadScope(int threads) : previous_gemm_(gemm_threads()) {
+    explicit OpenMpThreads(const ExecutionContext& context) {
 #ifdef DEEPLINEAR_OPENMP
         previous_ = omp_get_max_threads();
-        omp_set_num_threads(threads);
+        omp_set_num_threads(context.threads);
+#else
+        (void)context;
 #endif
-        set_gemm_threads(threads);
     }
-    ~ThreadScope() {
+    ~OpenMpThreads() {
 #ifdef DEEPLINEAR_OPENMP
         omp_set_num_threads(previous_);
 #endif
-        set_gemm_threads(previous_gemm_);
     }
-    ThreadScope(const ThreadScope&) = delete;
-    ThreadScope& operator=(const ThreadScope&) = delete;
+    OpenMpThreads(const OpenMpThreads&) = delete;
+    OpenMpThreads& operator=(const OpenMpThreads&) = delete;
 
 private:
     int previous_ = 1;
-    int previous_gemm_ = 1;
 };
 
 void register_core(py::module_& m);

@@ -40,7 +40,8 @@ void register_for(py::module_& m) {
         [](Array<T>& layers_array, const Array<T>& phi_array, const std::string& method, double lr, double gamma,
            double psi, double kappa, std::int64_t max_steps, double tol, std::int64_t record_every,
            std::int64_t first_step, bool record_first, int threads, bool diagnostics,
-           std::optional<Array<T>> product, bool resume_product) {
+           std::optional<Array<T>> product, bool resume_product, const std::string& isa, const std::string& backend,
+           const std::string& split) {
             const auto layers = mutable_layers_view<T>(layers_array, "layers");
             const auto phi = matrix_view<T>(phi_array, "phi", layers.dim);
             MethodParams<T> params;
@@ -49,11 +50,12 @@ void register_for(py::module_& m) {
             params.gamma = static_cast<T>(gamma);
             params.psi = static_cast<T>(psi);
             params.kappa = static_cast<T>(kappa);
-            if (threads < 1) throw py::value_error("threads must be >= 1");
+            const auto context = call_context(threads, isa, backend, split);
             const auto options = loop_options(max_steps, tol, record_every, first_step, record_first);
-            if (!needs_decompositions(params.method)) {
+            const bool whole_steps = !needs_decompositions(params.method);
+            if (choose_backend(context, layers.dim, dtype_of<T>, whole_steps) == Backend::fixed) {
                 // Small networks run on fixed-size kernels (see run_fixed_size.cpp).
-                if (auto fixed = run_fixed_size<T>(layers, phi, params, options, threads, diagnostics)) {
+                if (auto fixed = run_fixed_size<T>(layers, phi, params, options, context, diagnostics)) {
                     return *fixed;
                 }
             }
@@ -66,17 +68,18 @@ void register_for(py::module_& m) {
                     if (!product->writeable()) throw py::value_error("product must be writable");
                     product_data = product->mutable_data();
                 }
-                PowerProjectionStepper<T> stepper(layers, phi, params, product_data, resume_product);
-                return run_released(stepper, options, threads, diagnostics);
+                PowerProjectionStepper<T> stepper(layers, phi, params, product_data, resume_product, context);
+                return run_released(stepper, options, context, diagnostics);
             }
-            DenseStepper<T> stepper(layers, phi, params);
-            return run_released(stepper, options, threads, diagnostics);
+            DenseStepper<T> stepper(layers, phi, params, context);
+            return run_released(stepper, options, context, diagnostics);
         },
         py::arg("layers").noconvert(), py::arg("phi").noconvert(), py::arg("method"), py::arg("lr"),
         py::arg("gamma") = 0.0, py::arg("psi") = 0.0, py::arg("kappa") = 0.0, py::arg("max_steps"),
         py::arg("tol") = 0.0, py::arg("record_every") = 1, py::arg("first_step") = 0,
         py::arg("record_first") = true, py::arg("threads") = 1, py::arg("diagnostics") = false,
-        py::arg("product").noconvert() = py::none(), py::arg("resume_product") = false);
+        py::arg("product").noconvert() = py::none(), py::arg("resume_product") = false, py::arg("isa") = "auto",
+        py::arg("backend") = "auto", py::arg("split") = "timed");
 
     m.def(
         "diagnostics",
@@ -87,8 +90,9 @@ void register_for(py::module_& m) {
             double* data = out.mutable_data();
             {
                 py::gil_scoped_release release;
-                ThreadScope threads(1);
-                Diagnostics<T> diagnostics(layers.depth, layers.dim);
+                const auto context = call_context(1);
+                OpenMpThreads threads(context);
+                Diagnostics<T> diagnostics(layers.depth, layers.dim, context);
                 diagnostics.compute(layers, phi, data);
             }
             return out;
@@ -108,7 +112,7 @@ void register_for(py::module_& m) {
             const auto options = loop_options(max_steps, tol, record_every, first_step, record_first);
             SpectralStepper<T> stepper(a_array.mutable_data(), mu_array.data(), a_array.shape(0), depth,
                                        static_cast<T>(lr));
-            return run_released(stepper, options, 1, false);
+            return run_released(stepper, options, call_context(1), false);
         },
         py::arg("a").noconvert(), py::arg("mu").noconvert(), py::arg("depth"), py::arg("lr"), py::arg("max_steps"),
         py::arg("tol") = 0.0, py::arg("record_every") = 1, py::arg("first_step") = 0,

@@ -25,7 +25,8 @@ inline const char* status_name(Status status) {
 // loss_steps). A KeyboardInterrupt becomes status "interrupted" (the Python layer warns);
 // any other exception raised by a signal handler propagates after the state is consistent.
 template <class Stepper>
-inline py::tuple run_released(Stepper& stepper, const LoopOptions& options, int threads, bool with_diagnostics) {
+inline py::tuple run_released(Stepper& stepper, const LoopOptions& options, const ExecutionContext& context,
+                              bool with_diagnostics) {
     const auto capacity = static_cast<py::ssize_t>(options.max_steps / options.record_every + 2);
     py::array_t<double> losses(capacity);
     py::array_t<std::int64_t> loss_steps(capacity);
@@ -37,7 +38,7 @@ inline py::tuple run_released(Stepper& stepper, const LoopOptions& options, int 
     LoopResult result;
     {
         py::gil_scoped_release release;
-        ThreadScope scope(threads);
+        OpenMpThreads scope(context);
         result = run_loop(stepper, options, loss_data, step_data, diagnostic_data, kDiagnosticCount, [&pending] {
             py::gil_scoped_acquire acquire;
             if (PyErr_CheckSignals() == 0) return false;
@@ -67,6 +68,7 @@ inline py::tuple run_released(Stepper& stepper, const LoopOptions& options, int 
 // std::nullopt otherwise. Defined in run_fixed_size.cpp.
 template <class T>
 std::optional<py::tuple> run_fixed_size(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params,
-                                        const LoopOptions& options, int threads, bool diagnostics);
+                                        const LoopOptions& options, const ExecutionContext& context,
+                                        bool diagnostics);
 
 }  // namespace deeplinear::bindings

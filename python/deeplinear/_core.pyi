@@ -16,9 +16,16 @@ RunResult = tuple[Status, int, NDArray[np.float64], NDArray[np.int64], NDArray[n
 has_openmp: bool
 diagnostic_names: tuple[str, ...]
 
-def product(layers: NDArray[Float]) -> NDArray[Float]: ...
-def loss(layers: NDArray[Float], phi: NDArray[Float]) -> float: ...
-def gradient(layers: NDArray[Float], phi: NDArray[Float]) -> NDArray[Float]: ...
+# isa / backend (here and below): "auto", or a kernel forced for tests (see kernel_for)
+def product(
+    layers: NDArray[Float], *, isa: str = "auto", backend: str = "auto"
+) -> NDArray[Float]: ...
+def loss(
+    layers: NDArray[Float], phi: NDArray[Float], *, isa: str = "auto", backend: str = "auto"
+) -> float: ...
+def gradient(
+    layers: NDArray[Float], phi: NDArray[Float], *, isa: str = "auto", backend: str = "auto"
+) -> NDArray[Float]: ...
 def hvp(
     layers: NDArray[Float], phi: NDArray[Float], direction: NDArray[Float]
 ) -> NDArray[Float]: ...
@@ -47,6 +54,8 @@ def run(
     diagnostics: bool = False,
     product: NDArray[Float] | None = None,
     resume_product: bool = False,
+    # also isa="auto", backend="auto", split="timed" (str, for tests; see kernel_for): left out of
+    # this stub so that the method options passed as **dict[str, float] still type-check
 ) -> RunResult: ...
 def spectral_run(
     a: NDArray[Float],
@@ -60,3 +69,40 @@ def spectral_run(
     first_step: int = 0,
     record_first: bool = True,
 ) -> RunResult: ...
+
+# The training loop's square products, for tests against numpy (cpp/include/deeplinear/gemm.hpp).
+def gemm(
+    a: NDArray[Float],
+    b: NDArray[Float],
+    trans_a: bool = False,
+    trans_b: bool = False,
+    with_transpose: bool = False,
+    *,
+    threads: int = 1,
+    isa: str = "auto",
+    backend: str = "auto",
+    split: Literal["timed", "always", "never"] = "timed",
+) -> tuple[NDArray[Float], NDArray[Float]]: ...
+def gemm_subtract(
+    a: NDArray[Float],
+    b: NDArray[Float],
+    c: NDArray[Float],
+    scale: float,
+    trans_a: bool = False,
+    trans_b: bool = False,
+    in_place: bool = False,
+    *,
+    threads: int = 1,
+    isa: str = "auto",
+    backend: str = "auto",
+    split: Literal["timed", "always", "never"] = "timed",
+) -> NDArray[Float]: ...
+def gemm_backend(n: int, threads: int = 1, dtype: str = "float64") -> str: ...
+def kernel_for(
+    d: int, dtype: str = "float64", threads: int = 1, method: str = "gd"
+) -> dict[str, str | int | bool]: ...
+def build_info() -> dict[str, str]: ...
+def available_cores() -> int: ...
+def split_decisions(
+    n: int, seconds_alone: float, seconds_split: float, products: int
+) -> list[bool]: ...

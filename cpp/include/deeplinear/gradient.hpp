@@ -12,11 +12,12 @@ class GradientSweep {
 public:
     using Mat = Matrix<T, N>;
 
-    GradientSweep(Index depth, Index dim)
-        : prefix_(static_cast<std::size_t>(depth > 1 ? depth - 1 : 0), Mat(dim, dim)),
+    // The products run as `context` says (see execution.hpp).
+    GradientSweep(Index depth, Index dim, const ExecutionContext& context)
+        : products_(context, dim), prefix_(static_cast<std::size_t>(depth > 1 ? depth - 1 : 0), Mat(dim, dim)),
           residual_(dim, dim), back_(dim, dim), back_next_(dim, dim), scratch_(dim, dim) {
         if constexpr (N == Eigen::Dynamic) {
-            transposed_ = gemm_prefers_transposed(dim);
+            transposed_ = products_.prefers_transposed();
             if (transposed_ && depth > 2) rolling_ = Mat(dim, dim);
         }
     }
@@ -38,10 +39,10 @@ public:
             const T* current = layers.data;
             for (Index i = 1; i + 1 < depth; ++i) {
                 T* next = (i % 2 == 1 ? rolling_ : back_next_).data();
-                gemm_and_transpose(layers.data + i * dim * dim, false, current, next, prefix_[i].data(), dim);
+                products_.multiply_and_transpose(layers.data + i * dim * dim, false, current, next, prefix_[i].data());
                 current = next;
             }
-            gemm<T>(layers.data + (depth - 1) * dim * dim, false, current, false, residual_.data(), dim, nullptr);
+            products_.multiply(layers.data + (depth - 1) * dim * dim, false, current, false, residual_.data(), nullptr);
             residual_ -= phi;
         } else {
             // Each product names the next one's factor and result for the cache; the last names
@@ -99,21 +100,25 @@ public:
     // layer's gradient); out must be neither argument.
     void gradient(const Mat& back, const Mat& prefix, Mat& out) {
         if constexpr (N == Eigen::Dynamic) {
-            gemm(back.data(), false, prefix.data(), !transposed_, out.data(), back.rows(), scratch_.data());
+            products_.multiply(back.data(), false, prefix.data(), !transposed_, out.data(), scratch_.data());
         } else {
             out.noalias() = product_of<N>(back, prefix.transpose());
         }
     }
 
-    // out = from − scale · (back · prefixᵀ), the gradient complete before it is scaled (dynamic
-    // size: one fused product, no gradient buffer); from is out or a matrix apart from it.
-    void subtract_gradient(const Mat& back, const Mat& prefix, T scale, const T* from, T* out) {
-        if constexpr (N == Eigen::Dynamic) {
-            gemm_subtract(back.data(), false, prefix.data(), !transposed_, scale, from, out, back.rows(),
-                          scratch_.data(), upcoming_);
+    // out = from − scale · (back · prefixᵀ) for the (B, prefix) that backward() passes to its
+    // visitor (prefix null: the first layer, whose gradient is B), the gradient complete before it
+    // is scaled and each element rounded once (fma), as in every kernel; from is out or a matrix
+    // apart from it.
+    void subtract_gradient(const Mat& back, const Mat* prefix, T scale, const T* from, T* out) {
+        if (!prefix) {
+            products_.subtract_matrix(back.data(), scale, from, out);
+        } else if constexpr (N == Eigen::Dynamic) {
+            products_.subtract(back.data(), false, prefix->data(), !transposed_, scale, from, out, scratch_.data(),
+                               upcoming_);
         } else {
-            gradient(back, prefix, scratch_);
-            Eigen::Map<Mat>(out).noalias() = Eigen::Map<const Mat>(from) - scale * scratch_;
+            gradient(back, *prefix, scratch_);
+            products_.subtract_matrix(scratch_.data(), scale, from, out);
         }
     }
 
@@ -122,8 +127,8 @@ private:
     void multiply(LayerStack<const T> layers, Index i, bool transpose, const Mat& x, Mat& out,
                   const Upcoming& upcoming = {}) {
         if constexpr (N == Eigen::Dynamic) {
-            gemm(layers.data + i * layers.dim * layers.dim, transpose, x.data(), false, out.data(), layers.dim,
-                 scratch_.data(), upcoming);
+            products_.multiply(layers.data + i * layers.dim * layers.dim, transpose, x.data(), false, out.data(),
+                               scratch_.data(), upcoming);
         } else if (transpose) {
             out.noalias() = product_of<N>(layers.template layer<N>(i).transpose(), x);
         } else {
@@ -131,6 +136,7 @@ private:
         }
     }
 
+    Products<T> products_;
     // Fixed-size matrices inside a std::vector need Eigen's aligned allocator.
     std::vector<Mat, Eigen::aligned_allocator<Mat>> prefix_;
     Mat residual_, back_, back_next_, scratch_;
@@ -141,8 +147,8 @@ private:
 
 // G_i for all layers into `out` (same shape as layers); returns ℓ.
 template <class T, class Phi>
-T loss_and_gradient(LayerStack<const T> layers, const Phi& phi, LayerStack<T> out) {
-    GradientSweep<T> sweep(layers.depth, layers.dim);
+T loss_and_gradient(LayerStack<const T> layers, const Phi& phi, LayerStack<T> out, const ExecutionContext& context) {
+    GradientSweep<T> sweep(layers.depth, layers.dim, context);
     const T loss = sweep.forward(layers, phi);
     Matrix<T> gradient(layers.dim, layers.dim);
     sweep.backward(layers, [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {

@@ -9,6 +9,7 @@
 
 #include "common.hpp"
 #include "diagnostics.hpp"
+#include "execution.hpp"
 #include "gradient.hpp"
 #include "projections.hpp"
 
@@ -42,9 +43,12 @@ inline bool needs_decompositions(Method method) {
 template <class T, int N = Eigen::Dynamic>
 class DenseStepper {
 public:
-    DenseStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params)
+    // The products run as `context` says (see execution.hpp).
+    DenseStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params,
+                 const ExecutionContext& context)
         : result_(layers), spare_(layers.depth, layers.dim), current_(layers), next_(spare_.view()),
-          phi_(phi.data(), layers.dim, layers.dim), params_(params), sweep_(layers.depth, layers.dim) {
+          phi_(phi.data(), layers.dim, layers.dim), params_(params), context_(context),
+          sweep_(layers.depth, layers.dim, context) {
         if constexpr (N == Eigen::Dynamic) {
             if (params.method == Method::power_projection) {
                 throw std::invalid_argument("power projection runs on PowerProjectionStepper");
@@ -77,13 +81,7 @@ public:
             // G_i in full, then scaled: η·(B Pᵀ), never (ηB)Pᵀ. With the same rounding for every
             // layer, dynamics that are symmetric in exact arithmetic (Lemma 5: equal layers for
             // symmetric Φ in its eigenbasis) stay exactly symmetric in floating point.
-            if (prefix) {
-                sweep_.subtract_gradient(back, *prefix, lr, from, next.data());
-            } else if (from == next.data()) {
-                next.noalias() -= lr * back;
-            } else {
-                next.noalias() = current - lr * back;
-            }
+            sweep_.subtract_gradient(back, prefix, lr, from, next.data());
             if constexpr (N == Eigen::Dynamic) {
                 if (params_.method == Method::step_and_project) {
                     projector_->project_identity_ball(next, params_.psi, next);
@@ -103,7 +101,7 @@ public:
 
     // The diagnostics of diagnostics.hpp at the current state into out[0 .. kDiagnosticCount).
     void diagnose(double* out) {
-        if (!diagnostics_) diagnostics_.emplace(current_.depth, current_.dim);
+        if (!diagnostics_) diagnostics_.emplace(current_.depth, current_.dim, context_);
         diagnostics_->compute(current_.as_const(), ConstMatrixMap<T>(phi_.data(), current_.dim, current_.dim), out);
     }
 
@@ -113,9 +111,14 @@ private:
     LayerStack<T> current_, next_;
     Eigen::Map<const Matrix<T, N>> phi_;
     MethodParams<T> params_;
+    ExecutionContext context_;
     GradientSweep<T, N> sweep_;
     std::optional<Projector<T>> projector_;
     std::optional<Diagnostics<T>> diagnostics_;
 };
+
+// Compiled in cpp/core/methods.cpp.
+extern template class DenseStepper<double>;
+extern template class DenseStepper<float>;
 
 }  // namespace deeplinear

@@ -1,16 +1,17 @@
-// The square products of the training loop (see gemm.hpp): a register-blocked kernel for
-// small n, OpenBLAS (from the scipy-openblas32 wheel) or Eigen above that.
-#include <deeplinear/gemm.hpp>
-
+// The square products of one call (see gemm.hpp): a register-blocked kernel for small n, a
+// packed kernel for medium n, OpenBLAS (from the scipy-openblas32 wheel) or Eigen above that.
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <deeplinear/gemm.hpp>
 #include <limits>
 #include <type_traits>
 #include <vector>
+
+#include "blas.hpp"
+#include "tuning.hpp"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -20,28 +21,9 @@
 #include <omp.h>
 #endif
 
-#ifdef DEEPLINEAR_BLAS
-extern "C" {
-// The scipy-openblas32 wheel's library exports the CBLAS interface with a "scipy_" prefix, so
-// it never collides with another BLAS in the process (numpy's own OpenBLAS included).
-void scipy_cblas_dgemm(int order, int trans_a, int trans_b, int m, int n, int k, double alpha, const double* a,
-                       int lda, const double* b, int ldb, double beta, double* c, int ldc);
-void scipy_cblas_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float* a,
-                       int lda, const float* b, int ldb, float beta, float* c, int ldc);
-void scipy_openblas_set_num_threads(int threads);
-}
-#endif
-
 namespace deeplinear {
 
 namespace {
-
-std::atomic<int> requested_threads{0};  // 0: the BLAS still has its own default
-std::atomic<int> small_split{0};        // set_small_split(): 0 timed, 1 always, 2 never
-
-// Up to this n the small kernel runs (its operands stay in L1/L2 without packing); above it,
-// the BLAS. Chosen from measurements on AVX2 (benchmarks/compare.py, docs in README).
-constexpr Index kSmallMax = 80;
 
 #if defined(__GNUC__) || defined(__clang__)
 #define DEEPLINEAR_VECTOR_KERNEL 1
@@ -221,153 +203,49 @@ __attribute__((noinline)) void small_rows(const T* a, Index ar, Index ak, const 
     };
     for (; i + rows <= m; i += rows) row_block<T, rows, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n);
     switch (m - i) {
-        case 5: row_block<T, 5, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
-        case 4: row_block<T, 4, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
-        case 3: row_block<T, 3, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
-        case 2: row_block<T, 2, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
-        case 1: row_block<T, 1, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n); break;
-        default: break;
+        case 5:
+            row_block<T, 5, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n);
+            break;
+        case 4:
+            row_block<T, 4, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n);
+            break;
+        case 3:
+            row_block<T, 3, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n);
+            break;
+        case 2:
+            row_block<T, 2, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n);
+            break;
+        case 1:
+            row_block<T, 1, mode>(a + i * ar, ar, ak, b, c + i * n, t(i), scale, n);
+            break;
+        default:
+            break;
     }
 }
 
-// From this n, with threads > 1, the small kernel may share its 6-row blocks among OpenMP threads
-// (SplitChoice decides, product by product).
-// Below it a product takes a few microseconds, and waking the second thread for each one cost
-// more than it saved (whole GD steps at n = 48: 0.65× one thread; n = 64: 1.1–1.2×, n = 80:
-// 1.1–1.3×, on this project's shared 2-core machine).
-constexpr Index kSmallParallelMin = 64;
-
-#ifdef DEEPLINEAR_OPENMP
-// Whether the small kernel shares a product's row blocks among the threads, chosen by timing both
-// ways. The split gains while the other cores are free; while another process holds one, each
-// split product waits for that core's turn and runs several times slower than on one thread (on
-// a shared machine either lasts for seconds). Per calling thread, in cycles: kProbe products on
-// one thread, then up to kProbe split (cut short once they have taken longer than the first
-// kProbe did), then the faster way for a stretch of products that doubles, up to kLongest, for
-// as long as the split keeps losing, so that probing a busy core costs little. The choice never
-// changes a result (see small_gemm).
-class SplitChoice {
-public:
-    // Whether the next product (n×n) is split.
-    bool next(Index n) {
-        if (n != n_) {  // a new size: probe afresh
-            n_ = n;
-            phase_ = Phase::alone;
-            count_ = 0;
-            time_alone_ = time_split_ = time_settle_ = 0.0;
-            stretch_ = kShortest;
-        }
-        return phase_ == Phase::split || (phase_ == Phase::chosen && split_);
-    }
-    // The time the product announced by next() took.
-    void done(double seconds) {
-        ++count_;
-        switch (phase_) {
-            case Phase::alone:
-                time_alone_ += seconds;
-                if (count_ == kProbe) start(Phase::split);
-                break;
-            case Phase::split: {
-                // The first kSettle split products wake the other threads (after a stretch on
-                // one thread, they sleep): timed apart, and only against all of the budget.
-                const bool settling = count_ <= kSettle;
-                (settling ? time_settle_ : time_split_) += seconds;
-                const double budget = time_alone_ * static_cast<double>(kProbe - kSettle) / kProbe;
-                const bool lost = settling ? time_settle_ > time_alone_ : time_split_ > budget;
-                if (lost || count_ == kProbe) {
-                    split_ = !lost;
-                    stretch_ = split_ ? kShortest : std::min(2 * stretch_, kLongest);
-                    start(Phase::chosen);
-                }
-                break;
-            }
-            case Phase::chosen:
-                if (count_ == stretch_) {
-                    time_alone_ = time_split_ = time_settle_ = 0.0;
-                    start(Phase::alone);
-                }
-                break;
-        }
-    }
-
-private:
-    enum class Phase { alone, split, chosen };
-    static constexpr std::int64_t kProbe = 48, kSettle = 4, kShortest = 1024, kLongest = 1 << 16;
-    void start(Phase phase) {
-        phase_ = phase;
-        count_ = 0;
-    }
-    Index n_ = -1;
-    Phase phase_ = Phase::alone;
-    std::int64_t count_ = 0, stretch_ = kShortest;
-    bool split_ = false;
-    double time_alone_ = 0.0, time_split_ = 0.0, time_settle_ = 0.0;
-};
-thread_local SplitChoice split_choice;
-#endif
-
-// P = op(a)·b into c as `mode` says. Every row of c is computed alike whichever thread takes it,
-// so the threads never change a result.
+// Rows [first, last) of P = op(a)·b into c as `mode` says (c and aux not yet offset).
 template <class T, Output mode>
-void small_gemm(const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale, Index n) {
-    const Index ar = trans_a ? 1 : n, ak = trans_a ? n : 1;
-#ifdef DEEPLINEAR_OPENMP
-    const int threads = requested_threads.load(std::memory_order_relaxed);
-    if (threads > 1 && n >= kSmallParallelMin && !omp_in_parallel()) {
-        const int policy = small_split.load(std::memory_order_relaxed);
-        const bool split = policy == 0 ? split_choice.next(n) : policy == 1;
-        const auto start = std::chrono::steady_clock::now();
-        if (split) {
-#pragma omp parallel num_threads(threads)
-            {
-                const Index id = omp_get_thread_num(), count = omp_get_num_threads(), blocks = n / 6;
-                const Index first = 6 * (blocks * id / count);
-                const Index last = id + 1 == count ? n : 6 * (blocks * (id + 1) / count);
-                T* part = aux;
-                if constexpr (mode == Output::store_transposed) part = aux + first;
-                if constexpr (mode == Output::subtract) part = aux + first * n;
-                if (last > first) {
-                    small_rows<T, mode>(a + first * ar, ar, ak, b, c + first * n, part, scale, last - first, n);
-                }
-            }
-        } else {
-            small_rows<T, mode>(a, ar, ak, b, c, aux, scale, n, n);
-        }
-        if (policy == 0) {
-            split_choice.done(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        }
-        return;
-    }
-#endif
-    small_rows<T, mode>(a, ar, ak, b, c, aux, scale, n, n);
+void small_part(const T* a, Index ar, Index ak, const T* b, T* c, T* aux, const T* scale, Index first, Index last,
+                Index n) {
+    if (last <= first) return;
+    T* part = aux;
+    if constexpr (mode == Output::store_transposed) part = aux + first;
+    if constexpr (mode == Output::subtract) part = aux + first * n;
+    small_rows<T, mode>(a + first * ar, ar, ak, b, c + first * n, part, scale, last - first, n);
 }
 
 // The kernel on op(b) (store, or subtract from c_in): it streams rows of b, so a transposed b
 // is copied once into scratch (n² against n³ work).
-template <class T, Output mode>
-void small_product(const T* a, bool trans_a, const T* b, bool trans_b, const T* c_in, T* c, const T* scale, Index n,
-                   T* scratch) {
-    if (trans_b) {
-        MatrixMap<T>(scratch, n, n).noalias() = ConstMatrixMap<T>(b, n, n).transpose();
-        b = scratch;
-    }
-    // (the kernel only reads through aux in subtract mode)
-    small_gemm<T, mode>(a, trans_a, b, c, const_cast<T*>(c_in), scale, n);
-}
 #endif
 
 #if defined(DEEPLINEAR_VECTOR_KERNEL) && defined(__AVX2__) && defined(__FMA__)
 #define DEEPLINEAR_MEDIUM_KERNEL 1
-// Medium n, float64, one thread: a BLAS-style GEMM in miniature (op(b) packed once into 8-column
-// panels, 6 rows of op(a) at a time into a k-major micro-panel, 6×8 tiles of 12 accumulators)
-// that does one thing a BLAS cannot: while it computes, it streams into the cache the matrices
-// that its caller says come next (Upcoming). A training step at these sizes walks through
-// 3·L·n² values, more than the caches hold from L ≈ 8: every BLAS product waits for its
-// operands to come from memory, while this kernel finds them already loaded. Whole GD steps
-// against the BLAS (C++ harness, alternating runs, medians): d = 96, L = 16 1.14×; d = 128,
-// L = 32 1.20× (L = 4: 1.18×); d = 160 1.14×; d = 192 1.13×. Above 192 the packed op(b) (n²
-// values, no k-blocking) crowds the L2 and the gain is gone: d = 224 0.99×, 256 1.00×, 512 0.88×.
-constexpr Index kMediumMax = 192;
+// Medium n, float64: a BLAS-style GEMM in miniature (op(b) packed once into 8-column panels, 6
+// rows of op(a) at a time into a k-major micro-panel, 6×8 tiles of 12 accumulators) that does one
+// thing a BLAS cannot: while it computes, it streams into the cache the matrices that its caller
+// says come next (Upcoming). A training step at these sizes walks through 3·L·n² values, more
+// than the caches hold from L ≈ 8: every BLAS product waits for its operands to come from
+// memory, while this kernel finds them already loaded (measurements: tuning.hpp, kPackedMax).
 
 namespace medium {
 
@@ -387,8 +265,8 @@ void pack_b(const double* b, bool trans, Index n, double* bp) {
             for (; k + 4 <= n; k += 4) {
                 for (Index h = 0; h < 2; ++h) {
                     const double* rows = b + (j + 4 * h) * n + k;
-                    S::transpose4_store(S::load(rows), S::load(rows + n), S::load(rows + 2 * n),
-                                        S::load(rows + 3 * n), panel + k * kCols + 4 * h, kCols);
+                    S::transpose4_store(S::load(rows), S::load(rows + n), S::load(rows + 2 * n), S::load(rows + 3 * n),
+                                        panel + k * kCols + 4 * h, kCols);
                 }
             }
         }
@@ -410,8 +288,8 @@ void pack_a(const double* a, bool trans, Index n, Index i, Index rows, double* a
         const double* r = a + i * n;
         for (; k + 4 <= n; k += 4) {
             double* out = ap + k * kRows;
-            S::transpose4_store(S::load(r + k), S::load(r + n + k), S::load(r + 2 * n + k), S::load(r + 3 * n + k),
-                                out, kRows);
+            S::transpose4_store(S::load(r + k), S::load(r + n + k), S::load(r + 2 * n + k), S::load(r + 3 * n + k), out,
+                                kRows);
             S::transpose2_store(S::load(r + 4 * n + k), S::load(r + 5 * n + k), out + 4, kRows);
         }
     }
@@ -452,30 +330,30 @@ private:
     Index count_ = 0, region_ = 0, offset_ = 0, bytes_ = 0, every_ = 1, countdown_ = 1;
 };
 
-#define DEEPLINEAR_MEDIUM_STEP(k)                                                                        \
-    {                                                                                                    \
+#define DEEPLINEAR_MEDIUM_STEP(k)                                                                         \
+    {                                                                                                     \
         const __m256d b0 = _mm256_loadu_pd(bp + (k) * kCols), b1 = _mm256_loadu_pd(bp + (k) * kCols + 4); \
-        const double* ak = ap + (k) * kRows;                                                             \
-        __m256d x = _mm256_broadcast_sd(ak);                                                             \
-        c00 = _mm256_fmadd_pd(x, b0, c00), c01 = _mm256_fmadd_pd(x, b1, c01);                            \
-        x = _mm256_broadcast_sd(ak + 1);                                                                 \
-        c10 = _mm256_fmadd_pd(x, b0, c10), c11 = _mm256_fmadd_pd(x, b1, c11);                            \
-        x = _mm256_broadcast_sd(ak + 2);                                                                 \
-        c20 = _mm256_fmadd_pd(x, b0, c20), c21 = _mm256_fmadd_pd(x, b1, c21);                            \
-        x = _mm256_broadcast_sd(ak + 3);                                                                 \
-        c30 = _mm256_fmadd_pd(x, b0, c30), c31 = _mm256_fmadd_pd(x, b1, c31);                            \
-        x = _mm256_broadcast_sd(ak + 4);                                                                 \
-        c40 = _mm256_fmadd_pd(x, b0, c40), c41 = _mm256_fmadd_pd(x, b1, c41);                            \
-        x = _mm256_broadcast_sd(ak + 5);                                                                 \
-        c50 = _mm256_fmadd_pd(x, b0, c50), c51 = _mm256_fmadd_pd(x, b1, c51);                            \
+        const double* ak = ap + (k) * kRows;                                                              \
+        __m256d x = _mm256_broadcast_sd(ak);                                                              \
+        c00 = _mm256_fmadd_pd(x, b0, c00), c01 = _mm256_fmadd_pd(x, b1, c01);                             \
+        x = _mm256_broadcast_sd(ak + 1);                                                                  \
+        c10 = _mm256_fmadd_pd(x, b0, c10), c11 = _mm256_fmadd_pd(x, b1, c11);                             \
+        x = _mm256_broadcast_sd(ak + 2);                                                                  \
+        c20 = _mm256_fmadd_pd(x, b0, c20), c21 = _mm256_fmadd_pd(x, b1, c21);                             \
+        x = _mm256_broadcast_sd(ak + 3);                                                                  \
+        c30 = _mm256_fmadd_pd(x, b0, c30), c31 = _mm256_fmadd_pd(x, b1, c31);                             \
+        x = _mm256_broadcast_sd(ak + 4);                                                                  \
+        c40 = _mm256_fmadd_pd(x, b0, c40), c41 = _mm256_fmadd_pd(x, b1, c41);                             \
+        x = _mm256_broadcast_sd(ak + 5);                                                                  \
+        c50 = _mm256_fmadd_pd(x, b0, c50), c51 = _mm256_fmadd_pd(x, b1, c51);                             \
     }
 
 // The 6×8 tile of P = op(a)·op(b) at rows/columns of the packed ap/bp: c = P or, in subtract
 // mode, c = c_in − scale·P with the product complete before it is scaled (one rounding: fma).
 // Only `rows` × `cols` of the tile are written.
 template <Output mode>
-DEEPLINEAR_INLINE void tile(const double* ap, const double* bp, double* c, const double* c_in, double scale,
-                            Index n, Index rows, Index cols, Prefetcher& prefetch) {
+DEEPLINEAR_INLINE void tile(const double* ap, const double* bp, double* c, const double* c_in, double scale, Index n,
+                            Index rows, Index cols, Prefetcher& prefetch) {
     for (Index r = 0; r < rows; ++r) {  // the tile's lines of c (and c_in) on their way
         _mm_prefetch(reinterpret_cast<const char*>(c + r * n), _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(c + r * n + kCols - 1), _MM_HINT_T0);
@@ -484,8 +362,8 @@ DEEPLINEAR_INLINE void tile(const double* ap, const double* bp, double* c, const
             _mm_prefetch(reinterpret_cast<const char*>(c_in + r * n + kCols - 1), _MM_HINT_T0);
         }
     }
-    __m256d c00 = _mm256_setzero_pd(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
-            c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    __m256d c00 = _mm256_setzero_pd(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+            c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     Index k = 0;
     for (; k + 8 <= n; k += 8) {
         prefetch.slot();
@@ -536,8 +414,8 @@ DEEPLINEAR_INLINE void tile(const double* ap, const double* bp, double* c, const
 
 // P = op(a)·op(b) into c as `mode` says (store, or subtract from c_in, which may be c).
 template <Output mode>
-void product(const double* a, bool trans_a, const double* b, bool trans_b, const double* c_in, double* c,
-             double scale, Index n, const Upcoming& upcoming) {
+void product(const double* a, bool trans_a, const double* b, bool trans_b, const double* c_in, double* c, double scale,
+             Index n, const Upcoming& upcoming) {
     // Per thread, grown once (no allocation in a training loop after its first product), the
     // packed panels at cache-line boundaries (a misaligned panel splits every other load).
     thread_local std::vector<double> buffer;
@@ -576,100 +454,114 @@ void eigen_gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index 
     }
 }
 
-#ifdef DEEPLINEAR_BLAS
-constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
-// c = alpha·op(a)·op(b) + beta·c
-inline void blas_gemm(const double* a, bool ta, const double* b, bool tb, double* c, int n, double alpha = 1.0,
-                      double beta = 0.0) {
-    scipy_cblas_dgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, n, n, n, alpha, a, n, b, n, beta, c,
-                      n);
-}
-inline void blas_gemm(const float* a, bool ta, const float* b, bool tb, float* c, int n, float alpha = 1.0f,
-                      float beta = 0.0f) {
-    scipy_cblas_sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, n, n, n, alpha, a, n, b, n, beta, c,
-                      n);
-}
-#endif
-
-enum class Backend { small, medium, blas, eigen };
-
-// The one place that picks the back end for n×n products: the small kernel up to kSmallMax
-// (GCC/Clang), the medium kernel up to kMediumMax (float64 on one thread, AVX2 with FMA), the
-// BLAS while n fits its int interface (DEEPLINEAR_BLAS), Eigen otherwise.
+// c = alpha·op(a)·op(b) + beta·c on the BLAS, or on Eigen in a build without one.
 template <class T>
-Backend backend_for(Index n) {
-#ifdef DEEPLINEAR_VECTOR_KERNEL
-    if (n <= kSmallMax) return Backend::small;
-#endif
-#ifdef DEEPLINEAR_MEDIUM_KERNEL
-    if (std::is_same_v<T, double> && n <= kMediumMax && requested_threads.load(std::memory_order_relaxed) <= 1) {
-        return Backend::medium;
+void library_gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n, T alpha, T beta, int threads,
+                  T* scratch) {
+    if (blas::available()) {
+        blas::gemm(a, trans_a, b, trans_b, c, static_cast<int>(n), alpha, beta, threads);
+        return;
     }
-#endif
-#ifdef DEEPLINEAR_BLAS
-    if (n <= std::numeric_limits<int>::max()) return Backend::blas;
-#endif
-    (void)n;
-    return Backend::eigen;
+    if (beta == T(0) && alpha == T(1)) {
+        eigen_gemm(a, trans_a, b, trans_b, c, n);
+        return;
+    }
+    eigen_gemm(a, trans_a, b, trans_b, scratch, n);
+    MatrixMap<T>(c, n, n) = beta * MatrixMap<T>(c, n, n) + alpha * ConstMatrixMap<T>(scratch, n, n);
 }
 
 }  // namespace
 
-const char* gemm_backend(Index n) {
-    switch (backend_for<double>(n)) {
-        case Backend::small: return "small";
-        case Backend::medium: return "medium";
-        case Backend::blas: return "blas";
-        case Backend::eigen: break;
-    }
-    return "eigen";
+template <class T>
+Products<T>::Products(const ExecutionContext& context, Index n)
+    : n_(n),
+      backend_(choose_backend(context, n, dtype_of<T>)),
+      isa_(context.isa),
+      threads_(context.threads),
+      split_rows_(splits_rows(context, n, backend_)),
+      split_policy_(context.split) {
+#ifndef DEEPLINEAR_MEDIUM_KERNEL
+    if (backend_ == Backend::packed) backend_ = Backend::blas;
+#endif
 }
 
+// P = op(a)·b into c as `mode` says, the rows shared among the threads where split_rows_ (and the
+// timed policy finds it faster). Every row of c is computed alike whichever thread takes it, so
+// the threads never change a result.
 template <class T>
-void gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n, T* scratch, const Upcoming& upcoming) {
-    const Backend backend = backend_for<T>(n);
-#ifdef DEEPLINEAR_VECTOR_KERNEL
-    if (backend == Backend::small) {
-        small_product<T, Output::store>(a, trans_a, b, trans_b, nullptr, c, nullptr, n, scratch);
+template <int mode_index>
+void Products<T>::small(const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale) {
+    constexpr auto mode = static_cast<Output>(mode_index);
+    const Index n = n_, ar = trans_a ? 1 : n, ak = trans_a ? n : 1;
+#ifdef DEEPLINEAR_OPENMP
+    if (split_rows_ && !omp_in_parallel()) {
+        const bool timed = split_policy_ == SplitPolicy::timed;
+        const bool split = timed ? split_choice_.next(n) : split_policy_ == SplitPolicy::always;
+        const auto start = std::chrono::steady_clock::now();
+        if (split) {
+#pragma omp parallel num_threads(threads_)
+            {
+                const Index id = omp_get_thread_num(), count = omp_get_num_threads(), blocks = n / 6;
+                const Index first = 6 * (blocks * id / count);
+                const Index last = id + 1 == count ? n : 6 * (blocks * (id + 1) / count);
+                small_part<T, mode>(a, ar, ak, b, c, aux, scale, first, last, n);
+            }
+        } else {
+            small_part<T, mode>(a, ar, ak, b, c, aux, scale, 0, n, n);
+        }
+        if (timed) {
+            split_choice_.done(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        }
         return;
     }
 #endif
+    small_part<T, mode>(a, ar, ak, b, c, aux, scale, 0, n, n);
+}
+
+template <class T>
+void Products<T>::multiply(const T* a, bool trans_a, const T* b, bool trans_b, T* c, T* scratch,
+                           const Upcoming& upcoming) {
+    const Index n = n_;
+    if (backend_ == Backend::small) {
+        if (trans_b) {  // the kernel streams rows of b: a transposed b is copied once (n² against n³)
+            MatrixMap<T>(scratch, n, n).noalias() = ConstMatrixMap<T>(b, n, n).transpose();
+            b = scratch;
+        }
+        small<static_cast<int>(Output::store)>(a, trans_a, b, c, nullptr, nullptr);
+        return;
+    }
 #ifdef DEEPLINEAR_MEDIUM_KERNEL
     if constexpr (std::is_same_v<T, double>) {
-        if (backend == Backend::medium) {
+        if (backend_ == Backend::packed) {
             medium::product<Output::store>(a, trans_a, b, trans_b, nullptr, c, 0.0, n, upcoming);
             return;
         }
     }
 #endif
-    (void)scratch;
     (void)upcoming;
-#ifdef DEEPLINEAR_BLAS
-    if (backend == Backend::blas) {
-        blas_gemm(a, trans_a, b, trans_b, c, static_cast<int>(n));
-        return;
-    }
-#endif
-    eigen_gemm(a, trans_a, b, trans_b, c, n);
+    library_gemm(a, trans_a, b, trans_b, c, n, T(1), T(0), threads_, scratch);
 }
 
 template <class T>
-void gemm_subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, const T* c_in, T* c, Index n,
-                   T* scratch, const Upcoming& upcoming) {
+void Products<T>::subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, const T* c_in, T* c, T* scratch,
+                           const Upcoming& upcoming) {
+    const Index n = n_;
     if (scale == T(0)) {
         if (c_in != c) std::copy(c_in, c_in + n * n, c);
         return;
     }
-    const Backend backend = backend_for<T>(n);
-#ifdef DEEPLINEAR_VECTOR_KERNEL
-    if (backend == Backend::small) {
-        small_product<T, Output::subtract>(a, trans_a, b, trans_b, c_in, c, &scale, n, scratch);
+    if (backend_ == Backend::small) {
+        if (trans_b) {
+            MatrixMap<T>(scratch, n, n).noalias() = ConstMatrixMap<T>(b, n, n).transpose();
+            b = scratch;
+        }
+        // (the kernel only reads through aux in subtract mode)
+        small<static_cast<int>(Output::subtract)>(a, trans_a, b, c, const_cast<T*>(c_in), &scale);
         return;
     }
-#endif
 #ifdef DEEPLINEAR_MEDIUM_KERNEL
     if constexpr (std::is_same_v<T, double>) {
-        if (backend == Backend::medium) {
+        if (backend_ == Backend::packed) {
             medium::product<Output::subtract>(a, trans_a, b, trans_b, c_in, c, scale, n, upcoming);
             return;
         }
@@ -677,52 +569,31 @@ void gemm_subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, 
 #endif
     (void)upcoming;
     if (c_in != c) std::copy(c_in, c_in + n * n, c);  // then in place
-#ifdef DEEPLINEAR_BLAS
-    if (backend == Backend::blas) {  // BLAS kernels scale their accumulated products by alpha, then add
-        blas_gemm(a, trans_a, b, trans_b, c, static_cast<int>(n), -scale, T(1));
-        return;
-    }
-#endif
-    // Eigen: the product in full into scratch, then scaled and subtracted
-    eigen_gemm(a, trans_a, b, trans_b, scratch, n);
-    MatrixMap<T>(c, n, n).noalias() -= scale * ConstMatrixMap<T>(scratch, n, n);
+    // BLAS kernels scale their accumulated products by alpha, then add
+    library_gemm(a, trans_a, b, trans_b, c, n, -scale, T(1), threads_, scratch);
 }
-
-bool gemm_prefers_transposed(Index n) { return backend_for<double>(n) == Backend::small; }
 
 template <class T>
-void gemm_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t, Index n) {
-#ifdef DEEPLINEAR_VECTOR_KERNEL
-    if (backend_for<T>(n) == Backend::small) {
-        small_gemm<T, Output::store_transposed>(a, trans_a, b, c, c_t, nullptr, n);
+void Products<T>::multiply_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t) {
+    if (backend_ == Backend::small) {
+        small<static_cast<int>(Output::store_transposed)>(a, trans_a, b, c, c_t, nullptr);
         return;
     }
-#endif
-    gemm<T>(a, trans_a, b, false, c, n, nullptr);
-    MatrixMap<T>(c_t, n, n).noalias() = ConstMatrixMap<T>(c, n, n).transpose();
+    multiply(a, trans_a, b, false, c, nullptr);
+    MatrixMap<T>(c_t, n_, n_).noalias() = ConstMatrixMap<T>(c, n_, n_).transpose();
 }
 
-void set_gemm_threads(int threads) {
-    threads = std::max(threads, 1);
-    // Process-wide, like the BLAS's own setting: concurrent calls with different counts only
-    // change how fast the other runs, never their results.
-    if (requested_threads.exchange(threads) == threads) return;
-#ifdef DEEPLINEAR_BLAS
-    scipy_openblas_set_num_threads(threads);
-#endif
+template <class T>
+void Products<T>::subtract_matrix(const T* x, T scale, const T* c_in, T* c) const {
+    for (Index i = 0; i < n_ * n_; ++i) c[i] = std::fma(-scale, x[i], c_in[i]);
 }
 
-int gemm_threads() { return std::max(requested_threads.load(), 1); }
+template <class T>
+T Products<T>::squared_norm(const T* x) const {
+    return ConstMatrixMap<T>(x, n_, n_).squaredNorm();
+}
 
-void set_small_split(int policy) { small_split.store(std::clamp(policy, 0, 2)); }
-
-template void gemm<double>(const double*, bool, const double*, bool, double*, Index, double*, const Upcoming&);
-template void gemm<float>(const float*, bool, const float*, bool, float*, Index, float*, const Upcoming&);
-template void gemm_subtract<double>(const double*, bool, const double*, bool, double, const double*, double*, Index,
-                                    double*, const Upcoming&);
-template void gemm_subtract<float>(const float*, bool, const float*, bool, float, const float*, float*, Index,
-                                   float*, const Upcoming&);
-template void gemm_and_transpose<double>(const double*, bool, const double*, double*, double*, Index);
-template void gemm_and_transpose<float>(const float*, bool, const float*, float*, float*, Index);
+template class Products<double>;
+template class Products<float>;
 
 }  // namespace deeplinear
