@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "blas.hpp"
+#include "tables.hpp"
 #include "tuning.hpp"
 
 #if defined(__linux__)
@@ -26,13 +27,17 @@ bool compiled(Isa isa) {
         case Isa::generic:
             return true;
         case Isa::avx2:
-#if defined(__AVX2__) && defined(__FMA__)
+#ifdef DEEPLINEAR_KERNELS_AVX2
             return true;
 #else
             return false;
 #endif
         case Isa::avx512:
+#ifdef DEEPLINEAR_KERNELS_AVX512
+            return true;
+#else
             return false;
+#endif
     }
     return false;
 }
@@ -122,13 +127,51 @@ Backend choose_backend(const ExecutionContext& context, Index n, Dtype dtype, bo
     }
     if (whole_steps && n <= kFixedMax) return Backend::fixed;
     if (n <= kSmallMax) return Backend::small;
-    if (dtype == Dtype::float64 && n <= kPackedMax && context.threads == 1) return Backend::packed;
+    if (n <= kPackedMax) return Backend::packed;
+    (void)dtype;
     return blas::available() ? Backend::blas : Backend::packed;
 }
 
 bool splits_rows(const ExecutionContext& context, Index n, Backend backend) {
-    return context.threads > 1 && backend == Backend::small && n >= tuning::kSmallSplitMin;
+    if (context.threads < 2) return false;
+    return backend == Backend::packed || (backend == Backend::small && n >= tuning::kSmallSplitMin);
 }
+
+namespace kernels {
+
+template <>
+const Table<double>& table<double>(Isa isa) {
+    switch (isa) {
+#ifdef DEEPLINEAR_KERNELS_AVX512
+        case Isa::avx512:
+            return kAvx512Double;
+#endif
+#ifdef DEEPLINEAR_KERNELS_AVX2
+        case Isa::avx2:
+            return kAvx2Double;
+#endif
+        default:
+            return kGenericDouble;
+    }
+}
+
+template <>
+const Table<float>& table<float>(Isa isa) {
+    switch (isa) {
+#ifdef DEEPLINEAR_KERNELS_AVX512
+        case Isa::avx512:
+            return kAvx512Float;
+#endif
+#ifdef DEEPLINEAR_KERNELS_AVX2
+        case Isa::avx2:
+            return kAvx2Float;
+#endif
+        default:
+            return kGenericFloat;
+    }
+}
+
+}  // namespace kernels
 
 const char* name(Isa isa) {
     switch (isa) {

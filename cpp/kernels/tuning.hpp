@@ -25,6 +25,21 @@ constexpr std::int64_t kSmallMax = 80;
 // op(b), n² values with no blocking of the inner dimension, crowds the L2 above 192).
 constexpr std::int64_t kPackedMax = 192;
 
+// -- tile shapes of the kernels (rows × vectors of the instruction set's width) ----------------
+
+// AVX2 (16 vector registers): 6 rows × 2 vectors, 12 accumulators + 2 rows of op(b) + 1 broadcast.
+constexpr int kAvx2SmallRows = 6, kAvx2SmallVectors = 2;
+constexpr int kAvx2PackedRows = 6, kAvx2PackedVectors = 2;
+// AVX-512 (32 vector registers): 8 rows (8×8 register transposes) × 2 vectors for the small
+// kernel (n = 16 is one tile wide; 16 accumulators hide the fma latency), × 3 vectors for the
+// packed kernel (24 accumulators + 3 rows of op(b); the broadcasts ride in the multiply-adds'
+// memory operands).
+constexpr int kAvx512SmallRows = 8, kAvx512SmallVectors = 2;
+constexpr int kAvx512PackedRows = 8, kAvx512PackedVectors = 3;
+// Generic (scalars): 4 × 4 accumulators.
+constexpr int kGenericSmallRows = 4, kGenericSmallVectors = 4;
+constexpr int kGenericPackedRows = 4, kGenericPackedVectors = 4;
+
 // -- threads ----------------------------------------------------------------------------------
 
 // From this n, with threads > 1, the small kernel may share its row blocks among the threads.

@@ -1,6 +1,7 @@
 // Bindings: many training steps in one call (all methods, and the exact spectral dynamics).
 #include "run_released.hpp"
 
+#include <deeplinear/fixed_stepper.hpp>
 #include <deeplinear/power_projection.hpp>
 #include <deeplinear/spectral.hpp>
 #include <pybind11/stl.h>
@@ -54,10 +55,8 @@ void register_for(py::module_& m) {
             const auto options = loop_options(max_steps, tol, record_every, first_step, record_first);
             const bool whole_steps = !needs_decompositions(params.method);
             if (choose_backend(context, layers.dim, dtype_of<T>, whole_steps) == Backend::fixed) {
-                // Small networks run on fixed-size kernels (see run_fixed_size.cpp).
-                if (auto fixed = run_fixed_size<T>(layers, phi, params, options, context, diagnostics)) {
-                    return *fixed;
-                }
+                FixedStepper<T> stepper(layers, phi, params, context);
+                return run_released(stepper, options, context, diagnostics);
             }
             if (params.method == Method::power_projection) {
                 // `product`: Ψ of the final state (when it has been stepped or resumed); with

@@ -64,11 +64,4 @@ inline py::tuple run_released(Stepper& stepper, const LoopOptions& options, cons
                           recorded_diagnostics);
 }
 
-// The loop on fixed-size kernels when d is one of the compiled sizes (gd and penalty);
-// std::nullopt otherwise. Defined in run_fixed_size.cpp.
-template <class T>
-std::optional<py::tuple> run_fixed_size(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params,
-                                        const LoopOptions& options, const ExecutionContext& context,
-                                        bool diagnostics);
-
 }  // namespace deeplinear::bindings

@@ -4,11 +4,18 @@
 // arithmetic contract and their thresholds are in cpp/kernels/.
 #pragma once
 
+#include <vector>
+
 #include "common.hpp"
 #include "execution.hpp"
 #include "thread_split.hpp"
 
 namespace deeplinear {
+
+namespace kernels {
+template <class T>
+struct Table;
+}
 
 // Up to three n×n matrices that the products after this one will read or write. A kernel may
 // stream them into the cache while it computes, so that the next product does not wait for
@@ -24,6 +31,7 @@ public:
 
     Index size() const { return n_; }
     Backend backend() const { return backend_; }
+    Isa isa() const { return isa_; }
 
     // c = op(a)·op(b), with op(x) = xᵀ where trans_x. `scratch` holds n·n elements when trans_b
     // (the small kernel transposes b into it) and may be null otherwise; c must not alias a, b or
@@ -55,8 +63,13 @@ public:
     bool prefers_transposed() const { return backend_ == Backend::small; }
 
 private:
-    template <int mode>
-    void small(const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale);
+    // Runs run(id, count) on each of `count` threads (the rows shared, see SplitChoice) or on one.
+    template <class Run>
+    void share_rows(Run&& run);
+    void small(int mode, const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale);
+    void packed(int mode, const T* a, bool trans_a, const T* b, bool trans_b, const T* c_in, T* c, const T* scale,
+                const Upcoming& upcoming);
+    void transpose_into(const T* b, T* out) const;
 
     Index n_;
     Backend backend_;
@@ -65,6 +78,8 @@ private:
     bool split_rows_;
     SplitPolicy split_policy_;
     SplitChoice split_choice_;
+    const kernels::Table<T>* table_;
+    std::vector<T> panels_;  // the packed kernel's panels of op(b)
 };
 
 extern template class Products<double>;

@@ -31,16 +31,15 @@ struct MethodParams {
     T kappa = T(0);  // penalty: the weight of (κ/2) Σ‖I − Θ_i‖_F²
 };
 
-// Whether a method needs decompositions (projections, factorizations): those run on
-// dynamic-size matrices only; gd and penalty also have fixed-size kernels for small d.
+// Whether a method needs decompositions (projections, factorizations); gd and penalty also have
+// fixed-size kernels for small d (fixed_stepper.hpp).
 inline bool needs_decompositions(Method method) {
     return method == Method::power_projection || method == Method::step_and_project;
 }
 
 // The state of a run: the caller's layers plus one spare stack, swapped after every step so
 // that the previous state survives a step that turns out non-finite (then revert()).
-// N fixes d at compile time (Eigen::Dynamic in general).
-template <class T, int N = Eigen::Dynamic>
+template <class T>
 class DenseStepper {
 public:
     // The products run as `context` says (see execution.hpp).
@@ -49,14 +48,10 @@ public:
         : result_(layers), spare_(layers.depth, layers.dim), current_(layers), next_(spare_.view()),
           phi_(phi.data(), layers.dim, layers.dim), params_(params), context_(context),
           sweep_(layers.depth, layers.dim, context) {
-        if constexpr (N == Eigen::Dynamic) {
-            if (params.method == Method::power_projection) {
-                throw std::invalid_argument("power projection runs on PowerProjectionStepper");
-            }
-            if (needs_decompositions(params.method)) projector_.emplace(layers.dim);
-        } else if (needs_decompositions(params.method) || layers.dim != N) {
-            throw std::invalid_argument("fixed-size stepper used for the wrong method or size");
+        if (params.method == Method::power_projection) {
+            throw std::invalid_argument("power projection runs on PowerProjectionStepper");
         }
+        if (needs_decompositions(params.method)) projector_.emplace(layers.dim);
     }
 
     // ℓ at the current state (the forward sweep, kept for the next advance()).
@@ -67,9 +62,9 @@ public:
         const T lr = params_.lr;
         const T decay = T(1) - lr * params_.kappa;
         const T pull = lr * params_.kappa;
-        sweep_.backward(current_.as_const(), [&](Index i, const Matrix<T, N>& back, const Matrix<T, N>* prefix) {
-            auto next = next_.template layer<N>(i);
-            auto current = current_.template layer<N>(i);
+        sweep_.backward(current_.as_const(), [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {
+            auto next = next_.layer(i);
+            auto current = current_.layer(i);
             // What the gradient is subtracted from: the current layer (read by the product's
             // kernel as it writes the next one), or its decayed copy.
             const T* from = current.data();
@@ -82,11 +77,7 @@ public:
             // layer, dynamics that are symmetric in exact arithmetic (Lemma 5: equal layers for
             // symmetric Φ in its eigenbasis) stay exactly symmetric in floating point.
             sweep_.subtract_gradient(back, prefix, lr, from, next.data());
-            if constexpr (N == Eigen::Dynamic) {
-                if (params_.method == Method::step_and_project) {
-                    projector_->project_identity_ball(next, params_.psi, next);
-                }
-            }
+            if (params_.method == Method::step_and_project) projector_->project_identity_ball(next, params_.psi, next);
         }, next_.data);
         std::swap(current_, next_);
     }
@@ -109,10 +100,10 @@ private:
     LayerStack<T> result_;
     OwnedStack<T> spare_;
     LayerStack<T> current_, next_;
-    Eigen::Map<const Matrix<T, N>> phi_;
+    ConstMatrixMap<T> phi_;
     MethodParams<T> params_;
     ExecutionContext context_;
-    GradientSweep<T, N> sweep_;
+    GradientSweep<T> sweep_;
     std::optional<Projector<T>> projector_;
     std::optional<Diagnostics<T>> diagnostics_;
 };
