@@ -32,3 +32,17 @@ def gradient(layers: np.ndarray, phi: np.ndarray) -> np.ndarray:
             for i in range(len(layers))
         ]
     )
+
+
+def run_session(
+    phi: np.ndarray, depth: int, method: str, steps: int, **options
+) -> tuple[np.ndarray, np.ndarray]:
+    """(layers, losses) of `steps` steps from the identity in one call of the compiled core's
+    session; options go to it (lr, the method's parameters, threads, split, isa, backend)."""
+    from deeplinear import _core
+
+    layers = np.stack([np.eye(phi.shape[0], dtype=phi.dtype)] * depth)
+    session = _core.session(layers, phi, method, **options)
+    _, taken, _ = session.run(steps, 0.0, True)
+    assert taken == steps
+    return layers, session.history(0)[0]

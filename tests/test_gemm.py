@@ -78,11 +78,12 @@ def test_subtracting_products_match_numpy(
 def test_back_ends() -> None:
     assert _core.gemm_backend(8) == "small"
     assert _core.gemm_backend(80) == "small"
-    # the medium kernel where the build targets AVX2 with FMA, the BLAS otherwise; scipy-openblas32
-    # is a dependency: an installed deeplinear always has its BLAS
-    assert _core.gemm_backend(81) in ("medium", "blas")
-    assert _core.gemm_backend(192) == _core.gemm_backend(81)
+    # the packed kernel for float64 on one thread; scipy-openblas32 is a dependency: an installed
+    # deeplinear always has its BLAS
+    assert _core.gemm_backend(81) == "packed"
+    assert _core.gemm_backend(192) == "packed"
     assert _core.gemm_backend(193) == "blas"
+    assert _core.gemm_backend(100, dtype="float32") == "packed"
 
 
 @pytest.mark.parametrize("dim", [13, 17, 33, 80, 81, 130, 193])

@@ -45,10 +45,18 @@ def _package_copy(tmp_path: Path, core_name: str | None, core_bytes: bytes | Non
     return site
 
 
+# An editable install redirects `import deeplinear` to the checkout whatever sys.path says; the
+# copies below are imported with that redirection dropped (a wheel install has none).
+_WITHOUT_EDITABLE = (
+    "import sys; sys.meta_path[:] = [f for f in sys.meta_path "
+    "if not type(f).__module__.startswith('_editable_')]; "
+)
+
+
 def _import_error(site: Path) -> str:
     env = {**os.environ, "PYTHONPATH": str(site)}
     completed = subprocess.run(
-        [sys.executable, "-c", "import deeplinear"],
+        [sys.executable, "-c", _WITHOUT_EDITABLE + "import deeplinear"],
         capture_output=True,
         text=True,
         env=env,
@@ -66,7 +74,11 @@ def test_the_copy_with_its_core_imports(tmp_path: Path) -> None:
     # the fixture itself: the copied package imports when its core is where it belongs
     site = _package_copy(tmp_path, CORE.name)
     completed = subprocess.run(
-        [sys.executable, "-c", "import deeplinear, sys; sys.stdout.write(deeplinear.__file__)"],
+        [
+            sys.executable,
+            "-c",
+            _WITHOUT_EDITABLE + "import deeplinear; sys.stdout.write(deeplinear.__file__)",
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(site)},

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deeplinear as dl
-from deeplinear import _core
 from interrupts import interrupt_after
+from reference import run_session
 
 # -- references ------------------------------------------------------------------------------
 
@@ -737,11 +737,17 @@ def test_threads_give_the_same_answer_to_rounding() -> None:
     np.testing.assert_allclose(two.losses, one.losses, rtol=1e-12)
 
 
+def run_core(phi: np.ndarray, depth: int, method: str, steps: int, **options) -> tuple:
+    """(layers, losses) of `steps` steps from the identity in one compiled call; options go to
+    the core's session (lr, the method's parameters, threads, split, isa, backend)."""
+    return run_session(phi, depth, method, steps, **options)
+
+
 @pytest.mark.parametrize("dim", [64, 71])
 @pytest.mark.parametrize("method", ["gd", "penalty", "step_and_project"])
-@pytest.mark.parametrize("policy", ["always", "timed"])
+@pytest.mark.parametrize("split", ["always", "timed"])
 def test_threads_split_the_small_kernel_without_changing_a_bit(
-    dim: int, method: str, policy: str
+    dim: int, method: str, split: str
 ) -> None:
     # 64 ≤ d ≤ 80: the register-blocked kernel shares its row blocks among the threads (71: a
     # tail of 5 rows past the last 6-row block); every row is computed as with one thread.
@@ -750,20 +756,17 @@ def test_threads_split_the_small_kernel_without_changing_a_bit(
     rng = np.random.default_rng(dim)
     phi = np.eye(dim) + 0.3 * rng.standard_normal((dim, dim)) / np.sqrt(dim)
     options = {"gd": {}, "penalty": {"kappa": 0.1}, "step_and_project": {"psi": 0.5}}[method]
-    one = dl.train(phi, 5, method, lr=0.05, max_steps=12, threads=1, **options)
-    _core.set_small_split(policy)
-    try:
-        two = dl.train(phi, 5, method, lr=0.05, max_steps=12, threads=2, **options)
-    finally:
-        _core.set_small_split("timed")
-    np.testing.assert_array_equal(two.layers, one.layers)
-    np.testing.assert_array_equal(two.losses, one.losses)
-    assert one.losses[-1] < one.losses[0]
+    one = run_core(phi, 5, method, 12, lr=0.05, threads=1, **options)
+    two = run_core(phi, 5, method, 12, lr=0.05, threads=2, split=split, **options)
+    np.testing.assert_array_equal(two[0], one[0])
+    np.testing.assert_array_equal(two[1], one[1])
+    assert one[1][-1] < one[1][0]
 
 
 def test_the_split_policy_is_checked() -> None:
-    with pytest.raises(ValueError, match="policy"):
-        _core.set_small_split("sometimes")
+    phi = np.eye(3)
+    with pytest.raises(ValueError, match="split policy"):
+        run_core(phi, 2, "gd", 1, lr=0.1, split="sometimes")
 
 
 def test_trainer_repr_shows_the_current_loss() -> None:

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <deeplinear/common.hpp>
-#include <deeplinear/gemm.hpp>
+#include <deeplinear/execution.hpp>
 #include <deeplinear/loop.hpp>
 #include <deeplinear/threads.hpp>
 
@@ -124,6 +124,17 @@ inline History history_from(const py::array_t<double, py::array::c_style>& losse
     }
     return history;
 }
+
+// The execution context of one call (execution.hpp) from its Python arguments: threads (capped
+// at the cores available), the instruction set and back end of the kernels ("auto" unless a
+// test forces one) and the thread-split policy. An unknown or unavailable choice raises
+// ValueError (std::invalid_argument).
+inline ExecutionContext call_context(int threads, const std::string& isa = "auto",
+                                     const std::string& backend = "auto", const std::string& split = "timed") {
+    if (threads < 1) throw py::value_error("threads must be >= 1");
+    return ExecutionContext::make(threads, isa, backend, split);
+}
+
 
 void register_core(py::module_& m);
 void register_projections(py::module_& m);

@@ -42,8 +42,12 @@ template <class T>
 class BatchSession {
 public:
     BatchSession(Array<T> layers, Array<T> phis, const std::string& method, const Doubles& lr, const Doubles& gamma,
-                 const Doubles& psi, const Doubles& kappa, std::int64_t record_every, int threads, bool diagnostics)
-        : layers_(std::move(layers)), phis_(std::move(phis)), batch_(threads) {
+                 const Doubles& psi, const Doubles& kappa, std::int64_t record_every, const ExecutionContext& context,
+                 bool diagnostics)
+        : layers_(std::move(layers)), phis_(std::move(phis)), batch_(context.threads) {
+        // each network on one thread; the batch shares the networks among the context's threads
+        ExecutionContext single = context;
+        single.threads = 1;
         if (layers_.ndim() != 4 || layers_.shape(2) != layers_.shape(3) || layers_.shape(0) < 1 ||
             layers_.shape(1) < 1 || layers_.shape(2) < 1) {
             throw py::value_error("layers must have shape (B, L, d, d) with B, L, d >= 1");
@@ -72,7 +76,7 @@ public:
             params.psi = static_cast<T>(psis[b]);
             params.kappa = static_cast<T>(kappas[b]);
             LayerStack<T> network{data + b * depth * dim * dim, depth, dim};
-            auto engine = make_engine<T>(network, targets + b * dim * dim, params, 1);
+            auto engine = make_engine<T>(network, targets + b * dim * dim, params, single);
             batch_.add(std::make_unique<Trainer<T>>(network.data, static_cast<std::size_t>(network.size()),
                                                     std::move(engine), settings));
         }
@@ -234,14 +238,16 @@ void register_for(py::module_& m, const char* suffix) {
     m.def(
         "batch_session",
         [](Array<T> layers, Array<T> phis, const std::string& method, const Doubles& lr, const Doubles& gamma,
-           const Doubles& psi, const Doubles& kappa, std::int64_t record_every, int threads, bool diagnostics) {
-            if (threads < 1) throw py::value_error("threads must be >= 1");
+           const Doubles& psi, const Doubles& kappa, std::int64_t record_every, int threads, bool diagnostics,
+           const std::string& isa, const std::string& backend, const std::string& split) {
+            const auto context = call_context(threads, isa, backend, split);
             return std::make_unique<S>(std::move(layers), std::move(phis), method, lr, gamma, psi, kappa,
-                                       record_every, threads, diagnostics);
+                                       record_every, context, diagnostics);
         },
         py::arg("layers").noconvert(), py::arg("phis").noconvert(), py::arg("method"), py::arg("lr"),
         py::arg("gamma"), py::arg("psi"), py::arg("kappa"), py::arg("record_every") = 1, py::arg("threads") = 1,
-        py::arg("diagnostics") = false,
+        py::arg("diagnostics") = false, py::arg("isa") = "auto", py::arg("backend") = "auto",
+        py::arg("split") = "timed",
         "B independent training runs on `layers` (B, L, d, d), stepped in place, towards `phis` (B, d, d).");
 }
 

@@ -19,8 +19,9 @@ static void register_for(py::module_& m) {
             auto p_map = matrix_map(p);
             {
                 py::gil_scoped_release release;
-                ThreadScope threads(1);
-                BalancedFactorizer<T> factorizer(a.rows());
+                const auto context = call_context(1);
+                OpenMpThreads threads(context);
+                BalancedFactorizer<T> factorizer(a.rows(), context);
                 factorizer.polar(a, r_map, p_map);
             }
             return py::make_tuple(r, p);
@@ -37,8 +38,9 @@ static void register_for(py::module_& m) {
             FactorStatus status;
             {
                 py::gil_scoped_release release;
-                ThreadScope threads(1);
-                BalancedFactorizer<T> factorizer(a.rows());
+                const auto context = call_context(1);
+                OpenMpThreads threads(context);
+                BalancedFactorizer<T> factorizer(a.rows(), context);
                 status = factorizer.factor(a, out_view);
             }
             if (status == FactorStatus::singular) {

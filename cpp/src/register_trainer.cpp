@@ -169,10 +169,11 @@ void register_for(py::module_& m, const char* suffix) {
     m.def(
         "session",
         [](Array<T>& layers_array, const Array<T>& phi_array, const std::string& method, double lr, double gamma,
-           double psi, double kappa, std::int64_t record_every, int threads, bool diagnostics) {
+           double psi, double kappa, std::int64_t record_every, int threads, bool diagnostics, const std::string& isa,
+           const std::string& backend, const std::string& split) {
             const auto layers = mutable_layers_view<T>(layers_array, "layers");
             matrix_view<T>(phi_array, "phi", layers.dim);
-            if (threads < 1) throw py::value_error("threads must be >= 1");
+            const auto context = call_context(threads, isa, backend, split);
             MethodParams<T> params;
             params.method = parse_method(method);
             params.lr = static_cast<T>(lr);
@@ -182,14 +183,16 @@ void register_for(py::module_& m, const char* suffix) {
             TrainerSettings settings;
             settings.record_every = record_every;
             settings.diagnostics = diagnostics;
-            auto engine = make_engine<T>(layers, phi_array.data(), params, threads);
+            auto engine = make_engine<T>(layers, phi_array.data(), params, context);
             return std::make_unique<S>(layers_array, phi_array, std::move(engine), settings,
                                        static_cast<std::size_t>(layers.size()));
         },
         py::arg("layers").noconvert(), py::arg("phi").noconvert(), py::arg("method"), py::arg("lr"),
         py::arg("gamma") = 0.0, py::arg("psi") = 0.0, py::arg("kappa") = 0.0, py::arg("record_every") = 1,
-        py::arg("threads") = 1, py::arg("diagnostics") = false,
-        "A training run on `layers` (stepped in place) towards `phi` (both kept alive by it).");
+        py::arg("threads") = 1, py::arg("diagnostics") = false, py::arg("isa") = "auto", py::arg("backend") = "auto",
+        py::arg("split") = "timed",
+        "A training run on `layers` (stepped in place) towards `phi` (both kept alive by it). isa, backend "
+        "and split force the kernels (tests; see _core.kernel_for).");
 
     m.def(
         "spectral_session",

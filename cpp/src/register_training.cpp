@@ -18,14 +18,14 @@ void register_for(py::module_& m) {
             double* data = out.mutable_data();
             {
                 py::gil_scoped_release release;
-                ThreadScope threads(1);
-                Diagnostics<T> diagnostics(layers.depth, layers.dim);
+                const auto context = call_context(1);
+                OpenMpThreads threads(context);
+                Diagnostics<T> diagnostics(layers.depth, layers.dim, context);
                 diagnostics.compute(layers, phi, data);
             }
             return out;
         },
         py::arg("layers").noconvert(), py::arg("phi").noconvert());
-
 }
 
 }  // namespace

@@ -20,9 +20,14 @@ diagnostic_names: tuple[str, ...]
 method_names: tuple[str, ...]
 status_names: tuple[str, ...]
 
-def product(layers: NDArray[_F]) -> NDArray[_F]: ...
-def loss(layers: NDArray[_F], phi: NDArray[_F]) -> float: ...
-def gradient(layers: NDArray[_F], phi: NDArray[_F]) -> NDArray[_F]: ...
+# isa / backend (here and below): "auto", or a kernel forced for tests (see kernel_for)
+def product(layers: NDArray[_F], *, isa: str = "auto", backend: str = "auto") -> NDArray[_F]: ...
+def loss(
+    layers: NDArray[_F], phi: NDArray[_F], *, isa: str = "auto", backend: str = "auto"
+) -> float: ...
+def gradient(
+    layers: NDArray[_F], phi: NDArray[_F], *, isa: str = "auto", backend: str = "auto"
+) -> NDArray[_F]: ...
 def hvp(layers: NDArray[_F], phi: NDArray[_F], direction: NDArray[_F]) -> NDArray[_F]: ...
 def hessian(layers: NDArray[_F], phi: NDArray[_F]) -> NDArray[_F]: ...
 def positivity_margin(a: NDArray[_F]) -> float: ...
@@ -105,6 +110,9 @@ def session(
     record_every: int = 1,
     threads: int = 1,
     diagnostics: bool = False,
+    isa: str = "auto",
+    backend: str = "auto",
+    split: Literal["timed", "always", "never"] = "timed",
 ) -> _Session:
     """A training run on `layers` (stepped in place) towards `phi` (both kept alive by it)."""
 
@@ -124,16 +132,24 @@ def batch_session(
     record_every: int = 1,
     threads: int = 1,
     diagnostics: bool = False,
+    isa: str = "auto",
+    backend: str = "auto",
+    split: Literal["timed", "always", "never"] = "timed",
 ) -> _BatchSession:
     """B independent training runs on `layers` (B, L, d, d), stepped in place, towards `phis`."""
 
-# The training loop's square products, exposed for tests. op(x) is x or xᵀ (trans_a, trans_b).
+# The training loop's square products, for tests against numpy (cpp/include/deeplinear/gemm.hpp).
 def gemm(
     a: NDArray[_F],
     b: NDArray[_F],
     trans_a: bool = False,
     trans_b: bool = False,
     with_transpose: bool = False,
+    *,
+    threads: int = 1,
+    isa: str = "auto",
+    backend: str = "auto",
+    split: Literal["timed", "always", "never"] = "timed",
 ) -> tuple[NDArray[_F], NDArray[_F]]:
     """op(a)·op(b) and, with ``with_transpose`` (needs ``trans_b=False``), its transpose; else
     the second array is uninitialized."""
@@ -146,12 +162,28 @@ def gemm_subtract(
     trans_a: bool = False,
     trans_b: bool = False,
     in_place: bool = False,
+    *,
+    threads: int = 1,
+    isa: str = "auto",
+    backend: str = "auto",
+    split: Literal["timed", "always", "never"] = "timed",
 ) -> NDArray[_F]:
     """c − scale·op(a)·op(b) as a new matrix: computed in place into a copy of c
     (``in_place``) or read from c while the result is written. ``c`` itself is never modified."""
 
-def gemm_backend(n: int) -> Literal["small", "medium", "blas", "eigen"]:
-    """The back end of the training loop's float64 n×n products."""
+def gemm_backend(n: int, threads: int = 1, dtype: str = "float64") -> str:
+    """The back end of the training loop's n×n products."""
 
-def set_small_split(policy: Literal["timed", "always", "never"]) -> None:
-    """Whether the small kernel with threads > 1 shares its row blocks (tests only)."""
+def kernel_for(
+    d: int, dtype: str = "float64", threads: int = 1, method: str = "gd"
+) -> dict[str, str | int | bool]:
+    """The kernels a run of this size, dtype, thread count and method uses."""
+
+def build_info() -> dict[str, str]:
+    """The compiler, flags, instruction sets, OpenMP and BLAS of this build."""
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+
+def split_decisions(n: int, seconds_alone: float, seconds_split: float, products: int) -> list[bool]:
+    """The timed thread split's choices for given timings (tests)."""

@@ -14,10 +14,8 @@ using Index = Eigen::Index;
 
 // numpy arrays are row-major; every matrix the core touches is row-major too, so a layer of
 // an (L, d, d) stack maps in place and results are written straight into numpy buffers.
-// N is the size at compile time: Eigen::Dynamic in general, a small fixed d for the
-// specialized kernels of small networks (fully unrolled products, no heap).
-template <class T, int N = Eigen::Dynamic>
-using Matrix = Eigen::Matrix<T, N, N, Eigen::RowMajor>;
+template <class T>
+using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 // Column-major work matrices for the decompositions (Eigen's and LAPACK's native order).
 template <class T>
 using ColMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
@@ -28,33 +26,18 @@ using MatrixMap = Eigen::Map<Matrix<T>>;
 template <class T>
 using ConstMatrixMap = Eigen::Map<const Matrix<T>>;
 
-// a·b. For a size fixed at compile time, Eigen's coefficient-based product (unrolled and
-// vectorized); its cache-blocked GEMM only pays off for sizes known at run time.
-template <int N, class A, class B>
-auto product_of(const A& a, const B& b) {
-    if constexpr (N != Eigen::Dynamic) {
-        return a.lazyProduct(b);
-    } else {
-        return a * b;
-    }
-}
-
 // A view of L square d×d layers stored one after another (an (L, d, d) C-contiguous array):
 // layer(i) is Θ_{i+1} in the paper's 1-based numbering. S is T or const T.
 template <class S>
 struct LayerStack {
     using Scalar = std::remove_const_t<S>;
-    template <int N = Eigen::Dynamic>
-    using Map = Eigen::Map<std::conditional_t<std::is_const_v<S>, const Matrix<Scalar, N>, Matrix<Scalar, N>>>;
+    using Map = Eigen::Map<std::conditional_t<std::is_const_v<S>, const Matrix<Scalar>, Matrix<Scalar>>>;
 
     S* data = nullptr;
     Index depth = 0;
     Index dim = 0;
 
-    template <int N = Eigen::Dynamic>
-    Map<N> layer(Index i) const {
-        return Map<N>(data + i * dim * dim, dim, dim);
-    }
+    Map layer(Index i) const { return Map(data + i * dim * dim, dim, dim); }
     Index size() const { return depth * dim * dim; }
     LayerStack<const Scalar> as_const() const { return {data, depth, dim}; }
 };

@@ -1,11 +1,11 @@
 // A training run's compiled state between calls: the stepper of its method (with its work
 // buffers, kept from call to call) behind one interface, so that a Trainer — or a C++ program —
 // can run many steps, then look, edit and run again without reallocating or re-deciding.
-// Defined in cpp/lib/engine.cpp (dynamic size, power projection, the spectral dynamics) and
-// cpp/lib/engine_fixed.cpp (the fixed-size kernels of small d).
+// Defined in cpp/core/engine.cpp.
 #pragma once
 
 #include "common.hpp"
+#include "execution.hpp"
 #include "loop.hpp"
 #include "methods.hpp"
 
@@ -52,19 +52,14 @@ public:
 };
 
 // The engine of `params.method` on the layers (caller-owned, live for the engine's lifetime)
-// towards phi (caller-owned, likewise), with `threads` for the products.
+// towards phi (caller-owned, likewise); every call runs as `context` says (threads, kernels).
 template <class T>
 std::unique_ptr<Engine<T>> make_engine(LayerStack<T> layers, const T* phi, const MethodParams<T>& params,
-                                       int threads);
+                                       const ExecutionContext& context);
 
 // The exact spectral dynamics of gradient descent from I for symmetric Φ = U diag(μ) Uᵀ
 // (spectral.hpp): the state is a[0 .. dim), the layer eigenvalues; mu is caller-owned.
 template <class T>
 std::unique_ptr<Engine<T>> make_spectral_engine(T* a, const T* mu, Index dim, Index depth, T lr);
-
-// The fixed-size engines of small d for gd and penalty (engine_fixed.cpp); null when d has none.
-template <class T>
-std::unique_ptr<Engine<T>> make_fixed_size_engine(LayerStack<T> layers, const T* phi, const MethodParams<T>& params,
-                                                  int threads);
 
 }  // namespace deeplinear

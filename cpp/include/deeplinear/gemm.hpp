@@ -1,16 +1,21 @@
-// Square matrix products for the training loop's hot path: C = op(A)·op(B) on n×n row-major
-// matrices stored contiguously. Defined in cpp/src/gemm.cpp (one translation unit):
-//   - small n: a register-blocked kernel whose tiles stay in L1 (faster than a general GEMM
-//     that packs its operands, for the sizes where packing is not repaid);
-//   - medium n (float64, one thread, AVX2 with FMA): a packed kernel that also streams into the
-//     cache the matrices its caller names as the next products' (Upcoming);
-//   - larger n: the OpenBLAS that the scipy-openblas32 wheel ships (DEEPLINEAR_BLAS), whose
-//     GEMM runs near the core's peak; Eigen's GEMM when the build has no BLAS.
+// The square products of one call: C = op(A)·op(B) on n×n row-major matrices stored
+// contiguously, on the back end and instruction set that the call's ExecutionContext chooses
+// once (choose_backend). Defined in cpp/kernels/gemm.cpp; the kernels themselves, their
+// arithmetic contract and their thresholds are in cpp/kernels/.
 #pragma once
 
+#include <vector>
+
 #include "common.hpp"
+#include "execution.hpp"
+#include "thread_split.hpp"
 
 namespace deeplinear {
+
+namespace kernels {
+template <class T>
+struct Table;
+}
 
 // Up to three n×n matrices that the products after this one will read or write. A kernel may
 // stream them into the cache while it computes, so that the next product does not wait for
@@ -19,43 +24,65 @@ struct Upcoming {
     const void* matrices[3] = {nullptr, nullptr, nullptr};
 };
 
-// c = op(a)·op(b), with op(x) = xᵀ where trans_x. `scratch` holds n·n elements when trans_b
-// (the small kernel transposes b into it) and may be null otherwise; c must not alias a, b or
-// scratch.
 template <class T>
-void gemm(const T* a, bool trans_a, const T* b, bool trans_b, T* c, Index n, T* scratch,
-          const Upcoming& upcoming = {});
+class Products {
+public:
+    Products(const ExecutionContext& context, Index n);
 
-// c = c_in − scale·(op(a)·op(b)): the product (or, in the BLAS, each block of its inner sum) is
-// formed before it is scaled, never from a pre-scaled factor, so that every layer's update rounds
-// alike; scratch (n·n) is always required. c_in is c (in place) or a matrix that overlaps
-// neither c nor scratch (the small kernel reads it as it writes c: no copy); c must not alias a,
-// b or scratch.
-template <class T>
-void gemm_subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, const T* c_in, T* c, Index n,
-                   T* scratch, const Upcoming& upcoming = {});
+    Index size() const { return n_; }
+    Backend backend() const { return backend_; }
+    Isa isa() const { return isa_; }
 
-// c = op(a)·b and c_t = cᵀ (c, c_t distinct from each other and from a, b).
-template <class T>
-void gemm_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t, Index n);
+    // c = op(a)·op(b), with op(x) = xᵀ where trans_x. `scratch` holds n·n elements when trans_b
+    // (the small kernel transposes b into it) and may be null otherwise; c must not alias a, b or
+    // scratch.
+    void multiply(const T* a, bool trans_a, const T* b, bool trans_b, T* c, T* scratch, const Upcoming& upcoming = {});
 
-// Whether products of n×n matrices are faster with a transposed right factor stored as such
-// (gemm(x, false, yᵀ stored, false)) than with gemm(x, false, y, true): true for the small
-// kernel, which streams rows of its right factor; the BLAS takes either layout.
-bool gemm_prefers_transposed(Index n);
+    // c = c_in − scale·(op(a)·op(b)): the product (or, in the BLAS, each block of its inner sum)
+    // is formed before it is scaled, never from a pre-scaled factor, so that every layer's update
+    // rounds alike; scratch (n·n) is always required. c_in is c (in place) or a matrix that
+    // overlaps neither c nor scratch (read as c is written: no copy); c must not alias a, b or
+    // scratch.
+    void subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, const T* c_in, T* c, T* scratch,
+                  const Upcoming& upcoming = {});
 
-// Threads for one product (set for the duration of a training call): the BLAS's, and from
-// n = 64 the small kernel's (OpenMP, its row blocks shared; results identical to one thread).
-void set_gemm_threads(int threads);
-int gemm_threads();
+    // c = op(a)·b and c_t = cᵀ (c, c_t distinct from each other and from a, b).
+    void multiply_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t);
 
-// Whether the small kernel, with threads > 1, shares a product's row blocks: 0 (the default) as
-// timing both ways finds faster while it runs, 1 always, 2 never (for tests: results are the
-// same either way).
-void set_small_split(int policy);
+    // c = c_in − scale·x elementwise (n×n), one rounding per element (fma): the update of a layer
+    // whose gradient needs no product (the first layer's, Θ_{1:0} = I).
+    void subtract_matrix(const T* x, T scale, const T* c_in, T* c) const;
 
-// Which back end gemm() uses for float64 n×n products with the current threads: "small",
-// "medium", "blas" or "eigen".
-const char* gemm_backend(Index n);
+    // ‖x‖_F² of an n×n matrix, summed in the fixed order of the kernels' contract (the same
+    // bits on every instruction set).
+    T squared_norm(const T* x) const;
+
+    // Whether products are faster with a transposed right factor stored as such
+    // (multiply(x, false, yᵀ stored, false)) than with multiply(x, false, y, true): true for the
+    // small kernel, which streams rows of its right factor; the others take either layout.
+    bool prefers_transposed() const { return backend_ == Backend::small; }
+
+private:
+    // Runs run(id, count) on each of `count` threads (the rows shared, see SplitChoice) or on one.
+    template <class Run>
+    void share_rows(Run&& run);
+    void small(int mode, const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale);
+    void packed(int mode, const T* a, bool trans_a, const T* b, bool trans_b, const T* c_in, T* c, const T* scale,
+                const Upcoming& upcoming);
+    void transpose_into(const T* b, T* out) const;
+
+    Index n_;
+    Backend backend_;
+    Isa isa_;
+    int threads_;
+    bool split_rows_;
+    SplitPolicy split_policy_;
+    SplitChoice split_choice_;
+    const kernels::Table<T>* table_;
+    std::vector<T> panels_;  // the packed kernel's panels of op(b)
+};
+
+extern template class Products<double>;
+extern template class Products<float>;
 
 }  // namespace deeplinear

@@ -5,20 +5,21 @@
 #include "common.hpp"
 #include "gemm.hpp"
 
+#include <vector>
+
 namespace deeplinear {
 
-template <class T, int N = Eigen::Dynamic>
+template <class T>
 class GradientSweep {
 public:
-    using Mat = Matrix<T, N>;
+    using Mat = Matrix<T>;
 
-    GradientSweep(Index depth, Index dim)
-        : prefix_(static_cast<std::size_t>(depth > 1 ? depth - 1 : 0), Mat(dim, dim)),
+    // The products run as `context` says (see execution.hpp).
+    GradientSweep(Index depth, Index dim, const ExecutionContext& context)
+        : products_(context, dim), prefix_(static_cast<std::size_t>(depth > 1 ? depth - 1 : 0), Mat(dim, dim)),
           residual_(dim, dim), back_(dim, dim), back_next_(dim, dim), scratch_(dim, dim) {
-        if constexpr (N == Eigen::Dynamic) {
-            transposed_ = gemm_prefers_transposed(dim);
-            if (transposed_ && depth > 2) rolling_ = Mat(dim, dim);
-        }
+        transposed_ = products_.prefers_transposed();
+        if (transposed_ && depth > 2) rolling_ = Mat(dim, dim);
     }
 
     // Forward sweep: prefix Θ_{1:i} for i < L and the residual E = Θ_{1:L} − Φ.
@@ -28,9 +29,9 @@ public:
     T forward(LayerStack<const T> layers, const Phi& phi, const T* output = nullptr) {
         const Index depth = layers.depth;
         if (depth == 1) {
-            residual_ = layers.template layer<N>(0) - phi;
+            residual_ = layers.layer(0) - phi;
         } else if (transposed_) {
-            // Kept transposed for the gradients' products (see gemm_prefers_transposed); the
+            // Kept transposed for the gradients' products (see prefers_transposed); the
             // untransposed prefix for the next product lives in layer 0, then in rolling_ and
             // back_next_ by turns (both free until backward()).
             const Index dim = layers.dim;
@@ -38,30 +39,28 @@ public:
             const T* current = layers.data;
             for (Index i = 1; i + 1 < depth; ++i) {
                 T* next = (i % 2 == 1 ? rolling_ : back_next_).data();
-                gemm_and_transpose(layers.data + i * dim * dim, false, current, next, prefix_[i].data(), dim);
+                products_.multiply_and_transpose(layers.data + i * dim * dim, false, current, next, prefix_[i].data());
                 current = next;
             }
-            gemm<T>(layers.data + (depth - 1) * dim * dim, false, current, false, residual_.data(), dim, nullptr);
+            products_.multiply(layers.data + (depth - 1) * dim * dim, false, current, false, residual_.data(), nullptr);
             residual_ -= phi;
         } else {
             // Each product names the next one's factor and result for the cache; the last names
             // the first layer that backward() writes.
-            prefix_[0] = layers.template layer<N>(0);
+            prefix_[0] = layers.layer(0);
             const Index size = layers.dim * layers.dim;
             for (Index i = 1; i + 1 < depth; ++i) {
                 Upcoming upcoming;
-                if constexpr (N == Eigen::Dynamic) {
-                    upcoming.matrices[0] = layers.data + (i + 1) * size;
-                    upcoming.matrices[1] = i + 2 < depth ? prefix_[i + 1].data() : residual_.data();
-                }
+                upcoming.matrices[0] = layers.data + (i + 1) * size;
+                upcoming.matrices[1] = i + 2 < depth ? prefix_[i + 1].data() : residual_.data();
                 multiply(layers, i, false, prefix_[i - 1], prefix_[i], upcoming);
             }
             Upcoming upcoming;
-            if (N == Eigen::Dynamic && output) upcoming.matrices[0] = output + (depth - 1) * size;
+            if (output) upcoming.matrices[0] = output + (depth - 1) * size;
             multiply(layers, depth - 1, false, prefix_[depth - 2], residual_, upcoming);
             residual_ -= phi;
         }
-        return T(0.5) * residual_.squaredNorm();
+        return T(0.5) * products_.squared_norm(residual_.data());
     }
 
     // Backward sweep from B_L = E with B_{i−1} = Θ_iᵀ B_i (backpropagation). For each layer,
@@ -77,15 +76,13 @@ public:
         for (Index i = layers.depth - 1; i >= 0; --i) {
             // While layer i's gradient is formed (by subtract_gradient), layer i − 1's factor
             // and prefix are loaded; while B_i is, the layer that its update will overwrite.
-            if constexpr (N == Eigen::Dynamic) {
-                upcoming_ = Upcoming();
-                if (i > 0) upcoming_.matrices[0] = layers.data + (i - 1) * size;
-                if (i > 1) upcoming_.matrices[1] = prefix_[i - 2].data();
-            }
+            upcoming_ = Upcoming();
+            if (i > 0) upcoming_.matrices[0] = layers.data + (i - 1) * size;
+            if (i > 1) upcoming_.matrices[1] = prefix_[i - 2].data();
             visit(i, static_cast<const Mat&>(back_), i > 0 ? &prefix_[i - 1] : nullptr);
             if (i > 0) {
                 Upcoming next;
-                if (N == Eigen::Dynamic && output) next.matrices[0] = output + (i - 1) * size;
+                if (output) next.matrices[0] = output + (i - 1) * size;
                 multiply(layers, i, true, back_, back_next_, next);
                 back_.swap(back_next_);
             }
@@ -98,22 +95,19 @@ public:
     // out = back · prefixᵀ for the (B, prefix) that backward() passes to its visitor (a
     // layer's gradient); out must be neither argument.
     void gradient(const Mat& back, const Mat& prefix, Mat& out) {
-        if constexpr (N == Eigen::Dynamic) {
-            gemm(back.data(), false, prefix.data(), !transposed_, out.data(), back.rows(), scratch_.data());
-        } else {
-            out.noalias() = product_of<N>(back, prefix.transpose());
-        }
+        products_.multiply(back.data(), false, prefix.data(), !transposed_, out.data(), scratch_.data());
     }
 
-    // out = from − scale · (back · prefixᵀ), the gradient complete before it is scaled (dynamic
-    // size: one fused product, no gradient buffer); from is out or a matrix apart from it.
-    void subtract_gradient(const Mat& back, const Mat& prefix, T scale, const T* from, T* out) {
-        if constexpr (N == Eigen::Dynamic) {
-            gemm_subtract(back.data(), false, prefix.data(), !transposed_, scale, from, out, back.rows(),
-                          scratch_.data(), upcoming_);
+    // out = from − scale · (back · prefixᵀ) for the (B, prefix) that backward() passes to its
+    // visitor (prefix null: the first layer, whose gradient is B), the gradient complete before it
+    // is scaled and each element rounded once (fma), as in every kernel; from is out or a matrix
+    // apart from it.
+    void subtract_gradient(const Mat& back, const Mat* prefix, T scale, const T* from, T* out) {
+        if (!prefix) {
+            products_.subtract_matrix(back.data(), scale, from, out);
         } else {
-            gradient(back, prefix, scratch_);
-            Eigen::Map<Mat>(out).noalias() = Eigen::Map<const Mat>(from) - scale * scratch_;
+            products_.subtract(back.data(), false, prefix->data(), !transposed_, scale, from, out, scratch_.data(),
+                               upcoming_);
         }
     }
 
@@ -121,28 +115,22 @@ private:
     // out = op(Θ_{i+1})·x, op = transpose where `transpose`.
     void multiply(LayerStack<const T> layers, Index i, bool transpose, const Mat& x, Mat& out,
                   const Upcoming& upcoming = {}) {
-        if constexpr (N == Eigen::Dynamic) {
-            gemm(layers.data + i * layers.dim * layers.dim, transpose, x.data(), false, out.data(), layers.dim,
-                 scratch_.data(), upcoming);
-        } else if (transpose) {
-            out.noalias() = product_of<N>(layers.template layer<N>(i).transpose(), x);
-        } else {
-            out.noalias() = product_of<N>(layers.template layer<N>(i), x);
-        }
+        products_.multiply(layers.data + i * layers.dim * layers.dim, transpose, x.data(), false, out.data(),
+                           scratch_.data(), upcoming);
     }
 
-    // Fixed-size matrices inside a std::vector need Eigen's aligned allocator.
-    std::vector<Mat, Eigen::aligned_allocator<Mat>> prefix_;
+    Products<T> products_;
+    std::vector<Mat> prefix_;
     Mat residual_, back_, back_next_, scratch_;
     Mat rolling_;              // the transposed layout's second buffer for Θ_{1:i}
-    bool transposed_ = false;  // whether prefix_ holds Θ_{1:i}ᵀ (dynamic size only)
+    bool transposed_ = false;  // whether prefix_ holds Θ_{1:i}ᵀ
     Upcoming upcoming_;        // during backward()'s visit: what subtract_gradient() names next
 };
 
 // G_i for all layers into `out` (same shape as layers); returns ℓ.
 template <class T, class Phi>
-T loss_and_gradient(LayerStack<const T> layers, const Phi& phi, LayerStack<T> out) {
-    GradientSweep<T> sweep(layers.depth, layers.dim);
+T loss_and_gradient(LayerStack<const T> layers, const Phi& phi, LayerStack<T> out, const ExecutionContext& context) {
+    GradientSweep<T> sweep(layers.depth, layers.dim, context);
     const T loss = sweep.forward(layers, phi);
     Matrix<T> gradient(layers.dim, layers.dim);
     sweep.backward(layers, [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {

@@ -9,6 +9,7 @@
 
 #include "common.hpp"
 #include "diagnostics.hpp"
+#include "execution.hpp"
 #include "gradient.hpp"
 #include "projections.hpp"
 
@@ -34,29 +35,27 @@ struct MethodParams {
     T kappa = T(0);  // penalty: the weight of (κ/2) Σ‖I − Θ_i‖_F²
 };
 
-// Whether a method needs decompositions (projections, factorizations): those run on
-// dynamic-size matrices only; gd and penalty also have fixed-size kernels for small d.
+// Whether a method needs decompositions (projections, factorizations); gd and penalty also have
+// fixed-size kernels for small d (fixed_stepper.hpp).
 inline bool needs_decompositions(Method method) {
     return method == Method::power_projection || method == Method::step_and_project;
 }
 
 // The state of a run: the caller's layers plus one spare stack, swapped after every step so
 // that the previous state survives a step that turns out non-finite (then revert()).
-// N fixes d at compile time (Eigen::Dynamic in general).
-template <class T, int N = Eigen::Dynamic>
+template <class T>
 class DenseStepper {
 public:
-    DenseStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params)
+    // The products run as `context` says (see execution.hpp).
+    DenseStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params,
+                 const ExecutionContext& context)
         : result_(layers), spare_(layers.depth, layers.dim), current_(layers), next_(spare_.view()),
-          phi_(phi.data(), layers.dim, layers.dim), params_(params), sweep_(layers.depth, layers.dim) {
-        if constexpr (N == Eigen::Dynamic) {
-            if (params.method == Method::power_projection) {
-                throw std::invalid_argument("power projection runs on PowerProjectionStepper");
-            }
-            if (needs_decompositions(params.method)) projector_.emplace(layers.dim);
-        } else if (needs_decompositions(params.method) || layers.dim != N) {
-            throw std::invalid_argument("fixed-size stepper used for the wrong method or size");
+          phi_(phi.data(), layers.dim, layers.dim), params_(params), context_(context),
+          sweep_(layers.depth, layers.dim, context) {
+        if (params.method == Method::power_projection) {
+            throw std::invalid_argument("power projection runs on PowerProjectionStepper");
         }
+        if (needs_decompositions(params.method)) projector_.emplace(layers.dim);
     }
 
     // Starts a run (or a look) from the caller's layers: finish() left them current.
@@ -73,9 +72,9 @@ public:
         const T lr = params_.lr;
         const T decay = T(1) - lr * params_.kappa;
         const T pull = lr * params_.kappa;
-        sweep_.backward(current_.as_const(), [&](Index i, const Matrix<T, N>& back, const Matrix<T, N>* prefix) {
-            auto next = next_.template layer<N>(i);
-            auto current = current_.template layer<N>(i);
+        sweep_.backward(current_.as_const(), [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {
+            auto next = next_.layer(i);
+            auto current = current_.layer(i);
             // What the gradient is subtracted from: the current layer (read by the product's
             // kernel as it writes the next one), or its decayed copy.
             const T* from = current.data();
@@ -87,18 +86,8 @@ public:
             // G_i in full, then scaled: η·(B Pᵀ), never (ηB)Pᵀ. With the same rounding for every
             // layer, dynamics that are symmetric in exact arithmetic (Lemma 5: equal layers for
             // symmetric Φ in its eigenbasis) stay exactly symmetric in floating point.
-            if (prefix) {
-                sweep_.subtract_gradient(back, *prefix, lr, from, next.data());
-            } else if (from == next.data()) {
-                next.noalias() -= lr * back;
-            } else {
-                next.noalias() = current - lr * back;
-            }
-            if constexpr (N == Eigen::Dynamic) {
-                if (params_.method == Method::step_and_project) {
-                    projector_->project_identity_ball(next, params_.psi, next);
-                }
-            }
+            sweep_.subtract_gradient(back, prefix, lr, from, next.data());
+            if (params_.method == Method::step_and_project) projector_->project_identity_ball(next, params_.psi, next);
         }, next_.data);
         std::swap(current_, next_);
     }
@@ -116,7 +105,7 @@ public:
 
     // The diagnostics of diagnostics.hpp at the current state into out[0 .. kDiagnosticCount).
     void diagnose(double* out) {
-        if (!diagnostics_) diagnostics_.emplace(current_.depth, current_.dim);
+        if (!diagnostics_) diagnostics_.emplace(current_.depth, current_.dim, context_);
         diagnostics_->compute(current_.as_const(), ConstMatrixMap<T>(phi_.data(), current_.dim, current_.dim), out);
     }
 
@@ -124,11 +113,16 @@ private:
     LayerStack<T> result_;
     OwnedStack<T> spare_;
     LayerStack<T> current_, next_;
-    Eigen::Map<const Matrix<T, N>> phi_;
+    ConstMatrixMap<T> phi_;
     MethodParams<T> params_;
-    GradientSweep<T, N> sweep_;
+    ExecutionContext context_;
+    GradientSweep<T> sweep_;
     std::optional<Projector<T>> projector_;
     std::optional<Diagnostics<T>> diagnostics_;
 };
+
+// Compiled in cpp/core/methods.cpp.
+extern template class DenseStepper<double>;
+extern template class DenseStepper<float>;
 
 }  // namespace deeplinear

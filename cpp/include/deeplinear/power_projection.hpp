@@ -28,6 +28,7 @@
 
 #include "common.hpp"
 #include "diagnostics.hpp"
+#include "execution.hpp"
 #include "factorization.hpp"
 #include "gemm.hpp"
 #include "gradient.hpp"
@@ -47,9 +48,12 @@ namespace deeplinear {
 template <class T>
 class PowerProjectionStepper {
 public:
-    PowerProjectionStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params)
+    // The products run as `context` says (see execution.hpp).
+    PowerProjectionStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params,
+                           const ExecutionContext& context)
         : result_(layers), spare_(layers.depth, layers.dim), phi_(phi), phi_col_(phi), params_(params),
-          projector_(layers.dim), factorizer_(layers.dim), scratch_(layers.dim, layers.dim), c_(layers.dim, layers.dim),
+          context_(context), products_(context, layers.dim), projector_(layers.dim),
+          factorizer_(layers.dim, context), scratch_(layers.dim, layers.dim), c_(layers.dim, layers.dim),
           x_(layers.dim, layers.dim), power_(layers.dim, layers.dim), work_(layers.dim, layers.dim),
           gemm_scratch_(layers.dim, layers.dim) {
         for (State& state : states_) state = State(layers.dim);
@@ -88,7 +92,7 @@ public:
         const State& state = states_[current_];
         if (state.broken) return std::numeric_limits<T>::infinity();
         if (state.factored) return T(0.5) * (state.psi - phi_col_).squaredNorm();
-        if (!ordinary_) ordinary_.emplace(result_.depth, result_.dim);
+        if (!ordinary_) ordinary_.emplace(result_.depth, result_.dim, context_);
         return ordinary_->sweep.forward(result_.as_const(), phi_);
     }
 
@@ -133,7 +137,7 @@ public:
     }
 
     void diagnose(double* out) {
-        if (!diagnostics_) diagnostics_.emplace(result_.depth, result_.dim);
+        if (!diagnostics_) diagnostics_.emplace(result_.depth, result_.dim, context_);
         const State& state = states_[current_];
         LayerStack<T> layers = result_;
         if (state.factored) {
@@ -155,7 +159,7 @@ private:
 
     // c = op(a)·op(b) for column-major n×n matrices: the row-major gemm computes cᵀ = op(b)ᵀ·op(a)ᵀ.
     void multiply(const ColMatrix<T>& a, bool trans_a, const ColMatrix<T>& b, bool trans_b, ColMatrix<T>& c) {
-        gemm<T>(b.data(), trans_b, a.data(), trans_a, c.data(), c.rows(), gemm_scratch_.data());
+        products_.multiply(b.data(), trans_b, a.data(), trans_a, c.data(), gemm_scratch_.data());
     }
 
     // Θ'_{1:L} = U C (ΣC)^{L−1} Vᵀ from the factored state (see the top of this file).
@@ -199,14 +203,9 @@ private:
         LayerStack<T> stepped = spare_.view();
         GradientSweep<T>& sweep = ordinary_->sweep;
         sweep.backward(result_.as_const(), [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {
-            auto layer = stepped.layer(i);
-            if (prefix) {
-                sweep.subtract_gradient(back, *prefix, lr, result_.layer(i).data(), layer.data());
-            } else {
-                layer.noalias() = result_.layer(i) - lr * back;
-            }
+            sweep.subtract_gradient(back, prefix, lr, result_.layer(i).data(), stepped.layer(i).data());
         });
-        chain_product(stepped.as_const(), ordinary_->product, ordinary_->scratch);
+        chain_product(stepped.as_const(), ordinary_->product, ordinary_->scratch, products_);
         out = ordinary_->product;
     }
 
@@ -232,13 +231,16 @@ private:
     ConstMatrixMap<T> phi_;
     ColMatrix<T> phi_col_;
     MethodParams<T> params_;
+    ExecutionContext context_;
+    Products<T> products_;
     Projector<T> projector_;
     BalancedFactorizer<T> factorizer_;
     std::optional<Diagnostics<T>> diagnostics_;
     // The work of an ordinary step (gradient sweep, chained product): only for a call that starts
     // from the caller's layers rather than from Ψ.
     struct Ordinary {
-        Ordinary(Index depth, Index dim) : sweep(depth, dim), product(dim, dim), scratch(dim, dim) {}
+        Ordinary(Index depth, Index dim, const ExecutionContext& context)
+            : sweep(depth, dim, context), product(dim, dim), scratch(dim, dim) {}
         GradientSweep<T> sweep;
         Matrix<T> product, scratch;
     };
@@ -247,5 +249,9 @@ private:
     int current_ = 0;
     ColMatrix<T> scratch_, c_, x_, power_, work_, gemm_scratch_;
 };
+
+// Compiled in cpp/core/power_projection.cpp.
+extern template class PowerProjectionStepper<double>;
+extern template class PowerProjectionStepper<float>;
 
 }  // namespace deeplinear

@@ -1,8 +1,9 @@
-// The threads of one call: OpenMP's per-thread setting and the products' (gemm.hpp), set for a
-// scope and restored after it, so that concurrent runs from several threads do not interfere.
+// Eigen's own products inside the decompositions may use OpenMP threads: the context's count for
+// one scope, set for the calling thread only (OpenMP's per-thread setting), so concurrent calls
+// from several threads do not interfere.
 #pragma once
 
-#include "gemm.hpp"
+#include "execution.hpp"
 
 #ifdef DEEPLINEAR_OPENMP
 #include <omp.h>
@@ -10,27 +11,26 @@
 
 namespace deeplinear {
 
-class ThreadScope {
+class OpenMpThreads {
 public:
-    explicit ThreadScope(int threads) : previous_gemm_(gemm_threads()) {
+    explicit OpenMpThreads(const ExecutionContext& context) {
 #ifdef DEEPLINEAR_OPENMP
         previous_ = omp_get_max_threads();
-        omp_set_num_threads(threads);
+        omp_set_num_threads(context.threads);
+#else
+        (void)context;
 #endif
-        set_gemm_threads(threads);
     }
-    ~ThreadScope() {
+    ~OpenMpThreads() {
 #ifdef DEEPLINEAR_OPENMP
         omp_set_num_threads(previous_);
 #endif
-        set_gemm_threads(previous_gemm_);
     }
-    ThreadScope(const ThreadScope&) = delete;
-    ThreadScope& operator=(const ThreadScope&) = delete;
+    OpenMpThreads(const OpenMpThreads&) = delete;
+    OpenMpThreads& operator=(const OpenMpThreads&) = delete;
 
 private:
     int previous_ = 1;
-    int previous_gemm_ = 1;
 };
 
 }  // namespace deeplinear

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <deeplinear/engine.hpp>
+#include <deeplinear/execution.hpp>
 #include <deeplinear/threads.hpp>
 
 #include <utility>
@@ -13,17 +14,18 @@ template <class T, class Stepper>
 class StepperEngine : public Engine<T> {
 public:
     template <class... Args>
-    explicit StepperEngine(int threads, Args&&... args) : stepper_(std::forward<Args>(args)...), threads_(threads) {}
+    explicit StepperEngine(const ExecutionContext& context, Args&&... args)
+        : stepper_(std::forward<Args>(args)...), context_(context) {}
 
     void run(const LoopOptions& options, History& history, const Interrupt& interrupted,
              LoopResult& result) override {
-        ThreadScope scope(threads_);
+        OpenMpThreads scope(context_);
         stepper_.begin();
         run_loop(stepper_, options, history, interrupted, result);
     }
 
     double loss() override {
-        ThreadScope scope(threads_);
+        OpenMpThreads scope(context_);
         stepper_.begin();
         return static_cast<double>(stepper_.evaluate());
     }
@@ -31,14 +33,14 @@ public:
     void set_lr(double lr) override { stepper_.set_lr(static_cast<T>(lr)); }
 
     void diagnose(double* out) override {
-        ThreadScope scope(threads_);
+        OpenMpThreads scope(context_);
         stepper_.begin();
         stepper_.diagnose(out);
     }
 
 protected:
     Stepper stepper_;
-    int threads_;
+    ExecutionContext context_;
 };
 
 }  // namespace deeplinear

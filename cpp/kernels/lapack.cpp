@@ -1,8 +1,7 @@
 // LAPACK's gesdd and gees from the scipy-openblas32 wheel (see lapack.hpp).
-#include <deeplinear/lapack.hpp>
-
 #include <algorithm>
 #include <cstddef>
+#include <deeplinear/lapack.hpp>
 #include <limits>
 
 #ifdef DEEPLINEAR_BLAS
@@ -67,7 +66,11 @@ bool lapack_available() {
 
 template <class T>
 LapackSvd<T>::LapackSvd(Index dim)
-    : dim_(dim), work_matrix_(dim, dim), u_(dim, dim), vt_(dim, dim), sigma_(dim),
+    : dim_(dim),
+      work_matrix_(dim, dim),
+      u_(dim, dim),
+      vt_(dim, dim),
+      sigma_(dim),
       iwork_(static_cast<std::size_t>(8 * dim)) {
 #ifdef DEEPLINEAR_BLAS
     if (!fits_int(dim)) return;

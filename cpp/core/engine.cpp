@@ -1,7 +1,9 @@
-// The engines of engine.hpp for dynamic sizes: gradient descent, penalty and step-and-project
-// on DenseStepper, power projection on its own stepper, and the exact spectral dynamics.
+// The engines of engine.hpp: gd and penalty on the whole-sweep fixed-size stepper where the
+// dispatch chooses it (small d), otherwise on DenseStepper (with step-and-project), power
+// projection on its own stepper, and the exact spectral dynamics.
 #include "stepper_engine.hpp"
 
+#include <deeplinear/fixed_stepper.hpp>
 #include <deeplinear/power_projection.hpp>
 #include <deeplinear/spectral.hpp>
 
@@ -18,7 +20,7 @@ public:
     void state_changed() override { this->stepper_.invalidate(); }
     bool product(T* out) override { return this->stepper_.product(out); }
     bool resume(const T* psi) override {
-        ThreadScope scope(this->threads_);
+        OpenMpThreads scope(this->context_);
         return this->stepper_.resume(psi);
     }
 };
@@ -27,26 +29,27 @@ public:
 
 template <class T>
 std::unique_ptr<Engine<T>> make_engine(LayerStack<T> layers, const T* phi, const MethodParams<T>& params,
-                                       int threads) {
+                                       const ExecutionContext& context) {
     const ConstMatrixMap<T> target(phi, layers.dim, layers.dim);
     if (params.method == Method::power_projection) {
-        return std::make_unique<PowerProjectionEngine<T>>(threads, layers, target, params);
+        return std::make_unique<PowerProjectionEngine<T>>(context, layers, target, params, context);
     }
-    if (!needs_decompositions(params.method)) {
-        if (auto fixed = make_fixed_size_engine<T>(layers, phi, params, threads)) return fixed;
+    const bool whole_steps = !needs_decompositions(params.method);
+    if (choose_backend(context, layers.dim, dtype_of<T>, whole_steps) == Backend::fixed) {
+        return std::make_unique<StepperEngine<T, FixedStepper<T>>>(context, layers, target, params, context);
     }
-    return std::make_unique<StepperEngine<T, DenseStepper<T>>>(threads, layers, target, params);
+    return std::make_unique<StepperEngine<T, DenseStepper<T>>>(context, layers, target, params, context);
 }
 
 template <class T>
 std::unique_ptr<Engine<T>> make_spectral_engine(T* a, const T* mu, Index dim, Index depth, T lr) {
-    return std::make_unique<StepperEngine<T, SpectralStepper<T>>>(1, a, mu, dim, depth, lr);
+    return std::make_unique<StepperEngine<T, SpectralStepper<T>>>(ExecutionContext::make(1), a, mu, dim, depth, lr);
 }
 
 template std::unique_ptr<Engine<double>> make_engine<double>(LayerStack<double>, const double*,
-                                                             const MethodParams<double>&, int);
+                                                             const MethodParams<double>&, const ExecutionContext&);
 template std::unique_ptr<Engine<float>> make_engine<float>(LayerStack<float>, const float*,
-                                                           const MethodParams<float>&, int);
+                                                           const MethodParams<float>&, const ExecutionContext&);
 template std::unique_ptr<Engine<double>> make_spectral_engine<double>(double*, const double*, Index, Index, double);
 template std::unique_ptr<Engine<float>> make_spectral_engine<float>(float*, const float*, Index, Index, float);
 

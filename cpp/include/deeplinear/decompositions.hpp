@@ -1,0 +1,77 @@
+// Eigen's dense decompositions behind classes whose members are defined out of line
+// (cpp/core/decompositions_*.cpp): each decomposition is compiled once per scalar type, not in
+// every translation unit that uses it (BDCSVD alone takes about a minute and 1 GB per type).
+#pragma once
+
+#include <memory>
+
+#include "common.hpp"
+
+namespace deeplinear {
+
+// A = V diag(λ) Vᵀ for symmetric A (its lower triangle is read), λ ascending
+// (Eigen::SelfAdjointEigenSolver).
+template <class T>
+class SymmetricEigen {
+public:
+    explicit SymmetricEigen(Index dim);
+    ~SymmetricEigen();
+    SymmetricEigen(SymmetricEigen&&) noexcept;
+    SymmetricEigen& operator=(SymmetricEigen&&) noexcept;
+
+    // with_vectors: also the eigenvectors (several times the cost of the eigenvalues alone)
+    void compute(const ColMatrix<T>& a, bool with_vectors);
+    const ColVector<T>& eigenvalues() const;
+    const ColMatrix<T>& eigenvectors() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// A = U diag(σ) Vᵀ for square A, σ descending (Eigen::BDCSVD, thin U and V).
+template <class T>
+class Svd {
+public:
+    explicit Svd(Index dim);
+    ~Svd();
+    Svd(Svd&&) noexcept;
+    Svd& operator=(Svd&&) noexcept;
+
+    // with_vectors: also U and V
+    void compute(const ColMatrix<T>& a, bool with_vectors);
+    const ColVector<T>& singular_values() const;
+    const ColMatrix<T>& u() const;
+    const ColMatrix<T>& v() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// A = Q T Qᵀ, T quasi-upper-triangular, Q orthogonal (Eigen::RealSchur); false if it failed.
+template <class T>
+class RealSchur {
+public:
+    explicit RealSchur(Index dim);
+    ~RealSchur();
+    RealSchur(RealSchur&&) noexcept;
+    RealSchur& operator=(RealSchur&&) noexcept;
+
+    bool compute(const ColMatrix<T>& a);
+    const ColMatrix<T>& t() const;
+    const ColMatrix<T>& q() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+extern template class SymmetricEigen<double>;
+extern template class SymmetricEigen<float>;
+extern template class Svd<double>;
+extern template class Svd<float>;
+extern template class RealSchur<double>;
+extern template class RealSchur<float>;
+
+}  // namespace deeplinear

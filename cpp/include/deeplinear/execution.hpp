@@ -1,0 +1,74 @@
+// How one call runs: its thread count and its choice of kernels. A context is made once per
+// call (by the bindings, or by a C++ caller) and passed down to everything that multiplies
+// matrices (the steppers, GradientSweep, chained products, the factorizer, the diagnostics):
+// no process-wide setting decides what a call computes, so concurrent calls with different
+// contexts never change each other's results.
+#pragma once
+
+#include <string>
+
+#include "common.hpp"
+
+namespace deeplinear {
+
+// Instruction sets of our kernels (cpp/kernels/): each is compiled into every build on x86-64
+// and the best one the CPU supports is chosen at run time (see choose_kernel).
+enum class Isa { generic, avx2, avx512 };
+
+// Back ends for the square products of a call (thresholds: cpp/kernels/tuning.hpp).
+//   fixed   whole gd/penalty steps on d ≤ 12 in one kernel call (no per-product dispatch)
+//   small   register-blocked tiles streaming rows of the right factor (no packing)
+//   packed  the right factor packed into panels; prefetches the next products' operands
+//   blas    the OpenBLAS of the scipy-openblas32 wheel (DEEPLINEAR_BLAS builds)
+// Every back end but blas follows the arithmetic contract of cpp/kernels/kernel_abi.hpp, so
+// their results are equal bit for bit; the BLAS rounds differently.
+enum class Backend { fixed, small, packed, blas };
+
+// With threads > 1, whether a product's rows are shared among the threads: timed (both ways
+// are timed as the run goes and the faster kept; see thread_split.hpp), always or never.
+// Never changes a result.
+enum class SplitPolicy { timed, always, never };
+
+enum class Dtype { float32, float64 };
+template <class T>
+constexpr Dtype dtype_of = sizeof(T) == 8 ? Dtype::float64 : Dtype::float32;
+
+struct ExecutionContext {
+    int threads = 1;                   // 1 ≤ threads ≤ available_cores()
+    Isa isa = Isa::generic;            // the kernels' instruction set (resolved, see make)
+    bool backend_forced = false;       // tests: every product of the call on `backend`
+    Backend backend = Backend::small;  // (only read when backend_forced)
+    SplitPolicy split = SplitPolicy::timed;
+
+    // threads: capped at available_cores(). isa: "auto" (the best the CPU supports) or one
+    // of "generic", "avx2", "avx512" (std::invalid_argument if this build or CPU lacks it).
+    // backend: "auto" or a Backend's name (std::invalid_argument if the build lacks it).
+    // split: "timed", "always" or "never".
+    static ExecutionContext make(int threads, const std::string& isa = "auto", const std::string& backend = "auto",
+                                 const std::string& split = "timed");
+};
+
+// The cores this process may run on (its CPU affinity mask), at least 1.
+int available_cores();
+
+// The best instruction set of our kernels that this build has and this CPU supports
+// (detected once per process).
+Isa best_isa();
+bool isa_available(Isa isa);
+
+// The one decision point: which back end runs the n×n products of a call with `context`.
+// whole_steps: the caller can run whole fixed-size steps (gd and penalty) rather than products.
+Backend choose_backend(const ExecutionContext& context, Index n, Dtype dtype, bool whole_steps = false);
+// Whether the small or packed kernel shares the rows of a product among the context's threads
+// for this n (the timed policy may still keep a product on one thread).
+bool splits_rows(const ExecutionContext& context, Index n, Backend backend);
+
+const char* name(Isa isa);
+const char* name(Backend backend);
+const char* name(SplitPolicy policy);
+
+// What this build was compiled with: compiler, flags, the instruction sets of its kernels,
+// OpenMP and BLAS (one line each, "key: value").
+std::string build_info();
+
+}  // namespace deeplinear

@@ -1,0 +1,36 @@
+// Whether a product's rows are shared among the threads, chosen by timing both ways as the run
+// goes (SplitPolicy::timed). Splitting gains while the other cores are free; while another
+// process holds one, each split product waits for that core's turn and runs several times
+// slower than on one thread (on a shared machine either lasts for seconds). So: kProbe products
+// on one thread, then up to kProbe split (cut short once they have taken longer than the first
+// kProbe did), then the faster way for a stretch of products that doubles, up to kLongest, for
+// as long as the split keeps losing, so that probing a busy core costs little. The choice never
+// changes a result. The clock is the caller's (done() takes the seconds a product took), so
+// tests drive it with made-up times. Constants: cpp/kernels/tuning.hpp.
+#pragma once
+
+#include <cstdint>
+
+#include "common.hpp"
+
+namespace deeplinear {
+
+class SplitChoice {
+public:
+    // Whether the next product (n×n) is split; a new n starts a new probe.
+    bool next(Index n);
+    // The time in seconds that the product announced by next() took.
+    void done(double seconds);
+
+private:
+    enum class Phase { alone, split, chosen };
+    void start(Phase phase);
+
+    Index n_ = -1;
+    Phase phase_ = Phase::alone;
+    std::int64_t count_ = 0, stretch_ = 0;
+    bool split_ = false;
+    double time_alone_ = 0.0, time_split_ = 0.0, time_settle_ = 0.0;
+};
+
+}  // namespace deeplinear

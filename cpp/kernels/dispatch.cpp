@@ -1,0 +1,244 @@
+// Run-time dispatch: the instruction set of the CPU (detected once), the cores a call may use,
+// and choose_backend, the one place that decides which kernel runs a call's products.
+#include <algorithm>
+#include <deeplinear/execution.hpp>
+#include <stdexcept>
+#include <thread>
+
+#include "blas.hpp"
+#include "tables.hpp"
+#include "tuning.hpp"
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+#ifndef DEEPLINEAR_BUILD_FLAGS
+#define DEEPLINEAR_BUILD_FLAGS "unknown"
+#endif
+
+namespace deeplinear {
+
+namespace {
+
+// The instruction sets this build compiled kernels for.
+bool compiled(Isa isa) {
+    switch (isa) {
+        case Isa::generic:
+            return true;
+        case Isa::avx2:
+#ifdef DEEPLINEAR_KERNELS_AVX2
+            return true;
+#else
+            return false;
+#endif
+        case Isa::avx512:
+#ifdef DEEPLINEAR_KERNELS_AVX512
+            return true;
+#else
+            return false;
+#endif
+    }
+    return false;
+}
+
+// What the CPU (and the operating system, which must save the wider registers) supports.
+bool cpu_supports(Isa isa) {
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    switch (isa) {
+        case Isa::generic:
+            return true;
+        case Isa::avx2:
+            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        case Isa::avx512:
+            return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                   __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                   __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return false;
+#else
+    return isa == Isa::generic;
+#endif
+}
+
+Isa detect_best_isa() {
+    for (Isa isa : {Isa::avx512, Isa::avx2}) {
+        if (isa_available(isa)) return isa;
+    }
+    return Isa::generic;
+}
+
+template <class Enum, std::size_t count>
+Enum parse(const std::string& text, const Enum (&values)[count], const char* what) {
+    for (Enum value : values) {
+        if (text == name(value)) return value;
+    }
+    throw std::invalid_argument(std::string("unknown ") + what + " '" + text + "'");
+}
+
+}  // namespace
+
+bool isa_available(Isa isa) { return compiled(isa) && cpu_supports(isa); }
+
+Isa best_isa() {
+    static const Isa best = detect_best_isa();
+    return best;
+}
+
+int available_cores() {
+#if defined(__linux__)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(CPU_COUNT(&set), 1);
+#endif
+    return std::max(static_cast<int>(std::thread::hardware_concurrency()), 1);
+}
+
+ExecutionContext ExecutionContext::make(int threads, const std::string& isa, const std::string& backend,
+                                        const std::string& split) {
+    ExecutionContext context;
+    context.threads = std::clamp(threads, 1, available_cores());
+    if (isa == "auto") {
+        context.isa = best_isa();
+    } else {
+        context.isa = parse(isa, {Isa::generic, Isa::avx2, Isa::avx512}, "instruction set");
+        if (!isa_available(context.isa)) {
+            throw std::invalid_argument(std::string("the instruction set '") + isa +
+                                        "' is not available (this build: " + (compiled(context.isa) ? "yes" : "no") +
+                                        ", this CPU: " + (cpu_supports(context.isa) ? "yes" : "no") + ")");
+        }
+    }
+    if (backend != "auto") {
+        context.backend_forced = true;
+        context.backend = parse(backend, {Backend::fixed, Backend::small, Backend::packed, Backend::blas}, "back end");
+        if (context.backend == Backend::blas && !blas::available()) {
+            throw std::invalid_argument("the back end 'blas' is not available: this build has no BLAS");
+        }
+    }
+    context.split = parse(split, {SplitPolicy::timed, SplitPolicy::always, SplitPolicy::never}, "split policy");
+    return context;
+}
+
+Backend choose_backend(const ExecutionContext& context, Index n, Dtype dtype, bool whole_steps) {
+    using namespace tuning;
+    if (context.backend_forced) {
+        if (context.backend == Backend::fixed && !(whole_steps && n <= kFixedMax)) return Backend::small;
+        return context.backend;
+    }
+    if (whole_steps && n <= kFixedMax) return Backend::fixed;
+    if (n <= kSmallMax) return Backend::small;
+    if (n <= kPackedMax) return Backend::packed;
+    (void)dtype;
+    return blas::available() ? Backend::blas : Backend::packed;
+}
+
+bool splits_rows(const ExecutionContext& context, Index n, Backend backend) {
+    if (context.threads < 2) return false;
+    return backend == Backend::packed || (backend == Backend::small && n >= tuning::kSmallSplitMin);
+}
+
+namespace kernels {
+
+template <>
+const Table<double>& table<double>(Isa isa) {
+    switch (isa) {
+#ifdef DEEPLINEAR_KERNELS_AVX512
+        case Isa::avx512:
+            return kAvx512Double;
+#endif
+#ifdef DEEPLINEAR_KERNELS_AVX2
+        case Isa::avx2:
+            return kAvx2Double;
+#endif
+        default:
+            return kGenericDouble;
+    }
+}
+
+template <>
+const Table<float>& table<float>(Isa isa) {
+    switch (isa) {
+#ifdef DEEPLINEAR_KERNELS_AVX512
+        case Isa::avx512:
+            return kAvx512Float;
+#endif
+#ifdef DEEPLINEAR_KERNELS_AVX2
+        case Isa::avx2:
+            return kAvx2Float;
+#endif
+        default:
+            return kGenericFloat;
+    }
+}
+
+}  // namespace kernels
+
+const char* name(Isa isa) {
+    switch (isa) {
+        case Isa::generic:
+            return "generic";
+        case Isa::avx2:
+            return "avx2";
+        case Isa::avx512:
+            return "avx512";
+    }
+    return "unknown";
+}
+
+const char* name(Backend backend) {
+    switch (backend) {
+        case Backend::fixed:
+            return "fixed";
+        case Backend::small:
+            return "small";
+        case Backend::packed:
+            return "packed";
+        case Backend::blas:
+            return "blas";
+    }
+    return "unknown";
+}
+
+const char* name(SplitPolicy policy) {
+    switch (policy) {
+        case SplitPolicy::timed:
+            return "timed";
+        case SplitPolicy::always:
+            return "always";
+        case SplitPolicy::never:
+            return "never";
+    }
+    return "unknown";
+}
+
+std::string build_info() {
+    std::string isas, cpu;
+    for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512}) {
+        if (compiled(isa)) isas += std::string(isas.empty() ? "" : " ") + name(isa);
+        if (cpu_supports(isa)) cpu += std::string(cpu.empty() ? "" : " ") + name(isa);
+    }
+    std::string info;
+#if defined(__clang__)
+    info += "compiler: clang " __clang_version__ "\n";
+#elif defined(__GNUC__)
+    info += "compiler: gcc " __VERSION__ "\n";
+#endif
+    info += "flags: " DEEPLINEAR_BUILD_FLAGS "\n";
+#ifdef DEEPLINEAR_NATIVE
+    info += "native: yes\n";
+#else
+    info += "native: no\n";
+#endif
+    info += "kernels: " + isas + "\n";
+    info += "cpu: " + cpu + "\n";
+    info += std::string("best: ") + name(best_isa()) + "\n";
+#ifdef DEEPLINEAR_OPENMP
+    info += "openmp: yes\n";
+#else
+    info += "openmp: no\n";
+#endif
+    info += std::string("blas: ") + (blas::available() ? "yes" : "no") + "\n";
+    return info;
+}
+
+}  // namespace deeplinear

@@ -1,0 +1,185 @@
+// The square products of one call (gemm.hpp): the small and packed kernels of the call's
+// instruction set (kernel_abi.hpp), their rows shared among the call's threads, or the BLAS.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <deeplinear/gemm.hpp>
+
+#include "blas.hpp"
+#include "kernel_abi.hpp"
+#include "tables.hpp"
+#include "tuning.hpp"
+
+#ifdef DEEPLINEAR_OPENMP
+#include <omp.h>
+#endif
+
+namespace deeplinear {
+
+namespace {
+
+// The prefetch share of thread `id` of `count`: an equal part of the bytes of the non-null
+// Upcoming matrices.
+kernels::PrefetchShare prefetch_share(const Upcoming& upcoming, Index bytes_each, int id, int count) {
+    kernels::PrefetchShare share{{nullptr, nullptr, nullptr}, 0, 0};
+    Index regions = 0;
+    for (const void* m : upcoming.matrices) {
+        if (m) share.matrices[regions++] = m;
+    }
+    const Index total = regions * bytes_each;
+    share.first = total * id / count;
+    share.last = total * (id + 1) / count;
+    return share;
+}
+
+}  // namespace
+
+template <class T>
+Products<T>::Products(const ExecutionContext& context, Index n)
+    : n_(n),
+      backend_(choose_backend(context, n, dtype_of<T>)),
+      isa_(context.isa),
+      threads_(context.threads),
+      split_rows_(splits_rows(context, n, backend_)),
+      split_policy_(context.split),
+      table_(&kernels::table<T>(context.isa)) {
+    if (backend_ == Backend::packed) {
+        const Index cols = table_->packed_cols, panels = (n + cols - 1) / cols;
+        panels_.resize(static_cast<std::size_t>(panels * cols * n) + 64 / sizeof(T));  // + the alignment
+    }
+}
+
+template <class T>
+template <class Run>
+void Products<T>::share_rows(Run&& run) {
+#ifdef DEEPLINEAR_OPENMP
+    if (split_rows_ && !omp_in_parallel()) {
+        const bool timed = split_policy_ == SplitPolicy::timed;
+        const bool split = timed ? split_choice_.next(n_) : split_policy_ == SplitPolicy::always;
+        const auto start = std::chrono::steady_clock::now();
+        if (split) {
+#pragma omp parallel num_threads(threads_)
+            run(omp_get_thread_num(), omp_get_num_threads());
+        } else {
+            run(0, 1);
+        }
+        if (timed) {
+            split_choice_.done(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        }
+        return;
+    }
+#endif
+    run(0, 1);
+}
+
+template <class T>
+void Products<T>::small(int mode, const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale) {
+    const Index n = n_, ar = trans_a ? 1 : n, ak = trans_a ? n : 1, rows = table_->small_rows;
+    share_rows([&](int id, int count) {
+        // Whole blocks of rows per thread: every row is computed alike whichever thread takes it.
+        const Index blocks = n / rows;
+        const Index first = rows * (blocks * id / count),
+                    last = id + 1 == count ? n : rows * (blocks * (id + 1) / count);
+        if (last > first) table_->small(mode, a, ar, ak, b, c, aux, scale, first, last, n);
+    });
+}
+
+template <class T>
+void Products<T>::packed(int mode, const T* a, bool trans_a, const T* b, bool trans_b, const T* c_in, T* c,
+                         const T* scale, const Upcoming& upcoming) {
+    const Index n = n_, rows = table_->packed_rows, cols = table_->packed_cols;
+    const Index panels = (n + cols - 1) / cols, blocks = (n + rows - 1) / rows;
+    // The panels at a cache-line boundary (a misaligned panel splits every other load).
+    T* bp = panels_.data() + (-reinterpret_cast<std::uintptr_t>(panels_.data()) / sizeof(T)) % (64 / sizeof(T));
+    share_rows([&](int id, int count) {
+        table_->pack_b(b, trans_b, n, bp, panels * id / count, panels * (id + 1) / count);
+#ifdef DEEPLINEAR_OPENMP
+        if (count > 1) {
+#pragma omp barrier
+        }
+#endif
+        const Index first = rows * (blocks * id / count), last = std::min(n, rows * (blocks * (id + 1) / count));
+        const kernels::PrefetchShare share = prefetch_share(upcoming, n * n * static_cast<Index>(sizeof(T)), id, count);
+        if (last > first) table_->packed(mode, a, trans_a, bp, c_in, c, scale, n, first, last, &share);
+    });
+}
+
+template <class T>
+void Products<T>::transpose_into(const T* b, T* out) const {
+    MatrixMap<T>(out, n_, n_).noalias() = ConstMatrixMap<T>(b, n_, n_).transpose();
+}
+
+template <class T>
+void Products<T>::multiply(const T* a, bool trans_a, const T* b, bool trans_b, T* c, T* scratch,
+                           const Upcoming& upcoming) {
+    switch (backend_) {
+        case Backend::fixed:
+        case Backend::small:
+            if (trans_b) {  // the kernel streams rows of b: a transposed b is copied once (n² against n³)
+                transpose_into(b, scratch);
+                b = scratch;
+            }
+            small(kernels::kStore, a, trans_a, b, c, nullptr, nullptr);
+            return;
+        case Backend::packed:
+            packed(kernels::kStore, a, trans_a, b, trans_b, nullptr, c, nullptr, upcoming);
+            return;
+        case Backend::blas:
+            blas::gemm(a, trans_a, b, trans_b, c, static_cast<int>(n_), T(1), T(0), threads_);
+            return;
+    }
+}
+
+template <class T>
+void Products<T>::subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, const T* c_in, T* c, T* scratch,
+                           const Upcoming& upcoming) {
+    const Index n = n_;
+    if (scale == T(0)) {
+        if (c_in != c) std::copy(c_in, c_in + n * n, c);
+        return;
+    }
+    switch (backend_) {
+        case Backend::fixed:
+        case Backend::small:
+            if (trans_b) {
+                transpose_into(b, scratch);
+                b = scratch;
+            }
+            // (the kernel only reads through aux in subtract mode)
+            small(kernels::kSubtract, a, trans_a, b, c, const_cast<T*>(c_in), &scale);
+            return;
+        case Backend::packed:
+            packed(kernels::kSubtract, a, trans_a, b, trans_b, c_in, c, &scale, upcoming);
+            return;
+        case Backend::blas:
+            if (c_in != c) std::copy(c_in, c_in + n * n, c);  // then in place
+            // BLAS kernels scale their accumulated products by alpha, then add
+            blas::gemm(a, trans_a, b, trans_b, c, static_cast<int>(n), -scale, T(1), threads_);
+            return;
+    }
+}
+
+template <class T>
+void Products<T>::multiply_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t) {
+    if (backend_ == Backend::small || backend_ == Backend::fixed) {
+        small(kernels::kStoreTransposed, a, trans_a, b, c, c_t, nullptr);
+        return;
+    }
+    multiply(a, trans_a, b, false, c, nullptr);
+    transpose_into(c, c_t);
+}
+
+template <class T>
+void Products<T>::subtract_matrix(const T* x, T scale, const T* c_in, T* c) const {
+    table_->subtract_scaled(x, &scale, c_in, c, n_ * n_);
+}
+
+template <class T>
+T Products<T>::squared_norm(const T* x) const {
+    return table_->squared_norm(x, n_ * n_);
+}
+
+template class Products<double>;
+template class Products<float>;
+
+}  // namespace deeplinear

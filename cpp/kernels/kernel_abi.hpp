@@ -1,0 +1,94 @@
+// The interface between the dispatch (gemm.cpp, fixed_steps.cpp) and the kernels of one
+// instruction set (variant_generic.cpp, variant_avx2.cpp, variant_avx512.cpp): tables of plain
+// function pointers, one per scalar type and instruction set, chosen once per call.
+//
+// THE ARITHMETIC CONTRACT. Every kernel of ours (generic, AVX2, AVX-512; small, packed, fixed-size;
+// any thread split) computes element (i, j) of P = op(a)·op(b) as the chain
+//     p = a_{i0}·b_{0j},   p = fma(a_{ik}, b_{kj}, p)  for k = 1, …, n − 1 in ascending order,
+// one rounding per step (explicit fma: the variant units are compiled with -ffp-contract=off, so
+// no compiler contraction choice can change it), and the subtract mode writes fma(−scale, p, c_in).
+// The elementwise update of a layer without a product (Θ_{1:0} = I) writes fma(−scale, x, c_in).
+// The squared Frobenius norm of m values x_0 … x_{m−1} is summed in eight (float64) or sixteen
+// (float32) lanes: s_l = fma(x_i, x_i, s_l) over i ≡ l (mod lanes) in ascending i from s_l = 0,
+// then folded pairwise, lanes l and l + h for h = lanes/2, lanes/4, …, 1. So every variant gives
+// the same bits; only the BLAS (larger n) rounds differently. Padding a tile with zeros, splitting
+// rows among threads or blocking k while storing and reloading p changes none of this.
+//
+// The variant units must share no symbol with the rest of the program: the linker keeps one copy
+// of each inline or template function that several units define, and one compiled with AVX-512
+// could then run on a CPU without it. So this header holds types only, the variant units include
+// nothing else but <immintrin.h> and keep all their code in an anonymous namespace, and the build
+// checks their objects for weak symbols (cmake/check_kernel_objects.cmake).
+#pragma once
+
+#include <cstddef>
+
+namespace deeplinear::kernels {
+
+using Size = std::ptrdiff_t;
+
+// What a product kernel does with P = op(a)·op(b): c = P; c = P and c_t = Pᵀ; c = c_in − scale·P.
+enum Mode : int { kStore = 0, kStoreTransposed = 1, kSubtract = 2 };
+
+// Up to three n×n matrices to stream into the cache while a product runs (gemm.hpp, Upcoming):
+// this thread requests the bytes [first, last) of their concatenation.
+struct PrefetchShare {
+    const void* matrices[3];
+    Size first;
+    Size last;
+};
+
+// One gd or penalty step of a fixed-size network (n ≤ kFixedMax) in two calls. forward: prefix_t
+// ((depth − 1)·n² values) receives Θ_{1:i}ᵀ for i = 1 … depth − 1, residual (n²) E = Θ_{1:L} − Φ;
+// returns ½‖E‖². backward: next (depth·n²) receives Θ_i − lr·G_i for every layer, where Θ_i is
+// first replaced by decay·Θ_i + pull·I if penalty (written into next, then read back: the same
+// roundings as the general stepper); work holds 2·n² values.
+template <class T>
+struct FixedStep {
+    T (*forward)(const T* layers, Size depth, const T* phi, T* prefix_t, T* residual);
+    void (*backward)(const T* layers, Size depth, const T* prefix_t, const T* residual, const T* params, bool penalty,
+                     T* next, T* work);
+};
+
+template <class T>
+struct Table {
+    // Small kernel: its blocks of rows (a thread's share of a product starts at a multiple).
+    Size small_rows;
+    // Rows [first, last) of P = op(a)·b, a(r, k) = a[r·ar + k·ak], b row-major and not
+    // transposed. kStore: c = P; kStoreTransposed: also aux = Pᵀ; kSubtract: c = aux − (*scale)·P,
+    // aux being c itself or apart from it. Pointers are to the matrices' first elements.
+    void (*small)(int mode, const T* a, Size ar, Size ak, const T* b, T* c, T* aux, const T* scale, Size first,
+                  Size last, Size n);
+
+    // Packed kernel. Its tiles: packed_rows rows of op(a) by packed_cols columns of op(b).
+    Size packed_rows;
+    Size packed_cols;
+    // Panels [first, last) of op(b) into bp: panel p (columns [p·cols, p·cols + cols)) at
+    // bp + p·cols·n, k-major, zero past column n.
+    void (*pack_b)(const T* b, bool trans_b, Size n, T* bp, Size first, Size last);
+    // Rows [first, last) (first a multiple of packed_rows) of P = op(a)·op(b) from the packed bp,
+    // as `mode` says (kStore or kSubtract, c_in as aux above); prefetch may be null.
+    void (*packed)(int mode, const T* a, bool trans_a, const T* bp, const T* c_in, T* c, const T* scale, Size n,
+                   Size first, Size last, const PrefetchShare* prefetch);
+
+    // c[i] = fma(−scale, x[i], c_in[i]) for i < count (c_in may be c).
+    void (*subtract_scaled)(const T* x, const T* scale, const T* c_in, T* c, Size count);
+    // Σ x[i]² in the contract's order.
+    T (*squared_norm)(const T* x, Size count);
+
+    // Whole steps for n = 1 … 12 (index n).
+    FixedStep<T> fixed[13];
+};
+
+extern const Table<double> kGenericDouble;
+extern const Table<float> kGenericFloat;
+#ifdef DEEPLINEAR_KERNELS_AVX2
+extern const Table<double> kAvx2Double;
+extern const Table<float> kAvx2Float;
+#endif
+#ifdef DEEPLINEAR_KERNELS_AVX512
+extern const Table<double> kAvx512Double;
+extern const Table<float> kAvx512Float;
+#endif
+
+}  // namespace deeplinear::kernels

@@ -1,0 +1,131 @@
+"""How a call runs (cpp/include/deeplinear/execution.hpp): its thread count, capped at the cores
+available, and its kernels, chosen per call. Concurrent calls never change each other's results;
+the timed thread split follows its rule under a made-up clock."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import deeplinear as dl
+from deeplinear import _core
+
+CORES = len(os.sched_getaffinity(0))
+
+
+def os_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def test_threads_are_capped_at_the_cores_available() -> None:
+    assert _core.available_cores() == CORES
+    assert _core.kernel_for(256, threads=10_000)["threads"] == CORES
+    assert _core.kernel_for(256, threads=1)["threads"] == 1
+    rng = np.random.default_rng(0)
+    phi = np.eye(256) + 0.1 * rng.standard_normal((256, 256)) / 16
+    dl.train(phi, 2, lr=0.01, max_steps=1, threads=CORES)  # the pools of CORES threads exist
+    before = os_threads()
+    result = dl.train(phi, 2, lr=0.01, max_steps=2, threads=10_000)
+    # no pool grows past the cores (uncapped, the BLAS started 64-128 threads here)
+    assert os_threads() <= before + CORES
+    expected = dl.train(phi, 2, lr=0.01, max_steps=2, threads=CORES)
+    np.testing.assert_array_equal(result.layers, expected.layers)
+
+
+def test_threads_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="threads"):
+        _core.kernel_for(8, threads=0)
+
+
+def problem(dim: int) -> np.ndarray:
+    rng = np.random.default_rng(dim)
+    return np.eye(dim) + 0.3 * rng.standard_normal((dim, dim)) / np.sqrt(dim)
+
+
+@pytest.mark.parametrize("dim", [64, 81, 130, 192, 256])
+def test_concurrent_runs_are_bit_identical_to_the_same_runs_alone(dim: int) -> None:
+    # A threads=2 run in one Python thread and a threads=1 run in another, each three times over
+    # while the other runs: every result equals that run alone. (With a process-wide thread count,
+    # the threads=1 run at 81 <= d <= 192 left the packed kernel for the BLAS while the other ran.)
+    phi = problem(dim)
+    steps = max(4, int(2e8 / (6 * 4 * dim**3)))
+    alone = {t: dl.train(phi, 4, lr=0.05, max_steps=steps, threads=t) for t in (1, 2)}
+    results: dict[int, list] = {1: [], 2: []}
+    start = threading.Barrier(2)
+
+    def run(threads: int) -> None:
+        start.wait()
+        for _ in range(3):
+            results[threads].append(dl.train(phi, 4, lr=0.05, max_steps=steps, threads=threads))
+
+    workers = [threading.Thread(target=run, args=(t,)) for t in (1, 2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    for threads in (1, 2):
+        assert len(results[threads]) == 3
+        for result in results[threads]:
+            np.testing.assert_array_equal(result.layers, alone[threads].layers)
+            np.testing.assert_array_equal(result.losses, alone[threads].losses)
+
+
+# -- the timed thread split under a made-up clock (tuning.hpp: probes of 48 products, 4 of them
+# settling, stretches from 1024 doubling to 65536 products) ---------------------------------------
+
+
+def runs(decisions: list[bool]) -> list[tuple[bool, int]]:
+    """The decisions as (value, length) runs."""
+    out: list[tuple[bool, int]] = []
+    for value in decisions:
+        if out and out[-1][0] == value:
+            out[-1] = (value, out[-1][1] + 1)
+        else:
+            out.append((value, 1))
+    return out
+
+
+def test_a_faster_split_is_kept_for_stretches_of_1024_products() -> None:
+    decisions = _core.split_decisions(64, 1.0, 0.5, 48 + 48 + 1024 + 48 + 48 + 10)
+    # 48 alone, then 48 split (the probe) and 1024 split (the stretch), 48 alone, 48 + ... split
+    assert runs(decisions) == [(False, 48), (True, 48 + 1024), (False, 48), (True, 58)]
+
+
+def test_a_slower_split_is_cut_short_and_probed_ever_more_rarely() -> None:
+    products = 0
+    expected = []
+    stretch = 1024
+    for _ in range(8):
+        # 48 alone take 48 s; the first 4 split products settle (12 s < 48 s), then split ones
+        # lose once they take more than 44/48 of that: 15 of 3 s
+        stretch = min(2 * stretch, 65536)
+        expected += [(False, 48), (True, 4 + 15), (False, stretch)]
+        products += 48 + 19 + stretch
+    got = runs(_core.split_decisions(64, 1.0, 3.0, products))
+    # consecutive "alone" runs merge: the stretch and the next probe's 48
+    merged = runs([value for value, length in expected for _ in range(length)])
+    assert got == merged
+    assert max(length for value, length in got if not value) == 65536 + 48
+
+
+def test_a_split_whose_wake_up_costs_too_much_is_dropped_while_settling() -> None:
+    # the settling products alone (4 of 13 s) already exceed the 48 s that 48 took alone
+    decisions = _core.split_decisions(64, 1.0, 13.0, 48 + 4 + 10)
+    assert runs(decisions) == [(False, 48), (True, 4), (False, 10)]
+
+
+def test_a_new_size_probes_afresh() -> None:
+    assert runs(_core.split_decisions(80, 1.0, 0.5, 60)) == [(False, 48), (True, 12)]
+
+
+def test_kernel_for_reports_the_call() -> None:
+    report = _core.kernel_for(128, threads=2)
+    assert report["threads"] == min(2, CORES)
+    assert set(report) == {"backend", "isa", "threads", "split_rows"}
+    with pytest.raises(ValueError, match="method"):
+        _core.kernel_for(8, method="newton")
+    with pytest.raises(ValueError, match="dtype"):
+        _core.kernel_for(8, dtype="float16")
