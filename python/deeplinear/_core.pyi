@@ -185,5 +185,7 @@ def build_info() -> dict[str, str]:
 def available_cores() -> int:
     """The cores this process may run on."""
 
-def split_decisions(n: int, seconds_alone: float, seconds_split: float, products: int) -> list[bool]:
+def split_decisions(
+    n: int, seconds_alone: float, seconds_split: float, products: int
+) -> list[bool]:
     """The timed thread split's choices for given timings (tests)."""
