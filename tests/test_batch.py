@@ -221,3 +221,76 @@ def test_bad_batch_arguments_name_the_argument() -> None:
     trainer.layers[1, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="network 1"):
         trainer.step(1)
+
+
+# -- lane groups: small networks side by side in the SIMD lanes -------------------------------
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 4, 5, 8, 12, 13, 16])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("method", "options"), [("gd", {}), ("penalty", {"kappa": 0.2})])
+def test_lane_groups_are_each_network_bit_for_bit(dim, dtype, method, options) -> None:
+    count = 11  # not a multiple of any lane width: a group with empty lanes
+    phis = _phis(count, dim, dtype)
+    lr = np.linspace(0.01, 0.06, count)
+    lr[3] = 50.0  # diverges early, its lane then idles
+    tol = np.zeros(count)
+    tol[5] = 1e-3  # converges early
+    trainer = dl.BatchTrainer(phis, 3, method, lr=lr, record_every=6, **options)
+    if dtype == np.float64 and dim <= 16 and dl._core.lane_width() > 1:
+        assert trainer._session.uses_lanes
+    trainer.step(7)
+    result = trainer.run(max_steps=40, tol=tol)
+    for b in range(count):
+        alone = dl.Trainer(phis[b], 3, method, lr=float(lr[b]), record_every=6, **options)
+        alone.step(7)
+        single = alone.run(max_steps=40, tol=float(tol[b]))
+        _assert_same(result[b], single)
+        np.testing.assert_array_equal(trainer.history(b).losses, alone.losses)
+    assert result.status[3] == "diverged"
+    if method == "gd":  # the penalty's minimum lies above ℓ = 1e-3
+        assert result.status[5] == "converged"
+
+
+def test_lane_groups_share_threads_without_changing_a_bit() -> None:
+    phis = _phis(40, 4)
+    one = dl.train_batch(phis, 6, lr=0.03, max_steps=50, record_every=5)
+    two = dl.train_batch(phis, 6, lr=0.03, max_steps=50, record_every=5, threads=2)
+    np.testing.assert_array_equal(one.layers, two.layers)
+    np.testing.assert_array_equal(one.losses, two.losses)
+
+
+def _available(isa: str) -> bool:
+    try:
+        dl._core.lane_width(isa=isa)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("dim", [3, 4, 9])
+def test_lane_groups_of_every_instruction_set_give_the_same_bits(dim: int) -> None:
+    # lanes of 8 (AVX-512), 4 (AVX2) or none (generic: one network after another): every variant
+    # of every kernel follows one arithmetic contract, so all of them agree bit for bit
+    count, depth, steps = 10, 4, 25
+    phis = _phis(count, dim)
+    reference = None
+    for isa in [isa for isa in ("generic", "avx2", "avx512") if _available(isa)]:
+        layers = np.stack([np.stack([np.eye(dim)] * depth)] * count)
+        session = dl._core.batch_session(
+            layers,
+            phis,
+            "penalty",
+            np.full(count, 0.03),
+            np.zeros(count),
+            np.zeros(count),
+            np.full(count, 0.2),
+            record_every=5,
+            isa=isa,
+        )
+        assert session.uses_lanes == (dl._core.lane_width(isa=isa) > 1)
+        session.run(np.full(count, steps), np.zeros(count), True)
+        if reference is None:
+            reference = layers.copy()
+        np.testing.assert_array_equal(layers, reference, err_msg=isa)
+    assert reference is not None

@@ -50,6 +50,19 @@ struct FixedStep {
                      T* next, T* work);
 };
 
+// Gradient-descent and penalty steps of lane_width networks side by side, the network index across
+// the lanes (lane_kernel.inc): element e of a matrix of the network in lane l at [e·width + l].
+// forward: prefix ((depth − 1)·n² elements) receives Θ_{1:i}, residual (n²) E = Θ_{1:L} − Φ,
+// losses (width) ½‖E‖² of each lane; backward: next (depth·n²) receives every layer's update,
+// params holds η, decay and pull of each lane (3·width), work 2·n² elements. Lane by lane the
+// arithmetic of FixedStep (the contract above).
+template <class T>
+struct LaneStep {
+    void (*forward)(const T* layers, Size depth, Size n, const T* phi, T* prefix, T* residual, T* losses);
+    void (*backward)(const T* layers, Size depth, Size n, const T* prefix, const T* residual, const T* params,
+                     bool penalty, T* next, T* work);
+};
+
 template <class T>
 struct Table {
     // Small kernel: its blocks of rows (a thread's share of a product starts at a multiple).
@@ -78,6 +91,11 @@ struct Table {
 
     // Whole steps for n = 1 … 12 (index n).
     FixedStep<T> fixed[13];
+
+    // Lane groups: the networks per group, and steps for n ≤ 16 (index n; the sizes compiled for
+    // their n are 1–8, 12 and 16; index 0 takes any n at run time).
+    Size lane_width;
+    LaneStep<T> lanes[17];
 };
 
 extern const Table<double> kGenericDouble;

@@ -29,6 +29,7 @@ using FixedSimd = Simd<T>;
 #include "packed_kernel.inc"
 #include "elementwise.inc"
 #include "fixed_kernel.inc"
+#include "lane_kernel.inc"
 #include "table.inc"
 // clang-format on
 

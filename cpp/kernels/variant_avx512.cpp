@@ -50,6 +50,7 @@ using FixedSimd = typename Select<N * sizeof(T) <= 32, Narrow<T>, Simd<T>>::type
 #include "packed_kernel.inc"
 #include "elementwise.inc"
 #include "fixed_kernel.inc"
+#include "lane_kernel.inc"
 #include "table.inc"
 // clang-format on
 

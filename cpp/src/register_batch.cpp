@@ -44,7 +44,7 @@ public:
     BatchSession(Array<T> layers, Array<T> phis, const std::string& method, const Doubles& lr, const Doubles& gamma,
                  const Doubles& psi, const Doubles& kappa, std::int64_t record_every, const ExecutionContext& context,
                  bool diagnostics)
-        : layers_(std::move(layers)), phis_(std::move(phis)), batch_(context.threads) {
+        : layers_(std::move(layers)), phis_(std::move(phis)), batch_(context) {
         // each network on one thread; the batch shares the networks among the context's threads
         ExecutionContext single = context;
         single.threads = 1;
@@ -78,8 +78,10 @@ public:
             LayerStack<T> network{data + b * depth * dim * dim, depth, dim};
             auto engine = make_engine<T>(network, targets + b * dim * dim, params, single);
             batch_.add(std::make_unique<Trainer<T>>(network.data, static_cast<std::size_t>(network.size()),
-                                                    std::move(engine), settings));
+                                                    std::move(engine), settings),
+                       targets + b * dim * dim, params);
         }
+        batch_.set_shape(depth, dim);
     }
 
     // (status codes as in `statuses`, steps taken, ℓ of each final state), one entry per network
@@ -118,11 +120,12 @@ public:
     }
 
     void cancel() { cancelled_.store(true); }
+    bool uses_lanes() const { return batch_.uses_lanes(); }
 
     void set_lr(const Doubles& lr) {
         auto lock = guard();
         const double* rates = per_network(lr, static_cast<py::ssize_t>(batch_.size()), "lr");
-        for (std::size_t b = 0; b < batch_.size(); ++b) batch_.network(b).set_lr(rates[b]);
+        for (std::size_t b = 0; b < batch_.size(); ++b) batch_.set_lr(b, rates[b]);
     }
     void set_record_every(std::int64_t record_every) {
         auto lock = guard();
@@ -222,6 +225,7 @@ void register_for(py::module_& m, const char* suffix) {
     py::class_<S>(m, (std::string("BatchSession_") + suffix).c_str())
         .def("run", &S::run, py::arg("max_steps"), py::arg("tol"), py::arg("record_final"))
         .def("cancel", &S::cancel)
+        .def_property_readonly("uses_lanes", [](const S& session) { return session.uses_lanes(); })
         .def("set_lr", &S::set_lr, py::arg("lr"))
         .def("set_record_every", &S::set_record_every, py::arg("record_every"))
         .def_property_readonly("steps", &S::steps)
@@ -254,6 +258,14 @@ void register_for(py::module_& m, const char* suffix) {
 }  // namespace
 
 void register_batch(py::module_& m) {
+    m.def(
+        "lane_width",
+        [](bool single, const std::string& isa) {
+            const auto context = call_context(1, isa);
+            return single ? lane_width<float>(context) : lane_width<double>(context);
+        },
+        py::arg("single") = false, py::arg("isa") = "auto",
+        "Networks per lane group of a batch on this machine's kernels (1: none).");
     py::list names;
     for (const char* name : {"converged", "max_steps", "diverged", "interrupted"}) names.append(name);
     m.attr("status_names") = py::tuple(names);  // the codes of BatchSession.run, in the order of Status

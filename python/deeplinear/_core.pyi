@@ -75,6 +75,8 @@ class _BatchSession:
     def recorded_current(self) -> NDArray[np.bool_]: ...
     @property
     def history_sizes(self) -> NDArray[np.int64]: ...
+    @property
+    def uses_lanes(self) -> bool: ...
     def run(
         self, max_steps: NDArray[np.int64], tol: NDArray[np.float64], record_final: bool
     ) -> tuple[NDArray[np.int8], NDArray[np.int64], NDArray[np.float64]]: ...
@@ -173,6 +175,9 @@ def gemm_subtract(
 
 def gemm_backend(n: int, threads: int = 1, dtype: str = "float64") -> str:
     """The back end of the training loop's n×n products."""
+
+def lane_width(single: bool = False, isa: str = "auto") -> int:
+    """Networks per lane group of a batch on this machine's kernels (1: none)."""
 
 def kernel_for(
     d: int, dtype: str = "float64", threads: int = 1, method: str = "gd"

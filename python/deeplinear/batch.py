@@ -345,7 +345,11 @@ class BatchTrainer(_Live):
                 diagnostics = {
                     name: table[:, :, k].copy() for k, name in enumerate(_core.diagnostic_names)
                 }
-            final = np.array([h[0][-1] if len(h[0]) else np.nan for h in histories])
+            # as TrainResult: the last recorded loss, or (nothing recorded) the current state's
+            current = self._session.loss() if any(not len(h[0]) for h in histories) else None
+            final = np.array(
+                [h[0][-1] if len(h[0]) else current[b] for b, h in enumerate(histories)]  # type: ignore[index]
+            )
             return BatchResult(
                 layers=self._layers.copy() if copy_layers else self._layers,
                 losses=losses,

@@ -5,6 +5,7 @@
 // stop early free their thread for the others).
 #pragma once
 
+#include "lanes.hpp"
 #include "trainer.hpp"
 
 #include <algorithm>
@@ -24,9 +25,36 @@ namespace deeplinear {
 template <class T>
 class BatchTrainer {
 public:
-    explicit BatchTrainer(int threads) : threads_(threads < 1 ? 1 : threads) {}
+    // The networks are shared among context.threads threads; lane groups use its kernels.
+    explicit BatchTrainer(const ExecutionContext& context)
+        : context_(context), threads_(context.threads < 1 ? 1 : context.threads) {}
 
-    void add(std::unique_ptr<Trainer<T>> network) { networks_.push_back(std::move(network)); }
+    // Network b: its trainer, its target Φ (d×d, caller-owned) and its method parameters.
+    void add(std::unique_ptr<Trainer<T>> network, const T* phi, const MethodParams<T>& params) {
+        networks_.push_back(std::move(network));
+        phis_.push_back(phi);
+        params_.push_back(params);
+    }
+
+    // The step size of network b for the calls to come.
+    void set_lr(std::size_t b, double lr) {
+        networks_.at(b)->set_lr(lr);
+        params_[b].lr = static_cast<T>(lr);
+    }
+
+    // Whether the next run() steps groups of networks in SIMD lanes (lanes.hpp): gd or penalty,
+    // small d, no diagnostics, and lane kernels on this machine.
+    bool uses_lanes() const {
+        if (networks_.size() < 2 || context_.backend_forced || lane_width<T>(context_) < 2) return false;
+        const Method method = params_[0].method;
+        const Trainer<T>& first = *networks_[0];
+        return (method == Method::gd || method == Method::penalty) && !first.settings().diagnostics &&
+               dim_ >= 1 && dim_ <= kLaneMaxDim;
+    }
+    void set_shape(Index depth, Index dim) {
+        depth_ = depth;
+        dim_ = dim;
+    }
     std::size_t size() const { return networks_.size(); }
     Trainer<T>& network(std::size_t b) { return *networks_.at(b); }
     const Trainer<T>& network(std::size_t b) const { return *networks_.at(b); }
@@ -49,6 +77,11 @@ public:
         std::atomic<std::size_t> next{0};
         std::exception_ptr failure;
         std::atomic<bool> failed{false};
+        // Units of work: lane groups of `group` networks, or single networks (group 1).
+        const std::size_t group = uses_lanes() ? static_cast<std::size_t>(lane_width<T>(context_)) : 1;
+        const std::size_t units = (networks_.size() + group - 1) / group;
+        std::vector<Trainer<T>*> trainers(networks_.size());
+        for (std::size_t b = 0; b < networks_.size(); ++b) trainers[b] = networks_[b].get();
         auto work = [&](bool polls) {
             const Interrupt check = [&] {
                 if (stop.load(std::memory_order_relaxed)) return true;
@@ -58,23 +91,34 @@ public:
                 }
                 return false;
             };
-            for (std::size_t b = next.fetch_add(1); b < networks_.size(); b = next.fetch_add(1)) {
+            for (std::size_t unit = next.fetch_add(1); unit < units; unit = next.fetch_add(1)) {
+                const std::size_t first = unit * group, count = std::min(group, networks_.size() - first);
                 if (stop.load() || failed.load()) {
-                    results[b] = LoopResult();
-                    results[b].status = Status::interrupted;
+                    for (std::size_t b = first; b < first + count; ++b) {
+                        results[b] = LoopResult();
+                        results[b].status = Status::interrupted;
+                    }
                     continue;
                 }
                 try {
-                    results[b] = networks_[b]->run(max_steps[b], tol[b], record_final, check);
+                    if (group > 1) {
+                        run_lane_group<T>(context_, trainers.data() + first, phis_.data() + first, params_.data() + first,
+                                          count, depth_, dim_, max_steps + first, tol + first, record_final, check,
+                                          results + first);
+                    } else {
+                        results[first] = networks_[first]->run(max_steps[first], tol[first], record_final, check);
+                    }
                 } catch (...) {
                     if (!failed.exchange(true)) failure = std::current_exception();
-                    results[b] = LoopResult();
-                    results[b].status = Status::interrupted;
+                    for (std::size_t b = first; b < first + count; ++b) {
+                        results[b] = LoopResult();
+                        results[b].status = Status::interrupted;
+                    }
                 }
             }
         };
-        const int extra = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads_ - 1),
-                                                                 networks_.empty() ? 0 : networks_.size() - 1));
+        const int extra = static_cast<int>(
+            std::min<std::size_t>(static_cast<std::size_t>(threads_ - 1), units == 0 ? 0 : units - 1));
         std::atomic<int> active{extra};
         std::vector<std::thread> helpers;
         helpers.reserve(static_cast<std::size_t>(extra));
@@ -95,8 +139,12 @@ public:
     }
 
 private:
+    ExecutionContext context_;
     int threads_;
+    Index depth_ = 0, dim_ = 0;
     std::vector<std::unique_ptr<Trainer<T>>> networks_;
+    std::vector<const T*> phis_;
+    std::vector<MethodParams<T>> params_;
 };
 
 }  // namespace deeplinear

@@ -45,6 +45,23 @@ public:
     // steps on the grid of record_every, the starting state if not yet recorded, and the final
     // state (off the grid only when the run stops early or record_final).
     LoopResult run(std::int64_t max_steps, double tol, bool record_final, const Interrupt& interrupted) {
+        const LoopOptions options = begin(max_steps, tol, record_final);
+        const std::size_t before = history_.size();
+        LoopResult result;
+        try {
+            engine_->run(options, history_, interrupted, result);
+        } catch (...) {
+            end(result, before);
+            throw;
+        }
+        end(result, before);
+        return result;
+    }
+
+    // For whoever steps the state outside run() (a batch's lane groups, batch.hpp): begin()
+    // checks the state and returns the loop's options of a call; the caller appends to
+    // records() as run_loop would and reports with end() (also when it fails).
+    LoopOptions begin(std::int64_t max_steps, double tol, bool record_final) {
         if (max_steps < 0) throw std::invalid_argument("max_steps must be >= 0");
         if (max_steps > std::numeric_limits<std::int64_t>::max() - steps_) {
             throw std::invalid_argument("max_steps would take the step count past 2**63 - 1 (steps = " +
@@ -58,17 +75,11 @@ public:
         options.first_step = steps_;
         options.record_first = !recorded_current_;
         options.record_final = record_final;
-        const std::size_t before = history_.size();
-        LoopResult result;
-        try {
-            engine_->run(options, history_, interrupted, result);
-        } catch (...) {
-            settle(result, before);
-            throw;
-        }
-        settle(result, before);
-        return result;
+        return options;
     }
+    History& records() { return history_; }
+    void end(const LoopResult& result, std::size_t before) { settle(result, before); }
+    T* state() const { return state_; }
 
     // Records ℓ (and the diagnostics) of the current state at the current step; returns ℓ.
     double record_current() {
