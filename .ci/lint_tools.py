@@ -43,10 +43,12 @@ def pins() -> dict[str, str]:
 
 
 def cpp_files() -> list[str]:
-    """Our C++ sources, relative to the root; vendored code under cpp/third_party is not ours."""
+    """Our C++ sources (cpp/, examples/, benchmarks/), relative to the root; vendored code under
+    cpp/third_party is not ours."""
     return sorted(
         str(path.relative_to(ROOT))
-        for path in (ROOT / "cpp").rglob("*")
+        for folder in ("cpp", "examples", "benchmarks")
+        for path in (ROOT / folder).rglob("*")
         if path.suffix in CPP_SUFFIXES
         and path.is_file()
         and "third_party" not in path.relative_to(ROOT).parts

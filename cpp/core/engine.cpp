@@ -48,8 +48,8 @@ std::unique_ptr<Engine<T>> make_spectral_engine(T* a, const T* mu, Index dim, In
 
 template std::unique_ptr<Engine<double>> make_engine<double>(LayerStack<double>, const double*,
                                                              const MethodParams<double>&, const ExecutionContext&);
-template std::unique_ptr<Engine<float>> make_engine<float>(LayerStack<float>, const float*,
-                                                           const MethodParams<float>&, const ExecutionContext&);
+template std::unique_ptr<Engine<float>> make_engine<float>(LayerStack<float>, const float*, const MethodParams<float>&,
+                                                           const ExecutionContext&);
 template std::unique_ptr<Engine<double>> make_spectral_engine<double>(double*, const double*, Index, Index, double);
 template std::unique_ptr<Engine<float>> make_spectral_engine<float>(float*, const float*, Index, Index, float);
 

@@ -17,8 +17,7 @@ public:
     explicit StepperEngine(const ExecutionContext& context, Args&&... args)
         : stepper_(std::forward<Args>(args)...), context_(context) {}
 
-    void run(const LoopOptions& options, History& history, const Interrupt& interrupted,
-             LoopResult& result) override {
+    void run(const LoopOptions& options, History& history, const Interrupt& interrupted, LoopResult& result) override {
         OpenMpThreads scope(context_);
         stepper_.begin();
         run_loop(stepper_, options, history, interrupted, result);

@@ -2,6 +2,7 @@
 #include "blas.hpp"
 
 #include <atomic>
+#include <stdexcept>
 
 #ifdef DEEPLINEAR_BLAS
 extern "C" {
@@ -50,6 +51,14 @@ void gemm(const float* a, bool trans_a, const float* b, bool trans_b, float* c, 
     use_threads(threads);
     scipy_cblas_sgemm(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, n, n, n, alpha, a, n, b, n,
                       beta, c, n);
+}
+#else
+// Never called (the dispatch chooses the BLAS only where available()), but the callers link.
+void gemm(const double*, bool, const double*, bool, double*, int, double, double, int) {
+    throw std::logic_error("deeplinear was built without a BLAS");
+}
+void gemm(const float*, bool, const float*, bool, float*, int, float, float, int) {
+    throw std::logic_error("deeplinear was built without a BLAS");
 }
 #endif
 

@@ -129,12 +129,11 @@ inline History history_from(const py::array_t<double, py::array::c_style>& losse
 // at the cores available), the instruction set and back end of the kernels ("auto" unless a
 // test forces one) and the thread-split policy. An unknown or unavailable choice raises
 // ValueError (std::invalid_argument).
-inline ExecutionContext call_context(int threads, const std::string& isa = "auto",
-                                     const std::string& backend = "auto", const std::string& split = "timed") {
+inline ExecutionContext call_context(int threads, const std::string& isa = "auto", const std::string& backend = "auto",
+                                     const std::string& split = "timed") {
     if (threads < 1) throw py::value_error("threads must be >= 1");
     return ExecutionContext::make(threads, isa, backend, split);
 }
-
 
 void register_core(py::module_& m);
 void register_projections(py::module_& m);

@@ -245,11 +245,11 @@ void register_for(py::module_& m, const char* suffix) {
            const Doubles& psi, const Doubles& kappa, std::int64_t record_every, int threads, bool diagnostics,
            const std::string& isa, const std::string& backend, const std::string& split) {
             const auto context = call_context(threads, isa, backend, split);
-            return std::make_unique<S>(std::move(layers), std::move(phis), method, lr, gamma, psi, kappa,
-                                       record_every, context, diagnostics);
+            return std::make_unique<S>(std::move(layers), std::move(phis), method, lr, gamma, psi, kappa, record_every,
+                                       context, diagnostics);
         },
-        py::arg("layers").noconvert(), py::arg("phis").noconvert(), py::arg("method"), py::arg("lr"),
-        py::arg("gamma"), py::arg("psi"), py::arg("kappa"), py::arg("record_every") = 1, py::arg("threads") = 1,
+        py::arg("layers").noconvert(), py::arg("phis").noconvert(), py::arg("method"), py::arg("lr"), py::arg("gamma"),
+        py::arg("psi"), py::arg("kappa"), py::arg("record_every") = 1, py::arg("threads") = 1,
         py::arg("diagnostics") = false, py::arg("isa") = "auto", py::arg("backend") = "auto",
         py::arg("split") = "timed",
         "B independent training runs on `layers` (B, L, d, d), stepped in place, towards `phis` (B, d, d).");

@@ -135,8 +135,9 @@ private:
     std::unique_lock<std::mutex> guard() {
         std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
         if (!lock.owns_lock()) {
-            throw std::runtime_error("this training run is in use by another thread (a Trainer is not thread-safe: "
-                                     "use it from one thread at a time)");
+            throw std::runtime_error(
+                "this training run is in use by another thread (a Trainer is not thread-safe: "
+                "use it from one thread at a time)");
         }
         return lock;
     }

@@ -48,8 +48,8 @@ public:
         if (networks_.size() < 2 || context_.backend_forced || lane_width<T>(context_) < 2) return false;
         const Method method = params_[0].method;
         const Trainer<T>& first = *networks_[0];
-        return (method == Method::gd || method == Method::penalty) && !first.settings().diagnostics &&
-               dim_ >= 1 && dim_ <= kLaneMaxDim;
+        return (method == Method::gd || method == Method::penalty) && !first.settings().diagnostics && dim_ >= 1 &&
+               dim_ <= kLaneMaxDim;
     }
     void set_shape(Index depth, Index dim) {
         depth_ = depth;
@@ -66,6 +66,7 @@ public:
     // network's layers must be finite (std::invalid_argument naming the first that is not).
     void run(const std::int64_t* max_steps, const double* tol, bool record_final, const Interrupt& interrupted,
              LoopResult* results) {
+        // (an empty `interrupted` never interrupts)
         for (std::size_t b = 0; b < networks_.size(); ++b) {
             try {
                 networks_[b]->check();
@@ -102,9 +103,9 @@ public:
                 }
                 try {
                     if (group > 1) {
-                        run_lane_group<T>(context_, trainers.data() + first, phis_.data() + first, params_.data() + first,
-                                          count, depth_, dim_, max_steps + first, tol + first, record_final, check,
-                                          results + first);
+                        run_lane_group<T>(context_, trainers.data() + first, phis_.data() + first,
+                                          params_.data() + first, count, depth_, dim_, max_steps + first, tol + first,
+                                          record_final, check, results + first);
                     } else {
                         results[first] = networks_[first]->run(max_steps[first], tol[first], record_final, check);
                     }
@@ -117,8 +118,8 @@ public:
                 }
             }
         };
-        const int extra = static_cast<int>(
-            std::min<std::size_t>(static_cast<std::size_t>(threads_ - 1), units == 0 ? 0 : units - 1));
+        const int extra =
+            static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads_ - 1), units == 0 ? 0 : units - 1));
         std::atomic<int> active{extra};
         std::vector<std::thread> helpers;
         helpers.reserve(static_cast<std::size_t>(extra));

@@ -15,11 +15,11 @@ namespace deeplinear {
 enum class Status { converged, max_steps, diverged, interrupted };
 
 struct LoopOptions {
-    std::int64_t max_steps = 0;        // steps this call may take
-    double tol = 0.0;                  // stop once ℓ <= tol
-    std::int64_t record_every = 1;     // record ℓ at global steps that are multiples of this
-    std::int64_t first_step = 0;       // the global step number of the current state
-    bool record_first = true;          // whether the current state's ℓ is still to be recorded
+    std::int64_t max_steps = 0;     // steps this call may take
+    double tol = 0.0;               // stop once ℓ <= tol
+    std::int64_t record_every = 1;  // record ℓ at global steps that are multiples of this
+    std::int64_t first_step = 0;    // the global step number of the current state
+    bool record_first = true;       // whether the current state's ℓ is still to be recorded
     // Whether a final state off the record grid is recorded when the call ends by max_steps (a
     // state where the run stopped for any other reason is always recorded).
     bool record_final = true;
@@ -28,8 +28,8 @@ struct LoopOptions {
 
 struct LoopResult {
     Status status = Status::max_steps;
-    std::int64_t steps = 0;     // steps taken in this call (so far, while it runs)
-    std::int64_t recorded = 0;  // entries appended to the history
+    std::int64_t steps = 0;                                  // steps taken in this call (so far, while it runs)
+    std::int64_t recorded = 0;                               // entries appended to the history
     double loss = std::numeric_limits<double>::quiet_NaN();  // ℓ of the final state
 };
 

@@ -52,10 +52,9 @@ public:
     PowerProjectionStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params,
                            const ExecutionContext& context)
         : result_(layers), spare_(layers.depth, layers.dim), phi_(phi), phi_col_(phi), params_(params),
-          context_(context), products_(context, layers.dim), projector_(layers.dim),
-          factorizer_(layers.dim, context), scratch_(layers.dim, layers.dim), c_(layers.dim, layers.dim),
-          x_(layers.dim, layers.dim), power_(layers.dim, layers.dim), work_(layers.dim, layers.dim),
-          gemm_scratch_(layers.dim, layers.dim) {
+          context_(context), products_(context, layers.dim), projector_(layers.dim), factorizer_(layers.dim, context),
+          scratch_(layers.dim, layers.dim), c_(layers.dim, layers.dim), x_(layers.dim, layers.dim),
+          power_(layers.dim, layers.dim), work_(layers.dim, layers.dim), gemm_scratch_(layers.dim, layers.dim) {
         for (State& state : states_) state = State(layers.dim);
     }
 
@@ -114,8 +113,7 @@ public:
             // is checked every step, as the layers would need it.
             next.broken = !decompose(next);
             if (!next.broken) {
-                const T rounding =
-                    T(100) * T(next.sigma.size()) * std::numeric_limits<T>::epsilon() * next.sigma(0);
+                const T rounding = T(100) * T(next.sigma.size()) * std::numeric_limits<T>::epsilon() * next.sigma(0);
                 if (!(params_.gamma > rounding)) {
                     next.broken = factorizer_.rotation_roots(next.u, next.v) != FactorStatus::ok;
                 }
@@ -167,7 +165,7 @@ private:
         const Index depth = result_.depth;
         const T lr = params_.lr;
         multiply(phi_col_, false, state.v, false, work_);  // Φ V
-        multiply(state.u, true, work_, false, c_);        // Uᵀ Φ V
+        multiply(state.u, true, work_, false, c_);         // Uᵀ Φ V
         c_ *= lr;                                          // C = D^{2−L} − η (Σ − Uᵀ Φ V)
         c_.diagonal().array() += state.sigma.array().pow(T(2 - depth) / T(depth)) - lr * state.sigma.array();
         const ColMatrix<T>* tail = &c_;  // C (ΣC)^{L−1}

@@ -15,15 +15,15 @@ public:
     using Vector = Eigen::Array<T, Eigen::Dynamic, 1>;
 
     SpectralStepper(T* a, const T* mu, Index dim, Index depth, T lr)
-        : result_(a), mu_(mu, dim), depth_(depth), lr_(lr), current_(Eigen::Map<Vector>(a, dim)),
-          next_(dim), power_(dim), residual_(dim), base_(dim) {}
+        : result_(a), mu_(mu, dim), depth_(depth), lr_(lr), current_(Eigen::Map<Vector>(a, dim)), next_(dim),
+          power_(dim), residual_(dim), base_(dim) {}
 
     // Starts a run from the caller's a (finish() left it current).
     void begin() { current_ = Eigen::Map<const Vector>(result_, current_.size()); }
 
     T evaluate() {
         integer_power(current_, depth_ - 1, power_);  // a^{L−1}
-        residual_ = power_ * current_ - mu_;            // a^L − μ
+        residual_ = power_ * current_ - mu_;          // a^L − μ
         return T(0.5) * residual_.square().sum();
     }
 

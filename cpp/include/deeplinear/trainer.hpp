@@ -44,12 +44,14 @@ public:
     // Up to max_steps more steps, stopping once ℓ <= tol (run_loop's rules). Records ℓ at global
     // steps on the grid of record_every, the starting state if not yet recorded, and the final
     // state (off the grid only when the run stops early or record_final).
-    LoopResult run(std::int64_t max_steps, double tol, bool record_final, const Interrupt& interrupted) {
+    // An empty `interrupted` never interrupts.
+    LoopResult run(std::int64_t max_steps, double tol, bool record_final, const Interrupt& interrupted = {}) {
         const LoopOptions options = begin(max_steps, tol, record_final);
         const std::size_t before = history_.size();
         LoopResult result;
+        static const Interrupt never = [] { return false; };
         try {
-            engine_->run(options, history_, interrupted, result);
+            engine_->run(options, history_, interrupted ? interrupted : never, result);
         } catch (...) {
             end(result, before);
             throw;
@@ -64,8 +66,8 @@ public:
     LoopOptions begin(std::int64_t max_steps, double tol, bool record_final) {
         if (max_steps < 0) throw std::invalid_argument("max_steps must be >= 0");
         if (max_steps > std::numeric_limits<std::int64_t>::max() - steps_) {
-            throw std::invalid_argument("max_steps would take the step count past 2**63 - 1 (steps = " +
-                                        std::to_string(steps_) + ")");
+            throw std::invalid_argument(
+                "max_steps would take the step count past 2**63 - 1 (steps = " + std::to_string(steps_) + ")");
         }
         refresh();
         LoopOptions options;
