@@ -54,7 +54,9 @@ class Method:
     depth: int
     options: dict[str, float] = field(default_factory=dict)
 
-    def spec(self, phi: np.ndarray, lr: float, steps: int, diagnostics: bool) -> RunSpec:
+    def spec(
+        self, phi: np.ndarray, lr: float, steps: int, diagnostics: bool, record_every: int = 1
+    ) -> RunSpec:
         """The run of this method on Φ."""
         return RunSpec(
             phi,
@@ -62,6 +64,7 @@ class Method:
             self.method,
             lr=lr,
             max_steps=steps,
+            record_every=record_every,
             gamma=self.options.get("gamma"),
             psi=self.options.get("psi"),
             kappa=self.options.get("kappa"),
@@ -286,7 +289,10 @@ def run_failure_experiments(
             for factor in lr_factors
         ]
         first = len(specs)
-        specs += [method.spec(np.diag(mu), lr, steps, True) for method, _, lr in exact]
+        # the exact runs' losses and invariants at every step in quick mode, every tenth (2,000
+        # states a run) in the full one, whose diagnostics would cost most of its time otherwise
+        every = 1 if context.quick else 10
+        specs += [method.spec(np.diag(mu), lr, steps, True, every) for method, _, lr in exact]
         side = [
             (method, lr_factors[0] / (method.depth * (1.0 + scale**2)))
             for method in FAILURE_METHODS

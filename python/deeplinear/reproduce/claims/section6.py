@@ -78,6 +78,7 @@ def _run(context: Context) -> Verdict:
     dims = (4,) if context.quick else (4, 8)
     lams = (1.0,) if context.quick else (0.5, 1.0, 2.0)
     steps, side_steps = (1000, 2000) if context.quick else (20_000, 20_000)
+    recorded = "every step" if context.quick else "every 10th step"  # run_failure_experiments
     grid = list(itertools.product(dims, lams))
     phis = [
         targets.negative_eigenvalue(dim, lam, count=2, seed=context.seed()) for dim, lam in grid
@@ -119,7 +120,7 @@ def _run(context: Context) -> Verdict:
         "explicit near-identity layers multiply to Φ (error ≤ 1e-12·(1+λ)d); every exact run "
         f"finishes, follows its scalar recursion to {tolerance(TRAJECTORY_TOLERANCE)}·ℓ(0), ends "
         f"within {tolerance(LIMIT_TOLERANCE)}·(ℓ(0) − ℓ_∞) of the recursion's limit, keeps "
-        "ℓ(t) ≥ λ² − 1e-12 and its method's invariant at every step (as in claim 5).",
+        f"ℓ(t) ≥ λ² − 1e-12 and its method's invariant at {recorded} (as in claim 5).",
         passed=passed,
         notes="A good solution exists close to the identity (‖Θ_i − I‖₂ ≈ π/L), but gradient "
         "descent from the identity cannot rotate the negative plane: in exact arithmetic the "
