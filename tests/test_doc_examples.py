@@ -39,15 +39,7 @@ TIMEOUT = 600
 
 # Pages whose examples cannot run yet, each with what is missing. Owned by another branch:
 # remove the entry when that branch lands (the test then runs the page like every other).
-PENDING = {
-    "docs/scale.md": (
-        "its Dask sweep needs the __main__ guard and its `deeplinear sweep` line has literal "
-        "[--scheduler ...] brackets; grid.toml needs a <!-- file: grid.toml --> marker"
-    ),
-    "docs/reproduce.md": (
-        "`deeplinear train --phi my_phi.npy` reads a file that the page never creates"
-    ),
-}
+PENDING: dict[str, str] = {}
 
 _FENCE = re.compile(r"^(?P<fence>```+|~~~+)\s*(?P<info>[^\n`]*)$")
 _MARKER = re.compile(r"^<!--\s*(?P<kind>not run|continued|file)\s*(?::\s*(?P<arg>.*?))?\s*-->$")
