@@ -60,11 +60,11 @@ def test_the_default_build_picks_the_widest_instruction_set_of_this_cpu() -> Non
 
 def test_the_back_end_follows_the_size_and_the_method() -> None:
     assert _core.kernel_for(12)["backend"] == "fixed"
+    assert _core.kernel_for(12, method="penalty")["backend"] == "fixed"
     assert _core.kernel_for(12, method="step_and_project")["backend"] == "small"
     assert _core.kernel_for(13)["backend"] == "small"
-    assert _core.kernel_for(100)["backend"] == "packed"
-    assert _core.kernel_for(1000)["backend"] == "blas"
-    assert _core.kernel_for(1000)["isa"] == "blas"
+    assert _core.kernel_for(2000)["backend"] == "blas"
+    assert _core.kernel_for(2000)["isa"] == "blas"
 
 
 def test_an_unavailable_or_unknown_kernel_is_a_value_error() -> None:

@@ -43,10 +43,25 @@ Products<T>::Products(const ExecutionContext& context, Index n)
       split_rows_(splits_rows(context, n, backend_)),
       split_policy_(context.split),
       table_(&kernels::table<T>(context.isa)) {
-    if (backend_ == Backend::packed) {
+    if (backend_ == Backend::packed) {  // the panels of op(b), then each thread's rows of op(a)
         const Index cols = table_->packed_cols, panels = (n + cols - 1) / cols;
-        panels_.resize(static_cast<std::size_t>(panels * cols * n) + 64 / sizeof(T));  // + the alignment
+        panels_.resize(static_cast<std::size_t>(panels * cols * n + threads_ * table_->packed_rows * n) +
+                       64 / sizeof(T));  // + the alignment
     }
+}
+
+template <class T>
+template <class Run>
+void Products<T>::split_or_not(Run&& run) {
+    if (!split_rows_) {
+        run(false);
+        return;
+    }
+    const bool timed = split_policy_ == SplitPolicy::timed;
+    const bool split = timed ? split_choice_.next(n_) : split_policy_ == SplitPolicy::always;
+    const auto start = std::chrono::steady_clock::now();
+    run(split);
+    if (timed) split_choice_.done(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 template <class T>
@@ -54,18 +69,14 @@ template <class Run>
 void Products<T>::share_rows(Run&& run) {
 #ifdef DEEPLINEAR_OPENMP
     if (split_rows_ && !omp_in_parallel()) {
-        const bool timed = split_policy_ == SplitPolicy::timed;
-        const bool split = timed ? split_choice_.next(n_) : split_policy_ == SplitPolicy::always;
-        const auto start = std::chrono::steady_clock::now();
-        if (split) {
+        split_or_not([&](bool split) {
+            if (split) {
 #pragma omp parallel num_threads(threads_)
-            run(omp_get_thread_num(), omp_get_num_threads());
-        } else {
-            run(0, 1);
-        }
-        if (timed) {
-            split_choice_.done(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        }
+                run(omp_get_thread_num(), omp_get_num_threads());
+            } else {
+                run(0, 1);
+            }
+        });
         return;
     }
 #endif
@@ -73,14 +84,17 @@ void Products<T>::share_rows(Run&& run) {
 }
 
 template <class T>
-void Products<T>::small(int mode, const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale) {
+void Products<T>::small(int mode, const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale,
+                        const Upcoming& upcoming) {
     const Index n = n_, ar = trans_a ? 1 : n, ak = trans_a ? n : 1, rows = table_->small_rows;
     share_rows([&](int id, int count) {
         // Whole blocks of rows per thread: every row is computed alike whichever thread takes it.
         const Index blocks = n / rows;
         const Index first = rows * (blocks * id / count),
                     last = id + 1 == count ? n : rows * (blocks * (id + 1) / count);
-        if (last > first) table_->small(mode, a, ar, ak, b, c, aux, scale, first, last, n);
+        const kernels::PrefetchShare share = prefetch_share(upcoming, n * n * static_cast<Index>(sizeof(T)), id, count);
+        const kernels::PrefetchShare* prefetch = n >= tuning::kPrefetchMin ? &share : nullptr;
+        if (last > first) table_->small(mode, a, ar, ak, b, c, aux, scale, first, last, n, prefetch);
     });
 }
 
@@ -100,7 +114,8 @@ void Products<T>::packed(int mode, const T* a, bool trans_a, const T* b, bool tr
 #endif
         const Index first = rows * (blocks * id / count), last = std::min(n, rows * (blocks * (id + 1) / count));
         const kernels::PrefetchShare share = prefetch_share(upcoming, n * n * static_cast<Index>(sizeof(T)), id, count);
-        if (last > first) table_->packed(mode, a, trans_a, bp, c_in, c, scale, n, first, last, &share);
+        T* ap = bp + panels * cols * n + id * rows * n;
+        if (last > first) table_->packed(mode, a, trans_a, bp, c_in, c, scale, n, first, last, ap, &share);
     });
 }
 
@@ -119,7 +134,7 @@ void Products<T>::multiply(const T* a, bool trans_a, const T* b, bool trans_b, T
                 transpose_into(b, scratch);
                 b = scratch;
             }
-            small(kernels::kStore, a, trans_a, b, c, nullptr, nullptr);
+            small(kernels::kStore, a, trans_a, b, c, nullptr, nullptr, upcoming);
             return;
         case Backend::packed:
             packed(kernels::kStore, a, trans_a, b, trans_b, nullptr, c, nullptr, upcoming);
@@ -146,7 +161,7 @@ void Products<T>::subtract(const T* a, bool trans_a, const T* b, bool trans_b, T
                 b = scratch;
             }
             // (the kernel only reads through aux in subtract mode)
-            small(kernels::kSubtract, a, trans_a, b, c, const_cast<T*>(c_in), &scale);
+            small(kernels::kSubtract, a, trans_a, b, c, const_cast<T*>(c_in), &scale, upcoming);
             return;
         case Backend::packed:
             packed(kernels::kSubtract, a, trans_a, b, trans_b, c_in, c, &scale, upcoming);
@@ -160,12 +175,12 @@ void Products<T>::subtract(const T* a, bool trans_a, const T* b, bool trans_b, T
 }
 
 template <class T>
-void Products<T>::multiply_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t) {
+void Products<T>::multiply_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t, const Upcoming& upcoming) {
     if (backend_ == Backend::small || backend_ == Backend::fixed) {
-        small(kernels::kStoreTransposed, a, trans_a, b, c, c_t, nullptr);
+        small(kernels::kStoreTransposed, a, trans_a, b, c, c_t, nullptr, upcoming);
         return;
     }
-    multiply(a, trans_a, b, false, c, nullptr);
+    multiply(a, trans_a, b, false, c, nullptr, upcoming);
     transpose_into(c, c_t);
 }
 
