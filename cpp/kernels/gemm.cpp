@@ -45,8 +45,10 @@ Products<T>::Products(const ExecutionContext& context, Index n)
       table_(&kernels::table<T>(context.isa)) {
     if (backend_ == Backend::packed) {  // the panels of op(b), then each thread's rows of op(a)
         const Index cols = table_->packed_cols, panels = (n + cols - 1) / cols;
-        panels_.resize(static_cast<std::size_t>(panels * cols * n + threads_ * table_->packed_rows * n) +
+        const Index depth = std::min<Index>(n, tuning::kPackedDepth);
+        panels_.resize(static_cast<std::size_t>((panels * cols + threads_ * table_->packed_rows) * depth) +
                        64 / sizeof(T));  // + the alignment
+        if (depth < n) partials_.resize(static_cast<std::size_t>(n * n));
     }
 }
 
@@ -103,19 +105,36 @@ void Products<T>::packed(int mode, const T* a, bool trans_a, const T* b, bool tr
                          const T* scale, const Upcoming& upcoming) {
     const Index n = n_, rows = table_->packed_rows, cols = table_->packed_cols;
     const Index panels = (n + cols - 1) / cols, blocks = (n + rows - 1) / rows;
-    // The panels at a cache-line boundary (a misaligned panel splits every other load).
+    const Index depth = std::min<Index>(n, tuning::kPackedDepth), steps = (n + depth - 1) / depth;
+    // The panels at a cache-line boundary (a misaligned panel splits every other load), then each
+    // thread's rows of op(a).
     T* bp = panels_.data() + (-reinterpret_cast<std::uintptr_t>(panels_.data()) / sizeof(T)) % (64 / sizeof(T));
+    // The sums between blocks of k: in c, unless c is (or may be) c_in.
+    T* partial = mode == kernels::kSubtract && steps > 1 ? partials_.data() : c;
     share_rows([&](int id, int count) {
-        table_->pack_b(b, trans_b, n, bp, panels * id / count, panels * (id + 1) / count);
-#ifdef DEEPLINEAR_OPENMP
-        if (count > 1) {
-#pragma omp barrier
-        }
-#endif
         const Index first = rows * (blocks * id / count), last = std::min(n, rows * (blocks * (id + 1) / count));
         const kernels::PrefetchShare share = prefetch_share(upcoming, n * n * static_cast<Index>(sizeof(T)), id, count);
-        T* ap = bp + panels * cols * n + id * rows * n;
-        if (last > first) table_->packed(mode, a, trans_a, bp, c_in, c, scale, n, first, last, ap, &share);
+        T* ap = bp + panels * cols * depth + id * rows * depth;
+        for (Index step = 0; step < steps; ++step) {
+            const Index k0 = step * depth, here = std::min(depth, n - k0);
+            table_->pack_b(b, trans_b, n, bp, panels * id / count, panels * (id + 1) / count, k0, here);
+#ifdef DEEPLINEAR_OPENMP
+            if (count > 1) {
+#pragma omp barrier
+            }
+#endif
+            kernels::PrefetchShare part = share;  // this block's part of the lines
+            part.first = share.first + (share.last - share.first) * step / steps;
+            part.last = share.first + (share.last - share.first) * (step + 1) / steps;
+            if (last > first) {
+                table_->packed(mode, a, trans_a, bp, c_in, c, scale, n, first, last, k0, here, partial, ap, &part);
+            }
+#ifdef DEEPLINEAR_OPENMP
+            if (count > 1 && step + 1 < steps) {  // the panels are packed again
+#pragma omp barrier
+            }
+#endif
+        }
     });
 }
 

@@ -22,22 +22,27 @@ constexpr std::int64_t kFixedMax = 12;
 // machine (Xeon, AVX-512, 2 FMA units; benchmarks/cpp/gd_steps, alternating runs, steps/s):
 //   AVX-512, float64: small against packed 900 vs 823 at d = 96, L = 16; 176 vs 157 at 128, 32;
 //     401 vs 385 at 160, 8; 300 vs 280 at 176, 8; 263 vs 259 at 184, 8; 224 vs 232 at 192, 8.
-//     packed against the BLAS (OpenBLAS 0.3.31, SkylakeX kernel): 86–96 vs 73–79 at 256, 8;
-//     108–113 vs 100 at 320, 4; 67 vs 59 at 384, 4; 43–47 vs 45 at 416, 4; 35–37 vs 37 at 448, 4;
-//     16 vs 25 at 512, 4 (its panels of op(b), n² values with no blocking of the inner dimension,
-//     crowd the 2 MB L2).
+//     packed (blocks of kPackedDepth) against the BLAS (OpenBLAS 0.3.31, SkylakeX kernel): 104 vs
+//     90 at 256, 8; 75 vs 61 at 384, 4; 30.7 vs 28.8 at 512, 4; 13.7 vs 13.4 at 768, 3; 10.8 vs
+//     11.2 at 1024, 2.
 //   AVX-512, float32 (Python, _core.run per back end): small ≈ BLAS at 128–256 (339 vs 278 at
 //     128, 32; 185 vs 182 at 256, 8), BLAS ahead at 384 (96 vs 122); the packed kernel is slower.
 //   AVX2 (forced on the same machine; the BLAS pinned to its Haswell kernel): small 2,028 vs packed
 //     1,843 vs BLAS 1,606 at 64, 16; 566 / 558 / 520 at 96, 16; 109 / 112 / 106 at 128, 32;
-//     140 / 156 / 152 at 192, 8; 52 / 62 / 62 at 256, 8.
+//     packed 174 vs BLAS 177 at 192, 8 (even); 69 vs 75 at 256, 8.
 //   Generic (scalar fma): only for CPUs without AVX2 and FMA; the BLAS from small sizes on.
 struct Switches {
     std::int64_t small_max, packed_max, small_max_float32;
 };
-constexpr Switches kAvx512Switches{176, 384, 256};
+constexpr Switches kAvx512Switches{176, 768, 256};
 constexpr Switches kAvx2Switches{128, 192, 128};
 constexpr Switches kGenericSwitches{32, 32, 32};
+
+// The packed kernel takes op(b) in blocks of this many rows (the inner dimension k), so that the
+// panels of a block stay in L2 (2 MB here); the sums so far are stored and reloaded between blocks.
+// AVX-512, steps/s at (256, 8), (384, 4), (512, 4): no blocks 89.6, 54–67, 16; 384: 103.7, 72.0,
+// 25.6; 256: 103.1, 74.1, 25.8; 192: 104.2, 75.1, 29.7; 128: 103.8, 73.0, 28.1.
+constexpr std::int64_t kPackedDepth = 192;
 
 // -- tile shapes of the kernels (rows × vectors of the instruction set's width) ----------------
 

@@ -85,7 +85,8 @@ private:
     SplitPolicy split_policy_;
     SplitChoice split_choice_;
     const kernels::Table<T>* table_;
-    std::vector<T> panels_;  // the packed kernel's panels of op(b)
+    std::vector<T> panels_;    // the packed kernel's panels of op(b) and rows of op(a)
+    std::vector<T> partials_;  // its sums between blocks of k in subtract mode (large n)
 };
 
 extern template class Products<double>;
