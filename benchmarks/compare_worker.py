@@ -197,13 +197,15 @@ def blas_kernels() -> list[str]:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    return sorted(
-        {
-            " ".join(filter(None, (info["prefix"], info.get("version"), info["architecture"])))
-            for info in threadpool_info()
-            if info.get("user_api") == "blas" and "architecture" in info
-        }
-    )
+    found = {
+        " ".join(filter(None, (info["prefix"], info.get("version"), info["architecture"])))
+        for info in threadpool_info()
+        if info.get("user_api") == "blas" and "architecture" in info
+    }
+    torch = sys.modules.get("torch")  # its MKL is linked in, invisible to threadpoolctl
+    if torch is not None and torch.backends.mkl.is_available():
+        found.add(f"MKL (in torch {torch.__version__})")
+    return sorted(found)
 
 
 if __name__ == "__main__":

@@ -71,8 +71,7 @@ private:
     // Runs run(id, count) on each of `count` threads (the rows shared, see split_or_not) or on one.
     template <class Run>
     void share_rows(Run&& run);
-    void small(int mode, const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale,
-               const Upcoming& upcoming);
+    void small(int mode, const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale, const Upcoming& upcoming);
     void packed(int mode, const T* a, bool trans_a, const T* b, bool trans_b, const T* c_in, T* c, const T* scale,
                 const Upcoming& upcoming);
     void transpose_into(const T* b, T* out) const;
@@ -85,8 +84,8 @@ private:
     SplitPolicy split_policy_;
     SplitChoice split_choice_;
     const kernels::Table<T>* table_;
-    std::vector<T> panels_;    // the packed kernel's panels of op(b) and rows of op(a)
-    std::vector<T> partials_;  // its sums between blocks of k in subtract mode (large n)
+    std::vector<T> panels_;                                 // the packed kernel's panels of op(b) and rows of op(a)
+    std::vector<T, Eigen::aligned_allocator<T>> partials_;  // its sums between blocks of k (subtract mode)
 };
 
 extern template class Products<double>;
