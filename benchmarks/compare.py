@@ -11,13 +11,22 @@ its fastest form (a tuple of L arrays, the chained product, jax.grad, and the wh
 jitted lax.fori_loop). PyTorch and JAX are skipped with a note when not installed (the "bench"
 extra). Every implementation's final loss must agree with deeplinear's.
 
-The table gives steps/s, the ratio to the best peer, GFLOP/s (one step ≈ 6·L·d³ flops), the
-fraction of "peak" (numpy's 512×512 float64 matmul GFLOP/s with the same threads, measured in its
-own process once per round of the same size: the median of those) and the peak extra memory of
-the process (resident set growth). The processes of one size run in rounds, one process of every
-implementation (and of the peak) per round in a rotating order, so that a noisy spell on a shared
-machine falls on all of them alike rather than on one implementation's repeats. Only ratios
-measured in one run mean anything: the absolute figures move with the machine and its load.
+The table gives steps/s, the ratio to the best peer, GFLOP/s (the products a step makes: 3(L − 1)
+of 2d³ flops each), the fraction of "peak" (numpy's 512×512 float64 matmul GFLOP/s with the same
+threads, measured in its own process once per round of the same size: the median of those) and
+the peak extra memory of the process (resident set growth). Beside the measured peak it prints the
+cores' FMA limit (threads × 2 FMA units × vector lanes × 2 flops × clock, from /proc/cpuinfo) and
+the kernel that every BLAS in the processes ran (threadpoolctl's "architecture").
+
+Every benchmark process runs without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE: a machine may set
+them (to keep old OpenBLAS builds off a processor they misdetect) and they force every OpenBLAS in
+the process, numpy's included, onto an older, slower kernel that a researcher's workstation would
+not use. (Tests and CI keep the machine's settings.)
+
+The processes of one size run in rounds, one process of every implementation (and of the peak)
+per round in a rotating order, so that a noisy spell on a shared machine falls on all of them
+alike rather than on one implementation's repeats. Only ratios measured in one run mean anything:
+the absolute figures move with the machine and its load.
 """
 
 from __future__ import annotations
@@ -54,16 +63,43 @@ PEAK = textwrap.dedent(
         for _ in range(10):
             a @ b
         best = max(best, 10 * 2 * 512**3 / (time.perf_counter() - started) / 1e9)
-    print(best)
+    from threadpoolctl import threadpool_info
+    kernels = sorted({i["architecture"] for i in threadpool_info() if "architecture" in i})
+    print(best, ",".join(kernels))
     """
 )
 
 
+# Settings that pin OpenBLAS to a kernel other than the one it would pick for this CPU.
+HANDICAPS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
 def thread_env(threads: int) -> dict[str, str]:
-    env = dict(os.environ)
+    """The environment of a benchmark process: `threads` threads everywhere, no BLAS handicap."""
+    env = {name: value for name, value in os.environ.items() if name not in HANDICAPS}
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = str(threads)
     return env
+
+
+def fma_limit(threads: int) -> tuple[float, str]:
+    """GFLOP/s of `threads` cores that retire two FMAs per cycle on their widest float64 vectors,
+    at the clock /proc/cpuinfo reports, and the sentence that says so."""
+    flags, mhz = set(), 0.0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+            if line.startswith("cpu MHz") and not mhz:
+                mhz = float(line.split(":", 1)[1])
+    except OSError:
+        return float("nan"), "FMA limit unknown (no /proc/cpuinfo)"
+    lanes = 8 if "avx512f" in flags else 4 if "fma" in flags else 2
+    gflops = threads * 2 * lanes * 2 * mhz / 1e3
+    return gflops, (
+        f"FMA limit {gflops:.1f} GFLOP/s = {threads} core(s) × 2 FMA units × {lanes} float64 "
+        f"lanes ({64 * lanes}-bit) × 2 flops × {mhz / 1e3:.2f} GHz (/proc/cpuinfo; boost is higher)"
+    )
 
 
 def measure(name: str, dim: int, depth: int, seconds: float, threads: int) -> dict:
@@ -99,18 +135,21 @@ def main() -> None:
     cores = sorted(os.sched_getaffinity(0))[: args.threads]
     pin = f"import os; os.sched_setaffinity(0, {set(cores)!r})\n"
 
+    peak_kernels: set[str] = set()
+
     def measure_peak() -> float:
-        return float(
-            subprocess.run(
-                [sys.executable, "-c", pin + PEAK],
-                capture_output=True,
-                text=True,
-                env=thread_env(args.threads),
-                check=True,
-            ).stdout
-        )
+        value, kernels = subprocess.run(
+            [sys.executable, "-c", pin + PEAK],
+            capture_output=True,
+            text=True,
+            env=thread_env(args.threads),
+            check=True,
+        ).stdout.split()
+        peak_kernels.add(kernels)
+        return float(value)
 
     notes, lines, all_peaks = [], [], []
+    blas: dict[str, set[str]] = {}
     header = (
         f"| d, L | {' | '.join(names)} | deeplinear / best peer | deeplinear GFLOP/s | "
         f"peak GFLOP/s | % of peak | deeplinear extra MiB |"
@@ -132,6 +171,12 @@ def main() -> None:
                         skipped.add(name)
                     else:
                         runs[name].append(run)
+                        blas.setdefault(name, set()).update(run.get("blas", []))
+                        if "kernel" in run:
+                            kernel = run["kernel"]
+                            notes.append(
+                                f"deeplinear d={dim}: {kernel['backend']} kernel, {kernel['isa']}"
+                            )
         all_peaks += peaks
         peak = statistics.median(peaks)
         rates, memory, losses = {}, {}, {}
@@ -154,7 +199,7 @@ def main() -> None:
         peers = {n: r for n, r in rates.items() if n != "deeplinear"}
         ours = rates.get("deeplinear")
         best = max(peers.values()) if peers else None
-        gflops = ours * 6 * depth * dim**3 / 1e9 if ours else None
+        gflops = ours * 3 * (depth - 1) * 2 * dim**3 / 1e9 if ours else None
         cells = [f"{rates[n]:,.1f}" if n in rates else "–" for n in names]
         lines.append(
             f"| {dim}, {depth} | {' | '.join(cells)} | "
@@ -165,17 +210,30 @@ def main() -> None:
             f"{memory.get('deeplinear', float('nan')):.1f} |"
         )
         print(lines[-1], flush=True)
+    limit, limit_text = fma_limit(args.threads)
+    handicaps = [name for name in HANDICAPS if name in os.environ]
     table = "\n".join(
         [
             f"steps/s, float64, threads={args.threads}, median of {args.repeats} processes in "
-            f"rotating rounds; peak = numpy 512×512 matmul, median per size "
-            f"({min(all_peaks):.1f}–{max(all_peaks):.1f} GFLOP/s over the run)",
+            f"rotating rounds; GFLOP/s count 3(L − 1) products of 2d³ flops per step; peak = numpy "
+            f"512×512 matmul, median per size ({min(all_peaks):.1f}–{max(all_peaks):.1f} GFLOP/s "
+            f"over the run, OpenBLAS kernel {', '.join(sorted(peak_kernels))}); {limit_text}",
             "",
             *lines,
             "",
+            *(
+                f"BLAS kernels loaded by {name}: {', '.join(sorted(kernels)) or 'none'}"
+                for name, kernels in sorted(blas.items())
+            ),
+            *(
+                [f"removed from the benchmark processes' environment: {', '.join(handicaps)}"]
+                if handicaps
+                else []
+            ),
             *sorted(set(notes)),
         ]
     )
+    del limit
     print("\n" + table)
     if args.out:
         args.out.write_text(table + "\n")

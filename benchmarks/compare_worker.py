@@ -182,9 +182,30 @@ def main() -> None:
             break
         steps = max(steps * 2, int(steps * seconds / max(elapsed, 1e-9) * 1.1))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        json.dumps({"steps": steps, "seconds": elapsed, "loss": loss, "extra_kib": peak - baseline})
-    )
+    report = {"steps": steps, "seconds": elapsed, "loss": loss, "extra_kib": peak - baseline}
+    report["blas"] = blas_kernels()
+    if name == "deeplinear":
+        from deeplinear import _core
+
+        report["kernel"] = _core.kernel_for(dim, threads=threads)
+    print(json.dumps(report))
+
+
+def blas_kernels() -> list[str]:
+    """Every BLAS loaded in this process with the kernel it runs (threadpoolctl's architecture)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    found = {
+        " ".join(filter(None, (info["prefix"], info.get("version"), info["architecture"])))
+        for info in threadpool_info()
+        if info.get("user_api") == "blas" and "architecture" in info
+    }
+    torch = sys.modules.get("torch")  # its MKL is linked in, invisible to threadpoolctl
+    if torch is not None and torch.backends.mkl.is_available():
+        found.add(f"MKL (in torch {torch.__version__})")
+    return sorted(found)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ the same operands over and over, and "cycling", every product on the next operan
 of 3·L distinct d×d matrices, so that each operand was last touched 3·L·d² floats earlier.
 Both are given as GFLOP/s and as a fraction of "peak" (512×512, hot), as in compare.py; the
 rounds alternate the measurements and the table gives medians. The cycling rate is a ceiling
-for any GD implementation built on this BLAS's products at that size: compare.py's "% of peak"
-for deeplinear at d = 128 sits near it.
+for any GD implementation built on this BLAS's products at that size.
+
+As in compare.py, the process runs without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (which would pin
+OpenBLAS to an older kernel than it picks for this CPU) and prints the kernel that ran.
 """
 
 from __future__ import annotations
@@ -47,9 +49,12 @@ def main() -> None:
     os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[: args.threads]))
     rng = np.random.default_rng(0)
     peak_ring = [rng.random((512, 512)) for _ in range(3)]
+    from threadpoolctl import threadpool_info
+
+    kernels = sorted({i["architecture"] for i in threadpool_info() if "architecture" in i})
     print(
         f"numpy matmul GFLOP/s, float64, threads={args.threads}, median of {args.rounds} "
-        "alternating rounds; peak = 512×512 hot\n"
+        f"alternating rounds; peak = 512×512 hot; OpenBLAS kernel {', '.join(kernels)}\n"
     )
     print("| d, L | hot | cycling 3·L operands | peak | hot % of peak | cycling % of peak |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -75,6 +80,8 @@ if __name__ == "__main__":
     threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = threads
+    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # no handicap (see above)
+        os.environ.pop(name, None)
     import numpy as np  # after the thread settings, which the BLAS reads when it loads
 
     main()

@@ -3,6 +3,7 @@ row per size, and every implementation's final loss in agreement with the exact 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +11,14 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-def run(script: str, *args: str) -> str:
+def run(script: str, *args: str, env: dict[str, str] | None = None) -> str:
     completed = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), *args],
         capture_output=True,
         text=True,
         check=False,
         timeout=300,
+        env=env,
     )
     assert completed.returncode == 0, completed.stderr
     return completed.stdout
@@ -48,3 +50,36 @@ def test_sweep_rates_runs_and_reports_every_sweep() -> None:
         assert row in printed
     assert "store / no store:" in printed and "bytes per run" in printed
     assert "30 configs:" in printed and "resumed (every row cached)" in printed
+
+
+def clean_kernel() -> str:
+    """The OpenBLAS kernel numpy picks on this CPU with no OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE."""
+    handicaps = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    env = {k: v for k, v in os.environ.items() if k not in handicaps}
+    code = (
+        "import numpy, threadpoolctl; "
+        "print(next(i['architecture'] for i in threadpoolctl.threadpool_info() "
+        "if 'architecture' in i))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.strip()
+
+
+def test_the_benchmarks_run_the_blas_unhandicapped() -> None:
+    # An environment that pins OpenBLAS to an old kernel (as this project's machine does) must
+    # not reach the benchmark processes: they report the kernel a clean process picks.
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Prescott"}
+    expected = clean_kernel()
+    printed = run(
+        "compare.py",
+        *("--sizes", "4x2", "--repeats", "1", "--seconds", "0.01", "--only", "deeplinear"),
+        env=env,
+    )
+    assert f"OpenBLAS kernel {expected})" in printed
+    assert "removed from the benchmark processes' environment: OPENBLAS_CORETYPE" in printed
+    assert "FMA limit" in printed
+    printed = run(
+        "matmul_ceiling.py", *("--sizes", "8x2", "--rounds", "1", "--seconds", "0.001"), env=env
+    )
+    assert f"OpenBLAS kernel {expected}" in printed

@@ -45,7 +45,7 @@ def problem(dim: int) -> np.ndarray:
     return np.eye(dim) + 0.3 * rng.standard_normal((dim, dim)) / np.sqrt(dim)
 
 
-@pytest.mark.parametrize("dim", [64, 81, 130, 192, 256])
+@pytest.mark.parametrize("dim", [64, 81, 130, 192, 256, 400])
 def test_concurrent_runs_are_bit_identical_to_the_same_runs_alone(dim: int) -> None:
     # A threads=2 run in one Python thread and a threads=1 run in another, each three times over
     # while the other runs: every result equals that run alone. (With a process-wide thread count,

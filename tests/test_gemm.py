@@ -1,7 +1,7 @@
-"""The training loop's square products (cpp/src/gemm.cpp) against numpy, at every size class:
-the register-blocked kernel (tails of 1..5 rows and of fewer columns than a vector), the medium
-packed kernel (float64; partial 6-row blocks and 8-column panels, pack tails of 1..3), the BLAS
-above them, and whole steps on either side of each switch."""
+"""The training loop's square products (cpp/include/deeplinear/gemm.hpp) against numpy on the
+back end that each size gets by default (the small kernel: row tails of 1..7, columns past the
+last whole vector; the packed kernel: partial row blocks and panels; the BLAS), and whole steps
+on either side of each switch. tests/test_kernels.py forces every kernel in turn."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import deeplinear as dl
 from deeplinear import _core
 from reference import gradient as ref_gradient
 
-# around the vector widths (4 and 8), the 6-row blocks, the switch to the medium kernel (80/81)
-# and from it to the BLAS (192/193); 130 and 131 leave partial row blocks, panels and 4-steps
+# around the vector widths (4, 8 and 16), the row blocks (6, 8) and the sizes of the kernels;
+# 130 and 131 leave partial row blocks and panels
 SIZES = [1, 2, 3, 5, 7, 8, 9, 12, 13, 16, 17, 23, 24, 31, 32, 33, 48, 63, 64, 79, 80]
-SIZES += [81, 96, 130, 131, 192, 193]
+SIZES += [81, 96, 130, 131, 192, 193, 385]
 
 
 def tolerance(a: np.ndarray, b: np.ndarray) -> float:
@@ -75,18 +75,18 @@ def test_subtracting_products_match_numpy(
         assert np.array_equal(out, c)
 
 
-def test_back_ends() -> None:
-    assert _core.gemm_backend(8) == "small"
-    assert _core.gemm_backend(80) == "small"
-    # the packed kernel for float64 on one thread; scipy-openblas32 is a dependency: an installed
-    # deeplinear always has its BLAS
-    assert _core.gemm_backend(81) == "packed"
-    assert _core.gemm_backend(192) == "packed"
-    assert _core.gemm_backend(193) == "blas"
-    assert _core.gemm_backend(100, dtype="float32") == "packed"
+def test_back_ends_follow_the_size() -> None:
+    # small, then (float64) packed, then the BLAS as n grows, never back (the switch sizes are in
+    # cpp/kernels/tuning.hpp); scipy-openblas32 is a dependency: an installed deeplinear has a BLAS
+    order = ["small", "packed", "blas"]
+    for dtype in ("float64", "float32"):
+        backends = [_core.gemm_backend(n, dtype=dtype) for n in range(1, 1200)]
+        assert backends[0] == "small" and backends[-1] == "blas"
+        assert [order.index(b) for b in backends] == sorted(order.index(b) for b in backends)
+    assert "packed" in {_core.gemm_backend(n) for n in range(1, 1200)}
 
 
-@pytest.mark.parametrize("dim", [13, 17, 33, 80, 81, 130, 193])
+@pytest.mark.parametrize("dim", [13, 17, 33, 80, 81, 130, 193, 400])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_gd_steps_match_a_numpy_loop_on_both_sides_of_the_switch(dim: int, threads: int) -> None:
     rng = np.random.default_rng(dim)

@@ -64,7 +64,7 @@ template <class T>
 FactorStatus BalancedFactorizer<T>::rotation_roots(const ColMatrix<T>& u, const ColMatrix<T>& v) {
     orthogonal_.noalias() = u * v.transpose();
     const ColMatrix<T>* schur_t = nullptr;
-    if (lapack_schur_.compute(orthogonal_)) {
+    if (lapack_schur_.compute(orthogonal_, products_.threads())) {
         schur_t = &lapack_schur_.t();
         basis_ = &lapack_schur_.q();
     } else {
@@ -78,7 +78,7 @@ FactorStatus BalancedFactorizer<T>::rotation_roots(const ColMatrix<T>& u, const 
 
 template <class T>
 void BalancedFactorizer<T>::svd_of_layer() {
-    if (lapack_svd_.compute(layer_)) {
+    if (lapack_svd_.compute(layer_, products_.threads())) {
         u_ = lapack_svd_.u();
         v_ = lapack_svd_.vt().transpose();
         sigma_ = lapack_svd_.sigma();

@@ -1,7 +1,8 @@
 // The BLAS shim (see blas.hpp).
 #include "blas.hpp"
 
-#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
 
 #ifdef DEEPLINEAR_BLAS
@@ -29,26 +30,42 @@ namespace {
 
 constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
 
-// The count last given to the BLAS (0: its own default still): set again only when a call needs
-// another one.
-std::atomic<int> blas_threads{0};
-
-void use_threads(int threads) {
-    if (blas_threads.exchange(threads, std::memory_order_relaxed) != threads) scipy_openblas_set_num_threads(threads);
-}
+// The calls in flight and the thread count they run with (0: the BLAS's own default still).
+std::mutex gate_mutex;
+std::condition_variable gate_open;
+int current_threads = 0;
+int calls_in_flight = 0;
 
 }  // namespace
 
+ThreadGate::ThreadGate(int threads) {
+    std::unique_lock<std::mutex> lock(gate_mutex);
+    gate_open.wait(lock, [&] { return calls_in_flight == 0 || current_threads == threads; });
+    if (current_threads != threads) {
+        scipy_openblas_set_num_threads(threads);
+        current_threads = threads;
+    }
+    ++calls_in_flight;
+}
+
+ThreadGate::~ThreadGate() {
+    {
+        std::lock_guard<std::mutex> lock(gate_mutex);
+        --calls_in_flight;
+    }
+    gate_open.notify_all();
+}
+
 void gemm(const double* a, bool trans_a, const double* b, bool trans_b, double* c, int n, double alpha, double beta,
           int threads) {
-    use_threads(threads);
+    const ThreadGate gate(threads);
     scipy_cblas_dgemm(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, n, n, n, alpha, a, n, b, n,
                       beta, c, n);
 }
 
 void gemm(const float* a, bool trans_a, const float* b, bool trans_b, float* c, int n, float alpha, float beta,
           int threads) {
-    use_threads(threads);
+    const ThreadGate gate(threads);
     scipy_cblas_sgemm(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, n, n, n, alpha, a, n, b, n,
                       beta, c, n);
 }

@@ -126,9 +126,11 @@ Backend choose_backend(const ExecutionContext& context, Index n, Dtype dtype, bo
         return context.backend;
     }
     if (whole_steps && n <= kFixedMax) return Backend::fixed;
-    if (n <= kSmallMax) return Backend::small;
-    if (n <= kPackedMax) return Backend::packed;
-    (void)dtype;
+    const Switches& switches = context.isa == Isa::avx512 ? kAvx512Switches
+                               : context.isa == Isa::avx2 ? kAvx2Switches
+                                                          : kGenericSwitches;
+    if (n <= (dtype == Dtype::float64 ? switches.small_max : switches.small_max_float32)) return Backend::small;
+    if (dtype == Dtype::float64 && n <= switches.packed_max) return Backend::packed;
     return blas::available() ? Backend::blas : Backend::packed;
 }
 

@@ -43,10 +43,27 @@ Products<T>::Products(const ExecutionContext& context, Index n)
       split_rows_(splits_rows(context, n, backend_)),
       split_policy_(context.split),
       table_(&kernels::table<T>(context.isa)) {
-    if (backend_ == Backend::packed) {
+    if (backend_ == Backend::packed) {  // the panels of op(b), then each thread's rows of op(a)
         const Index cols = table_->packed_cols, panels = (n + cols - 1) / cols;
-        panels_.resize(static_cast<std::size_t>(panels * cols * n) + 64 / sizeof(T));  // + the alignment
+        const Index depth = std::min<Index>(n, tuning::kPackedDepth);
+        panels_.resize(static_cast<std::size_t>((panels * cols + threads_ * table_->packed_rows) * depth) +
+                       64 / sizeof(T));  // + the alignment
+        if (depth < n) partials_.resize(static_cast<std::size_t>(n * n));
     }
+}
+
+template <class T>
+template <class Run>
+void Products<T>::split_or_not(Run&& run) {
+    if (!split_rows_) {
+        run(false);
+        return;
+    }
+    const bool timed = split_policy_ == SplitPolicy::timed;
+    const bool split = timed ? split_choice_.next(n_) : split_policy_ == SplitPolicy::always;
+    const auto start = std::chrono::steady_clock::now();
+    run(split);
+    if (timed) split_choice_.done(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 template <class T>
@@ -54,18 +71,14 @@ template <class Run>
 void Products<T>::share_rows(Run&& run) {
 #ifdef DEEPLINEAR_OPENMP
     if (split_rows_ && !omp_in_parallel()) {
-        const bool timed = split_policy_ == SplitPolicy::timed;
-        const bool split = timed ? split_choice_.next(n_) : split_policy_ == SplitPolicy::always;
-        const auto start = std::chrono::steady_clock::now();
-        if (split) {
+        split_or_not([&](bool split) {
+            if (split) {
 #pragma omp parallel num_threads(threads_)
-            run(omp_get_thread_num(), omp_get_num_threads());
-        } else {
-            run(0, 1);
-        }
-        if (timed) {
-            split_choice_.done(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        }
+                run(omp_get_thread_num(), omp_get_num_threads());
+            } else {
+                run(0, 1);
+            }
+        });
         return;
     }
 #endif
@@ -73,14 +86,17 @@ void Products<T>::share_rows(Run&& run) {
 }
 
 template <class T>
-void Products<T>::small(int mode, const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale) {
+void Products<T>::small(int mode, const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale,
+                        const Upcoming& upcoming) {
     const Index n = n_, ar = trans_a ? 1 : n, ak = trans_a ? n : 1, rows = table_->small_rows;
     share_rows([&](int id, int count) {
         // Whole blocks of rows per thread: every row is computed alike whichever thread takes it.
         const Index blocks = n / rows;
         const Index first = rows * (blocks * id / count),
                     last = id + 1 == count ? n : rows * (blocks * (id + 1) / count);
-        if (last > first) table_->small(mode, a, ar, ak, b, c, aux, scale, first, last, n);
+        const kernels::PrefetchShare share = prefetch_share(upcoming, n * n * static_cast<Index>(sizeof(T)), id, count);
+        const kernels::PrefetchShare* prefetch = n >= tuning::kPrefetchMin ? &share : nullptr;
+        if (last > first) table_->small(mode, a, ar, ak, b, c, aux, scale, first, last, n, prefetch);
     });
 }
 
@@ -89,18 +105,36 @@ void Products<T>::packed(int mode, const T* a, bool trans_a, const T* b, bool tr
                          const T* scale, const Upcoming& upcoming) {
     const Index n = n_, rows = table_->packed_rows, cols = table_->packed_cols;
     const Index panels = (n + cols - 1) / cols, blocks = (n + rows - 1) / rows;
-    // The panels at a cache-line boundary (a misaligned panel splits every other load).
+    const Index depth = std::min<Index>(n, tuning::kPackedDepth), steps = (n + depth - 1) / depth;
+    // The panels at a cache-line boundary (a misaligned panel splits every other load), then each
+    // thread's rows of op(a).
     T* bp = panels_.data() + (-reinterpret_cast<std::uintptr_t>(panels_.data()) / sizeof(T)) % (64 / sizeof(T));
+    // The sums between blocks of k: in c, unless c is (or may be) c_in.
+    T* partial = mode == kernels::kSubtract && steps > 1 ? partials_.data() : c;
     share_rows([&](int id, int count) {
-        table_->pack_b(b, trans_b, n, bp, panels * id / count, panels * (id + 1) / count);
-#ifdef DEEPLINEAR_OPENMP
-        if (count > 1) {
-#pragma omp barrier
-        }
-#endif
         const Index first = rows * (blocks * id / count), last = std::min(n, rows * (blocks * (id + 1) / count));
         const kernels::PrefetchShare share = prefetch_share(upcoming, n * n * static_cast<Index>(sizeof(T)), id, count);
-        if (last > first) table_->packed(mode, a, trans_a, bp, c_in, c, scale, n, first, last, &share);
+        T* ap = bp + panels * cols * depth + id * rows * depth;
+        for (Index step = 0; step < steps; ++step) {
+            const Index k0 = step * depth, here = std::min(depth, n - k0);
+            table_->pack_b(b, trans_b, n, bp, panels * id / count, panels * (id + 1) / count, k0, here);
+#ifdef DEEPLINEAR_OPENMP
+            if (count > 1) {
+#pragma omp barrier
+            }
+#endif
+            kernels::PrefetchShare part = share;  // this block's part of the lines
+            part.first = share.first + (share.last - share.first) * step / steps;
+            part.last = share.first + (share.last - share.first) * (step + 1) / steps;
+            if (last > first) {
+                table_->packed(mode, a, trans_a, bp, c_in, c, scale, n, first, last, k0, here, partial, ap, &part);
+            }
+#ifdef DEEPLINEAR_OPENMP
+            if (count > 1 && step + 1 < steps) {  // the panels are packed again
+#pragma omp barrier
+            }
+#endif
+        }
     });
 }
 
@@ -119,7 +153,7 @@ void Products<T>::multiply(const T* a, bool trans_a, const T* b, bool trans_b, T
                 transpose_into(b, scratch);
                 b = scratch;
             }
-            small(kernels::kStore, a, trans_a, b, c, nullptr, nullptr);
+            small(kernels::kStore, a, trans_a, b, c, nullptr, nullptr, upcoming);
             return;
         case Backend::packed:
             packed(kernels::kStore, a, trans_a, b, trans_b, nullptr, c, nullptr, upcoming);
@@ -146,7 +180,7 @@ void Products<T>::subtract(const T* a, bool trans_a, const T* b, bool trans_b, T
                 b = scratch;
             }
             // (the kernel only reads through aux in subtract mode)
-            small(kernels::kSubtract, a, trans_a, b, c, const_cast<T*>(c_in), &scale);
+            small(kernels::kSubtract, a, trans_a, b, c, const_cast<T*>(c_in), &scale, upcoming);
             return;
         case Backend::packed:
             packed(kernels::kSubtract, a, trans_a, b, trans_b, c_in, c, &scale, upcoming);
@@ -160,12 +194,12 @@ void Products<T>::subtract(const T* a, bool trans_a, const T* b, bool trans_b, T
 }
 
 template <class T>
-void Products<T>::multiply_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t) {
+void Products<T>::multiply_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t, const Upcoming& upcoming) {
     if (backend_ == Backend::small || backend_ == Backend::fixed) {
-        small(kernels::kStoreTransposed, a, trans_a, b, c, c_t, nullptr);
+        small(kernels::kStoreTransposed, a, trans_a, b, c, c_t, nullptr, upcoming);
         return;
     }
-    multiply(a, trans_a, b, false, c, nullptr);
+    multiply(a, trans_a, b, false, c, nullptr, upcoming);
     transpose_into(c, c_t);
 }
 

@@ -69,20 +69,24 @@ struct Table {
     Size small_rows;
     // Rows [first, last) of P = op(a)·b, a(r, k) = a[r·ar + k·ak], b row-major and not
     // transposed. kStore: c = P; kStoreTransposed: also aux = Pᵀ; kSubtract: c = aux − (*scale)·P,
-    // aux being c itself or apart from it. Pointers are to the matrices' first elements.
+    // aux being c itself or apart from it. Pointers are to the matrices' first elements;
+    // prefetch may be null.
     void (*small)(int mode, const T* a, Size ar, Size ak, const T* b, T* c, T* aux, const T* scale, Size first,
-                  Size last, Size n);
+                  Size last, Size n, const PrefetchShare* prefetch);
 
     // Packed kernel. Its tiles: packed_rows rows of op(a) by packed_cols columns of op(b).
     Size packed_rows;
     Size packed_cols;
-    // Panels [first, last) of op(b) into bp: panel p (columns [p·cols, p·cols + cols)) at
-    // bp + p·cols·n, k-major, zero past column n.
-    void (*pack_b)(const T* b, bool trans_b, Size n, T* bp, Size first, Size last);
-    // Rows [first, last) (first a multiple of packed_rows) of P = op(a)·op(b) from the packed bp,
-    // as `mode` says (kStore or kSubtract, c_in as aux above); prefetch may be null.
+    // Panels [first, last) of rows [k0, k0 + depth) of op(b) into bp: panel p (columns
+    // [p·cols, p·cols + cols)) at bp + p·cols·depth, k-major, zero past column n.
+    void (*pack_b)(const T* b, bool trans_b, Size n, T* bp, Size first, Size last, Size k0, Size depth);
+    // Rows [first, last) (first a multiple of packed_rows) of P = op(a)·op(b) over the block of k
+    // [k0, k0 + depth), from the panels of that block in bp. The chains start where k0 = 0 and
+    // otherwise continue from the sums in `partial` (n×n, may be c in kStore mode); they go back
+    // there unless k0 + depth = n, where c is written as `mode` says (kStore, or kSubtract with
+    // c_in as aux above). ap: packed_rows·depth values of work; prefetch may be null.
     void (*packed)(int mode, const T* a, bool trans_a, const T* bp, const T* c_in, T* c, const T* scale, Size n,
-                   Size first, Size last, const PrefetchShare* prefetch);
+                   Size first, Size last, Size k0, Size depth, T* partial, T* ap, const PrefetchShare* prefetch);
 
     // c[i] = fma(−scale, x[i], c_in[i]) for i < count (c_in may be c).
     void (*subtract_scaled)(const T* x, const T* scale, const T* c_in, T* c, Size count);

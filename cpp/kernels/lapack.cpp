@@ -4,6 +4,8 @@
 #include <deeplinear/lapack.hpp>
 #include <limits>
 
+#include "blas.hpp"
+
 #ifdef DEEPLINEAR_BLAS
 extern "C" {
 // Fortran interfaces with the wheel's "scipy_" prefix; the trailing size_t arguments are the
@@ -52,7 +54,9 @@ int queried(T size) {
     return static_cast<int>(std::max<T>(size, T(1)));
 }
 
+#ifdef DEEPLINEAR_BLAS
 bool fits_int(Index dim) { return dim > 0 && dim <= 46340; }  // n² must fit LAPACK's int
+#endif
 
 }  // namespace
 
@@ -83,16 +87,18 @@ LapackSvd<T>::LapackSvd(Index dim)
 }
 
 template <class T>
-bool LapackSvd<T>::compute(const ColMatrix<T>& a) {
+bool LapackSvd<T>::compute(const ColMatrix<T>& a, int threads) {
 #ifdef DEEPLINEAR_BLAS
     if (work_.empty() || !a.allFinite()) return false;  // (LAPACK may not terminate on NaN)
     work_matrix_ = a;
     int info = 0;
+    const blas::ThreadGate gate(threads);
     gesdd(static_cast<int>(dim_), work_matrix_.data(), sigma_.data(), u_.data(), vt_.data(), work_.data(),
           static_cast<int>(work_.size()), iwork_.data(), &info);
     return info == 0;
 #else
     (void)a;
+    (void)threads;
     return false;
 #endif
 }
@@ -110,16 +116,18 @@ LapackSchur<T>::LapackSchur(Index dim)
 }
 
 template <class T>
-bool LapackSchur<T>::compute(const ColMatrix<T>& a) {
+bool LapackSchur<T>::compute(const ColMatrix<T>& a, int threads) {
 #ifdef DEEPLINEAR_BLAS
     if (work_.empty() || !a.allFinite()) return false;
     t_ = a;
     int info = 0;
+    const blas::ThreadGate gate(threads);
     gees(static_cast<int>(dim_), t_.data(), real_.data(), imag_.data(), q_.data(), work_.data(),
          static_cast<int>(work_.size()), bwork_.data(), &info);
     return info == 0;
 #else
     (void)a;
+    (void)threads;
     return false;
 #endif
 }

@@ -13,17 +13,36 @@ namespace deeplinear::tuning {
 
 // Whole fixed-size steps (gd and penalty) up to this d: one kernel call per sweep instead of one
 // per product. Above it the small kernel's per-product call is a small part of a product.
+// (All 12 sizes are compiled; the table of fixed steps in kernel_abi.hpp has this length + 1.)
 constexpr std::int64_t kFixedMax = 12;
 
-// Up to this n the small kernel runs (its operands stay in L1/L2 without packing); above it the
-// packed kernel or the BLAS. Measured with AVX2 tiles (benchmarks/compare.py, whole GD steps).
-constexpr std::int64_t kSmallMax = 80;
+// Up to small_max the small kernel runs (no packing; from kPrefetchMin it prefetches the next
+// products' operands), up to packed_max (float64) the packed kernel, above it the BLAS (where the
+// build has none, the packed kernel). Per instruction set, from whole GD steps on this project's
+// machine (Xeon, AVX-512, 2 FMA units; benchmarks/cpp/gd_steps, alternating runs, steps/s):
+//   AVX-512, float64: small against packed 900 vs 823 at d = 96, L = 16; 176 vs 157 at 128, 32;
+//     401 vs 385 at 160, 8; 300 vs 280 at 176, 8; 263 vs 259 at 184, 8; 224 vs 232 at 192, 8.
+//     packed (blocks of kPackedDepth) against the BLAS (OpenBLAS 0.3.31, SkylakeX kernel): 104 vs
+//     90 at 256, 8; 75 vs 61 at 384, 4; 30.7 vs 28.8 at 512, 4; 13.7 vs 13.4 at 768, 3; 10.8 vs
+//     11.2 at 1024, 2.
+//   AVX-512, float32 (Python, _core.run per back end): small ≈ BLAS at 128–256 (339 vs 278 at
+//     128, 32; 185 vs 182 at 256, 8), BLAS ahead at 384 (96 vs 122); the packed kernel is slower.
+//   AVX2 (forced on the same machine; the BLAS pinned to its Haswell kernel): small 2,028 vs packed
+//     1,843 vs BLAS 1,606 at 64, 16; 566 / 558 / 520 at 96, 16; 109 / 112 / 106 at 128, 32;
+//     packed 174 vs BLAS 177 at 192, 8 (even); 69 vs 75 at 256, 8.
+//   Generic (scalar fma): only for CPUs without AVX2 and FMA; the BLAS from small sizes on.
+struct Switches {
+    std::int64_t small_max, packed_max, small_max_float32;
+};
+constexpr Switches kAvx512Switches{176, 768, 256};
+constexpr Switches kAvx2Switches{128, 192, 128};
+constexpr Switches kGenericSwitches{32, 32, 32};
 
-// Up to this n (float64) the packed kernel runs; above it the BLAS. Whole GD steps against the
-// BLAS (C++ harness, alternating runs, medians), AVX2 tiles: d = 96, L = 16 1.14×; d = 128,
-// L = 32 1.20×; d = 160 1.14×; d = 192 1.13×; d = 224 0.99×, 256 1.00×, 512 0.88× (its packed
-// op(b), n² values with no blocking of the inner dimension, crowds the L2 above 192).
-constexpr std::int64_t kPackedMax = 192;
+// The packed kernel takes op(b) in blocks of this many rows (the inner dimension k), so that the
+// panels of a block stay in L2 (2 MB here); the sums so far are stored and reloaded between blocks.
+// AVX-512, steps/s at (256, 8), (384, 4), (512, 4): no blocks 89.6, 54–67, 16; 384: 103.7, 72.0,
+// 25.6; 256: 103.1, 74.1, 25.8; 192: 104.2, 75.1, 29.7; 128: 103.8, 73.0, 28.1.
+constexpr std::int64_t kPackedDepth = 192;
 
 // -- tile shapes of the kernels (rows × vectors of the instruction set's width) ----------------
 
@@ -59,10 +78,10 @@ constexpr std::int64_t kSplitSettle = 4;
 constexpr std::int64_t kSplitShortest = 1024;
 constexpr std::int64_t kSplitLongest = std::int64_t{1} << 16;
 
-// -- the packed kernel's prefetch of the next products' operands ---------------------------
+// -- prefetching the next products' operands (Upcoming) --------------------------------------
 
-// One cache line of the Upcoming matrices is prefetched every this many steps of a tile's inner
-// loop (paced so that the last line is requested with the product's last tiles).
-constexpr std::int64_t kPrefetchEvery = 8;
+// From this n the small kernel prefetches too (the packed kernel always does): below it a step's
+// matrices stay in L2 and the prefetches only cost instructions.
+constexpr std::int64_t kPrefetchMin = 81;
 
 }  // namespace deeplinear::tuning

@@ -45,7 +45,7 @@ struct LayerStack {
 // Storage for a layer stack owned by the core (work buffers allocated once per call).
 template <class T>
 struct OwnedStack {
-    std::vector<T> storage;
+    std::vector<T, Eigen::aligned_allocator<T>> storage;  // cache-line aligned (EIGEN_MAX_ALIGN_BYTES)
     Index depth = 0;
     Index dim = 0;
 

@@ -24,9 +24,9 @@ enum class Isa { generic, avx2, avx512 };
 // their results are equal bit for bit; the BLAS rounds differently.
 enum class Backend { fixed, small, packed, blas };
 
-// With threads > 1, whether a product's rows are shared among the threads: timed (both ways
-// are timed as the run goes and the faster kept; see thread_split.hpp), always or never.
-// Never changes a result.
+// With threads > 1, whether the small or packed kernel shares a product's rows among them:
+// timed (both ways are timed as the run goes and the faster kept; see thread_split.hpp), always
+// or never. Never changes a result.
 enum class SplitPolicy { timed, always, never };
 
 enum class Dtype { float32, float64 };
@@ -60,7 +60,8 @@ bool isa_available(Isa isa);
 // whole_steps: the caller can run whole fixed-size steps (gd and penalty) rather than products.
 Backend choose_backend(const ExecutionContext& context, Index n, Dtype dtype, bool whole_steps = false);
 // Whether the small or packed kernel shares the rows of a product among the context's threads
-// for this n (the timed policy may still keep a product on one thread).
+// for this n (the split policy decides product by product). The BLAS always gets all of them:
+// its results depend on its thread count.
 bool splits_rows(const ExecutionContext& context, Index n, Backend backend);
 
 const char* name(Isa isa);

@@ -50,7 +50,7 @@ private:
     bool penalty_;
     T kappa_;
     T params_[3];  // lr, decay = 1 − lr·κ, pull = lr·κ
-    std::vector<T> prefix_t_, residual_, work_;
+    std::vector<T, Eigen::aligned_allocator<T>> prefix_t_, residual_, work_;
     std::optional<Diagnostics<T>> diagnostics_;
 };
 

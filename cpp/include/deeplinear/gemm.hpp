@@ -19,7 +19,7 @@ struct Table;
 
 // Up to three n×n matrices that the products after this one will read or write. A kernel may
 // stream them into the cache while it computes, so that the next product does not wait for
-// them; only a hint (no result depends on it), ignored by the BLAS and the small kernel.
+// them; only a hint (no result depends on it), ignored by the BLAS.
 struct Upcoming {
     const void* matrices[3] = {nullptr, nullptr, nullptr};
 };
@@ -32,6 +32,7 @@ public:
     Index size() const { return n_; }
     Backend backend() const { return backend_; }
     Isa isa() const { return isa_; }
+    int threads() const { return threads_; }
 
     // c = op(a)·op(b), with op(x) = xᵀ where trans_x. `scratch` holds n·n elements when trans_b
     // (the small kernel transposes b into it) and may be null otherwise; c must not alias a, b or
@@ -47,7 +48,7 @@ public:
                   const Upcoming& upcoming = {});
 
     // c = op(a)·b and c_t = cᵀ (c, c_t distinct from each other and from a, b).
-    void multiply_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t);
+    void multiply_and_transpose(const T* a, bool trans_a, const T* b, T* c, T* c_t, const Upcoming& upcoming = {});
 
     // c = c_in − scale·x elementwise (n×n), one rounding per element (fma): the update of a layer
     // whose gradient needs no product (the first layer's, Θ_{1:0} = I).
@@ -63,10 +64,14 @@ public:
     bool prefers_transposed() const { return backend_ == Backend::small; }
 
 private:
-    // Runs run(id, count) on each of `count` threads (the rows shared, see SplitChoice) or on one.
+    // run(split): whether this product runs on the call's threads (where split_rows_, as the
+    // policy says; the timed policy times it) or on one.
+    template <class Run>
+    void split_or_not(Run&& run);
+    // Runs run(id, count) on each of `count` threads (the rows shared, see split_or_not) or on one.
     template <class Run>
     void share_rows(Run&& run);
-    void small(int mode, const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale);
+    void small(int mode, const T* a, bool trans_a, const T* b, T* c, T* aux, const T* scale, const Upcoming& upcoming);
     void packed(int mode, const T* a, bool trans_a, const T* b, bool trans_b, const T* c_in, T* c, const T* scale,
                 const Upcoming& upcoming);
     void transpose_into(const T* b, T* out) const;
@@ -79,7 +84,8 @@ private:
     SplitPolicy split_policy_;
     SplitChoice split_choice_;
     const kernels::Table<T>* table_;
-    std::vector<T> panels_;  // the packed kernel's panels of op(b)
+    std::vector<T> panels_;                                 // the packed kernel's panels of op(b) and rows of op(a)
+    std::vector<T, Eigen::aligned_allocator<T>> partials_;  // its sums between blocks of k (subtract mode)
 };
 
 extern template class Products<double>;

@@ -34,15 +34,22 @@ public:
             // Kept transposed for the gradients' products (see prefers_transposed); the
             // untransposed prefix for the next product lives in layer 0, then in rolling_ and
             // back_next_ by turns (both free until backward()).
-            const Index dim = layers.dim;
+            const Index dim = layers.dim, size = dim * dim;
             prefix_[0] = layers.layer(0).transpose();
             const T* current = layers.data;
             for (Index i = 1; i + 1 < depth; ++i) {
                 T* next = (i % 2 == 1 ? rolling_ : back_next_).data();
-                products_.multiply_and_transpose(layers.data + i * dim * dim, false, current, next, prefix_[i].data());
+                Upcoming upcoming;  // the next product's factor and transposed result
+                upcoming.matrices[0] = layers.data + (i + 1) * size;
+                upcoming.matrices[1] = i + 2 < depth ? prefix_[i + 1].data() : residual_.data();
+                products_.multiply_and_transpose(layers.data + i * size, false, current, next, prefix_[i].data(),
+                                                 upcoming);
                 current = next;
             }
-            products_.multiply(layers.data + (depth - 1) * dim * dim, false, current, false, residual_.data(), nullptr);
+            Upcoming upcoming;
+            if (output) upcoming.matrices[0] = output + (depth - 1) * size;
+            products_.multiply(layers.data + (depth - 1) * size, false, current, false, residual_.data(), nullptr,
+                               upcoming);
             residual_ -= phi;
         } else {
             // Each product names the next one's factor and result for the cache; the last names

@@ -1,8 +1,9 @@
-// LAPACK decompositions from the OpenBLAS that gemm.cpp uses (DEEPLINEAR_BLAS): the SVD (gesdd)
+// LAPACK decompositions from the OpenBLAS of the BLAS shim (DEEPLINEAR_BLAS): the SVD (gesdd)
 // and the real Schur form (gees) of the balanced factorization, blocked and several times
-// faster than Eigen's at d ≥ 64. Defined in cpp/src/lapack.cpp; workspaces are sized once, so a
-// training loop allocates nothing per step. compute() returns false when the build has no
-// LAPACK (lapack_available()) or LAPACK reports failure; callers then use Eigen.
+// faster than Eigen's at d ≥ 64. Defined in cpp/kernels/lapack.cpp; workspaces are sized once, so a
+// training loop allocates nothing per step. compute() runs on `threads` BLAS threads (the count
+// of the call: LAPACK's results depend on it, see cpp/kernels/blas.hpp) and returns false when
+// the build has no LAPACK (lapack_available()) or LAPACK reports failure; callers then use Eigen.
 #pragma once
 
 #include "common.hpp"
@@ -18,7 +19,7 @@ template <class T>
 class LapackSvd {
 public:
     explicit LapackSvd(Index dim);
-    bool compute(const ColMatrix<T>& a);
+    bool compute(const ColMatrix<T>& a, int threads);
     const ColMatrix<T>& u() const { return u_; }
     const ColVector<T>& sigma() const { return sigma_; }
     const ColMatrix<T>& vt() const { return vt_; }
@@ -36,7 +37,7 @@ template <class T>
 class LapackSchur {
 public:
     explicit LapackSchur(Index dim);
-    bool compute(const ColMatrix<T>& a);
+    bool compute(const ColMatrix<T>& a, int threads);
     const ColMatrix<T>& t() const { return t_; }
     const ColMatrix<T>& q() const { return q_; }
 
