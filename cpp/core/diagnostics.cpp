@@ -8,12 +8,7 @@ namespace deeplinear {
 
 template <class T>
 Diagnostics<T>::Diagnostics(Index depth, Index dim, const ExecutionContext& context)
-    : sweep_(depth, dim, context),
-      projector_(dim),
-      svd_(dim),
-      work_(dim, dim),
-      gram_(dim, dim),
-      product_(dim, dim),
+    : sweep_(depth, dim, context), projector_(dim), svd_(dim), work_(dim, dim), gram_(dim, dim), product_(dim, dim),
       gradient_(dim, dim) {}
 
 template <class T>

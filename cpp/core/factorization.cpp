@@ -7,17 +7,8 @@ namespace deeplinear {
 
 template <class T>
 BalancedFactorizer<T>::BalancedFactorizer(Index dim, const ExecutionContext& context)
-    : products_(context, dim),
-      lapack_svd_(dim),
-      lapack_schur_(dim),
-      orthogonal_(dim, dim),
-      root_(dim, dim),
-      inner_(dim, dim),
-      layer_(dim, dim),
-      scratch_(dim, dim),
-      u_(dim, dim),
-      v_(dim, dim),
-      sigma_(dim) {
+    : products_(context, dim), lapack_svd_(dim), lapack_schur_(dim), orthogonal_(dim, dim), root_(dim, dim),
+      inner_(dim, dim), layer_(dim, dim), scratch_(dim, dim), u_(dim, dim), v_(dim, dim), sigma_(dim) {
     angles_.reserve(static_cast<std::size_t>(dim / 2));
 }
 

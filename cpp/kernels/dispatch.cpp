@@ -24,8 +24,7 @@ namespace {
 // The instruction sets this build compiled kernels for.
 bool compiled(Isa isa) {
     switch (isa) {
-        case Isa::generic:
-            return true;
+        case Isa::generic: return true;
         case Isa::avx2:
 #ifdef DEEPLINEAR_KERNELS_AVX2
             return true;
@@ -46,10 +45,8 @@ bool compiled(Isa isa) {
 bool cpu_supports(Isa isa) {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
     switch (isa) {
-        case Isa::generic:
-            return true;
-        case Isa::avx2:
-            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        case Isa::generic: return true;
+        case Isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
         case Isa::avx512:
             return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
@@ -145,15 +142,12 @@ template <>
 const Table<double>& table<double>(Isa isa) {
     switch (isa) {
 #ifdef DEEPLINEAR_KERNELS_AVX512
-        case Isa::avx512:
-            return kAvx512Double;
+        case Isa::avx512: return kAvx512Double;
 #endif
 #ifdef DEEPLINEAR_KERNELS_AVX2
-        case Isa::avx2:
-            return kAvx2Double;
+        case Isa::avx2: return kAvx2Double;
 #endif
-        default:
-            return kGenericDouble;
+        default: return kGenericDouble;
     }
 }
 
@@ -161,15 +155,12 @@ template <>
 const Table<float>& table<float>(Isa isa) {
     switch (isa) {
 #ifdef DEEPLINEAR_KERNELS_AVX512
-        case Isa::avx512:
-            return kAvx512Float;
+        case Isa::avx512: return kAvx512Float;
 #endif
 #ifdef DEEPLINEAR_KERNELS_AVX2
-        case Isa::avx2:
-            return kAvx2Float;
+        case Isa::avx2: return kAvx2Float;
 #endif
-        default:
-            return kGenericFloat;
+        default: return kGenericFloat;
     }
 }
 
@@ -177,38 +168,28 @@ const Table<float>& table<float>(Isa isa) {
 
 const char* name(Isa isa) {
     switch (isa) {
-        case Isa::generic:
-            return "generic";
-        case Isa::avx2:
-            return "avx2";
-        case Isa::avx512:
-            return "avx512";
+        case Isa::generic: return "generic";
+        case Isa::avx2: return "avx2";
+        case Isa::avx512: return "avx512";
     }
     return "unknown";
 }
 
 const char* name(Backend backend) {
     switch (backend) {
-        case Backend::fixed:
-            return "fixed";
-        case Backend::small:
-            return "small";
-        case Backend::packed:
-            return "packed";
-        case Backend::blas:
-            return "blas";
+        case Backend::fixed: return "fixed";
+        case Backend::small: return "small";
+        case Backend::packed: return "packed";
+        case Backend::blas: return "blas";
     }
     return "unknown";
 }
 
 const char* name(SplitPolicy policy) {
     switch (policy) {
-        case SplitPolicy::timed:
-            return "timed";
-        case SplitPolicy::always:
-            return "always";
-        case SplitPolicy::never:
-            return "never";
+        case SplitPolicy::timed: return "timed";
+        case SplitPolicy::always: return "always";
+        case SplitPolicy::never: return "never";
     }
     return "unknown";
 }

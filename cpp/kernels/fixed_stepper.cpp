@@ -13,14 +13,8 @@ namespace deeplinear {
 template <class T>
 FixedStepper<T>::FixedStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params,
                               const ExecutionContext& context)
-    : result_(layers),
-      spare_(layers.depth, layers.dim),
-      current_(layers),
-      next_(spare_.view()),
-      phi_(phi),
-      context_(context),
-      penalty_(params.method == Method::penalty),
-      kappa_(params.kappa),
+    : result_(layers), spare_(layers.depth, layers.dim), current_(layers), next_(spare_.view()), phi_(phi),
+      context_(context), penalty_(params.method == Method::penalty), kappa_(params.kappa),
       params_{params.lr, T(1) - params.lr * params.kappa, params.lr * params.kappa} {
     const Index dim = layers.dim;
     if ((params.method != Method::gd && params.method != Method::penalty) || dim < 1 || dim > tuning::kFixedMax) {

@@ -36,12 +36,8 @@ kernels::PrefetchShare prefetch_share(const Upcoming& upcoming, Index bytes_each
 
 template <class T>
 Products<T>::Products(const ExecutionContext& context, Index n)
-    : n_(n),
-      backend_(choose_backend(context, n, dtype_of<T>)),
-      isa_(context.isa),
-      threads_(context.threads),
-      split_rows_(splits_rows(context, n, backend_)),
-      split_policy_(context.split),
+    : n_(n), backend_(choose_backend(context, n, dtype_of<T>)), isa_(context.isa), threads_(context.threads),
+      split_rows_(splits_rows(context, n, backend_)), split_policy_(context.split),
       table_(&kernels::table<T>(context.isa)) {
     if (backend_ == Backend::packed) {  // the panels of op(b), then each thread's rows of op(a)
         const Index cols = table_->packed_cols, panels = (n + cols - 1) / cols;
@@ -155,12 +151,8 @@ void Products<T>::multiply(const T* a, bool trans_a, const T* b, bool trans_b, T
             }
             small(kernels::kStore, a, trans_a, b, c, nullptr, nullptr, upcoming);
             return;
-        case Backend::packed:
-            packed(kernels::kStore, a, trans_a, b, trans_b, nullptr, c, nullptr, upcoming);
-            return;
-        case Backend::blas:
-            blas::gemm(a, trans_a, b, trans_b, c, static_cast<int>(n_), T(1), T(0), threads_);
-            return;
+        case Backend::packed: packed(kernels::kStore, a, trans_a, b, trans_b, nullptr, c, nullptr, upcoming); return;
+        case Backend::blas: blas::gemm(a, trans_a, b, trans_b, c, static_cast<int>(n_), T(1), T(0), threads_); return;
     }
 }
 
@@ -182,9 +174,7 @@ void Products<T>::subtract(const T* a, bool trans_a, const T* b, bool trans_b, T
             // (the kernel only reads through aux in subtract mode)
             small(kernels::kSubtract, a, trans_a, b, c, const_cast<T*>(c_in), &scale, upcoming);
             return;
-        case Backend::packed:
-            packed(kernels::kSubtract, a, trans_a, b, trans_b, c_in, c, &scale, upcoming);
-            return;
+        case Backend::packed: packed(kernels::kSubtract, a, trans_a, b, trans_b, c_in, c, &scale, upcoming); return;
         case Backend::blas:
             if (c_in != c) std::copy(c_in, c_in + n * n, c);  // then in place
             // BLAS kernels scale their accumulated products by alpha, then add

@@ -70,11 +70,7 @@ bool lapack_available() {
 
 template <class T>
 LapackSvd<T>::LapackSvd(Index dim)
-    : dim_(dim),
-      work_matrix_(dim, dim),
-      u_(dim, dim),
-      vt_(dim, dim),
-      sigma_(dim),
+    : dim_(dim), work_matrix_(dim, dim), u_(dim, dim), vt_(dim, dim), sigma_(dim),
       iwork_(static_cast<std::size_t>(8 * dim)) {
 #ifdef DEEPLINEAR_BLAS
     if (!fits_int(dim)) return;

@@ -72,23 +72,27 @@ public:
         const T lr = params_.lr;
         const T decay = T(1) - lr * params_.kappa;
         const T pull = lr * params_.kappa;
-        sweep_.backward(current_.as_const(), [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {
-            auto next = next_.layer(i);
-            auto current = current_.layer(i);
-            // What the gradient is subtracted from: the current layer (read by the product's
-            // kernel as it writes the next one), or its decayed copy.
-            const T* from = current.data();
-            if (params_.method == Method::penalty) {
-                next = decay * current;
-                next.diagonal().array() += pull;
-                from = next.data();
-            }
-            // G_i in full, then scaled: η·(B Pᵀ), never (ηB)Pᵀ. With the same rounding for every
-            // layer, dynamics that are symmetric in exact arithmetic (Lemma 5: equal layers for
-            // symmetric Φ in its eigenbasis) stay exactly symmetric in floating point.
-            sweep_.subtract_gradient(back, prefix, lr, from, next.data());
-            if (params_.method == Method::step_and_project) projector_->project_identity_ball(next, params_.psi, next);
-        }, next_.data);
+        sweep_.backward(
+            current_.as_const(),
+            [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {
+                auto next = next_.layer(i);
+                auto current = current_.layer(i);
+                // What the gradient is subtracted from: the current layer (read by the product's
+                // kernel as it writes the next one), or its decayed copy.
+                const T* from = current.data();
+                if (params_.method == Method::penalty) {
+                    next = decay * current;
+                    next.diagonal().array() += pull;
+                    from = next.data();
+                }
+                // G_i in full, then scaled: η·(B Pᵀ), never (ηB)Pᵀ. With the same rounding for every
+                // layer, dynamics that are symmetric in exact arithmetic (Lemma 5: equal layers for
+                // symmetric Φ in its eigenbasis) stay exactly symmetric in floating point.
+                sweep_.subtract_gradient(back, prefix, lr, from, next.data());
+                if (params_.method == Method::step_and_project)
+                    projector_->project_identity_ball(next, params_.psi, next);
+            },
+            next_.data);
         std::swap(current_, next_);
     }
 
