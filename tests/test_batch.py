@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -226,10 +227,24 @@ def test_bad_batch_arguments_name_the_argument() -> None:
 # -- lane groups: small networks side by side in the SIMD lanes -------------------------------
 
 
-@pytest.mark.parametrize("dim", [1, 2, 3, 4, 5, 8, 12, 13, 16])
+# The largest d of lane groups by default (kLaneDefaultMaxDim in lanes.hpp, from measurements):
+# above it each network's own kernel is as fast; the lane kernels themselves handle d <= 16.
+DEFAULT_LANE_MAX = {np.float64: 6, np.float32: 8}
+
+
+@pytest.fixture(params=["auto", "always"])
+def lanes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Batches built with this lane policy (the public API always builds them with "auto")."""
+    monkeypatch.setattr(
+        dl._core, "batch_session", functools.partial(dl._core.batch_session, lanes=request.param)
+    )
+    return str(request.param)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(("method", "options"), [("gd", {}), ("penalty", {"kappa": 0.2})])
-def test_lane_groups_are_each_network_bit_for_bit(dim, dtype, method, options) -> None:
+def test_lane_groups_are_each_network_bit_for_bit(dim, dtype, method, options, lanes) -> None:
     count = 11  # not a multiple of any lane width: a group with empty lanes
     phis = _phis(count, dim, dtype)
     lr = np.linspace(0.01, 0.06, count)
@@ -237,8 +252,9 @@ def test_lane_groups_are_each_network_bit_for_bit(dim, dtype, method, options) -
     tol = np.zeros(count)
     tol[5] = 1e-3  # converges early
     trainer = dl.BatchTrainer(phis, 3, method, lr=lr, record_every=6, **options)
-    if dtype == np.float64 and dim <= 16 and dl._core.lane_width() > 1:
-        assert trainer._session.uses_lanes
+    if dl._core.lane_width(single=dtype == np.float32) > 1:
+        largest = 16 if lanes == "always" else DEFAULT_LANE_MAX[dtype]
+        assert trainer._session.uses_lanes == (dim <= largest)
     trainer.step(7)
     result = trainer.run(max_steps=40, tol=tol)
     for b in range(count):
@@ -258,6 +274,16 @@ def test_lane_groups_share_threads_without_changing_a_bit() -> None:
     two = dl.train_batch(phis, 6, lr=0.03, max_steps=50, record_every=5, threads=2)
     np.testing.assert_array_equal(one.layers, two.layers)
     np.testing.assert_array_equal(one.losses, two.losses)
+
+
+def test_the_lane_policy_is_checked_and_never_means_never() -> None:
+    phis = _phis(4, 3)
+    layers = np.stack([np.stack([np.eye(3)] * 2)] * 4)
+    zeros = np.zeros(4)
+    args = (layers, phis, "gd", np.full(4, 0.03), zeros, zeros, zeros)
+    assert not dl._core.batch_session(*args, lanes="never").uses_lanes
+    with pytest.raises(ValueError, match="lanes"):
+        dl._core.batch_session(*args, lanes="sometimes")  # type: ignore[arg-type]
 
 
 def _available(isa: str) -> bool:
@@ -287,6 +313,7 @@ def test_lane_groups_of_every_instruction_set_give_the_same_bits(dim: int) -> No
             np.full(count, 0.2),
             record_every=5,
             isa=isa,
+            lanes="always",
         )
         assert session.uses_lanes == (dl._core.lane_width(isa=isa) > 1)
         session.run(np.full(count, steps), np.zeros(count), True)

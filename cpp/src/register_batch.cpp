@@ -43,8 +43,8 @@ class BatchSession {
 public:
     BatchSession(Array<T> layers, Array<T> phis, const std::string& method, const Doubles& lr, const Doubles& gamma,
                  const Doubles& psi, const Doubles& kappa, std::int64_t record_every, const ExecutionContext& context,
-                 bool diagnostics)
-        : layers_(std::move(layers)), phis_(std::move(phis)), batch_(context) {
+                 bool diagnostics, LanePolicy lanes)
+        : layers_(std::move(layers)), phis_(std::move(phis)), batch_(context, lanes) {
         // each network on one thread; the batch shares the networks among the context's threads
         ExecutionContext single = context;
         single.threads = 1;
@@ -243,15 +243,23 @@ void register_for(py::module_& m, const char* suffix) {
         "batch_session",
         [](Array<T> layers, Array<T> phis, const std::string& method, const Doubles& lr, const Doubles& gamma,
            const Doubles& psi, const Doubles& kappa, std::int64_t record_every, int threads, bool diagnostics,
-           const std::string& isa, const std::string& backend, const std::string& split) {
+           const std::string& isa, const std::string& backend, const std::string& split, const std::string& lanes) {
             const auto context = call_context(threads, isa, backend, split);
+            LanePolicy policy = LanePolicy::automatic;
+            if (lanes == "always") {
+                policy = LanePolicy::always;
+            } else if (lanes == "never") {
+                policy = LanePolicy::never;
+            } else if (lanes != "auto") {
+                throw py::value_error("lanes must be 'auto', 'always' or 'never', not '" + lanes + "'");
+            }
             return std::make_unique<S>(std::move(layers), std::move(phis), method, lr, gamma, psi, kappa, record_every,
-                                       context, diagnostics);
+                                       context, diagnostics, policy);
         },
         py::arg("layers").noconvert(), py::arg("phis").noconvert(), py::arg("method"), py::arg("lr"), py::arg("gamma"),
         py::arg("psi"), py::arg("kappa"), py::arg("record_every") = 1, py::arg("threads") = 1,
         py::arg("diagnostics") = false, py::arg("isa") = "auto", py::arg("backend") = "auto",
-        py::arg("split") = "timed",
+        py::arg("split") = "timed", py::arg("lanes") = "auto",
         "B independent training runs on `layers` (B, L, d, d), stepped in place, towards `phis` (B, d, d).");
 }
 

@@ -137,6 +137,7 @@ def batch_session(
     isa: str = "auto",
     backend: str = "auto",
     split: Literal["timed", "always", "never"] = "timed",
+    lanes: Literal["auto", "always", "never"] = "auto",
 ) -> _BatchSession:
     """B independent training runs on `layers` (B, L, d, d), stepped in place, towards `phis`."""
 

@@ -26,8 +26,8 @@ template <class T>
 class BatchTrainer {
 public:
     // The networks are shared among context.threads threads; lane groups use its kernels.
-    explicit BatchTrainer(const ExecutionContext& context)
-        : context_(context), threads_(context.threads < 1 ? 1 : context.threads) {}
+    explicit BatchTrainer(const ExecutionContext& context, LanePolicy lanes = LanePolicy::automatic)
+        : context_(context), threads_(context.threads < 1 ? 1 : context.threads), lanes_(lanes) {}
 
     // Network b: its trainer, its target Φ (d×d, caller-owned) and its method parameters.
     void add(std::unique_ptr<Trainer<T>> network, const T* phi, const MethodParams<T>& params) {
@@ -45,11 +45,15 @@ public:
     // Whether the next run() steps groups of networks in SIMD lanes (lanes.hpp): gd or penalty,
     // small d, no diagnostics, and lane kernels on this machine.
     bool uses_lanes() const {
-        if (networks_.size() < 2 || context_.backend_forced || lane_width<T>(context_) < 2) return false;
+        if (lanes_ == LanePolicy::never || networks_.size() < 2 || context_.backend_forced ||
+            lane_width<T>(context_) < 2) {
+            return false;
+        }
         const Method method = params_[0].method;
         const Trainer<T>& first = *networks_[0];
+        const Index largest = lanes_ == LanePolicy::always ? kLaneMaxDim : kLaneDefaultMaxDim<T>;
         return (method == Method::gd || method == Method::penalty) && !first.settings().diagnostics && dim_ >= 1 &&
-               dim_ <= kLaneMaxDim;
+               dim_ <= largest;
     }
     void set_shape(Index depth, Index dim) {
         depth_ = depth;
@@ -142,6 +146,7 @@ public:
 private:
     ExecutionContext context_;
     int threads_;
+    LanePolicy lanes_;
     Index depth_ = 0, dim_ = 0;
     std::vector<std::unique_ptr<Trainer<T>>> networks_;
     std::vector<const T*> phis_;
