@@ -58,14 +58,14 @@ def definition3(a: np.ndarray, depth: int) -> np.ndarray:
     schur, unitary = scipy.linalg.schur(rotation.astype(complex), output="complex")
     angles = np.angle(np.diag(schur))
 
-    def power(exponent: float) -> np.ndarray:
-        return ((unitary * np.exp(1j * exponent * angles)) @ unitary.conj().T).real
+    def power(exponents: np.ndarray) -> np.ndarray:
+        """R^s for every s of ``exponents``, stacked."""
+        phases = np.exp(1j * exponents[:, None] * angles[None, :])
+        return ((unitary[None] * phases[:, None, :]) @ unitary.conj().T).real
 
-    factors = [
-        power(1.0 / depth) @ power((depth - i) / depth) @ root_p @ power(-(depth - i) / depth)
-        for i in range(1, depth + 1)
-    ]
-    return np.stack(factors[::-1])
+    shares = (depth - np.arange(1, depth + 1)) / depth  # (L − i)/L for i = 1, …, L
+    factors = power(np.array([1.0 / depth])) @ power(shares) @ root_p @ power(-shares)
+    return factors[::-1].copy()
 
 
 def hessian_norm_bound(depth: int, loss_value: Any, sigma: Any) -> Any:

@@ -3,7 +3,6 @@ is Definition 3's, multiplies to A, and every factor has singular values σ(A)^{
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any
 
@@ -34,24 +33,20 @@ def factorization_errors(a: np.ndarray, layers: np.ndarray) -> dict[str, float]:
     """
     depth = layers.shape[0]
     expected = np.linalg.svd(a, compute_uv=False) ** (1.0 / depth)
+    lower, upper = layers[:-1], layers[1:]
+    imbalance = np.linalg.norm(
+        np.swapaxes(upper, 1, 2) @ upper - lower @ np.swapaxes(lower, 1, 2), axis=(1, 2)
+    )
     errors = {
         "product": float(np.linalg.norm(_checks.product(layers) - a) / np.linalg.norm(a)),
-        "singular_values": max(
-            float(np.abs(np.linalg.svd(t, compute_uv=False) / expected - 1).max()) for t in layers
+        "singular_values": float(
+            np.abs(np.linalg.svd(layers, compute_uv=False) / expected - 1).max()
         ),
-        "balancedness": 0.0,
+        "balancedness": float(imbalance.max(initial=0.0)) / expected[0] ** 2,
         "definition3": float(
-            max(np.linalg.norm(t - s) for t, s in zip(layers, _checks.definition3(a, depth)))
-            / expected[0]
+            np.linalg.norm(layers - _checks.definition3(a, depth), axis=(1, 2)).max() / expected[0]
         ),
     }
-    for lower, upper in itertools.pairwise(layers):
-        errors["balancedness"] = worst(
-            [
-                errors["balancedness"],
-                float(np.linalg.norm(upper.T @ upper - lower @ lower.T)) / expected[0] ** 2,
-            ]
-        )
     return errors
 
 
