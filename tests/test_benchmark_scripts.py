@@ -83,3 +83,16 @@ def test_the_benchmarks_run_the_blas_unhandicapped() -> None:
         "matmul_ceiling.py", *("--sizes", "8x2", "--rounds", "1", "--seconds", "0.001"), env=env
     )
     assert f"OpenBLAS kernel {expected}" in printed
+
+
+def test_portable_vs_native_runs_both_builds_in_turn() -> None:
+    # the same interpreter as both builds: the table's ratio is then about 1, and its row is there
+    printed = run(
+        "portable_vs_native.py",
+        *("--native", sys.executable, "--portable", sys.executable),
+        *("--sizes", "4x2", "--rounds", "2", "--seconds", "0.01"),
+    )
+    row = next(line for line in printed.splitlines() if line.startswith("| 4, 2 |"))
+    ratio = float(row.split("|")[4])
+    assert 0.2 < ratio < 5.0
+    assert "native kernels: d=4:" in printed and "portable kernels: d=4:" in printed
