@@ -227,7 +227,7 @@ def test_bad_batch_arguments_name_the_argument() -> None:
 # -- lane groups: small networks side by side in the SIMD lanes -------------------------------
 
 
-# The largest d of lane groups by default (kLaneDefaultMaxDim in lanes.hpp, from measurements):
+# The largest d of lane groups by default (kLaneMaxDimFloat64/32 in cpp/kernels/tuning.hpp):
 # above it each network's own kernel is as fast; the lane kernels themselves handle d <= 16.
 DEFAULT_LANE_MAX = {np.float64: 6, np.float32: 8}
 

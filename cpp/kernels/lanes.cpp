@@ -189,6 +189,13 @@ void run_lane_group(const ExecutionContext& context, Trainer<T>* const* networks
     }
 }
 
+template <class T>
+Index lane_default_max_dim() {
+    return sizeof(T) == sizeof(double) ? tuning::kLaneMaxDimFloat64 : tuning::kLaneMaxDimFloat32;
+}
+
+template Index lane_default_max_dim<double>();
+template Index lane_default_max_dim<float>();
 template int lane_width<double>(const ExecutionContext&);
 template int lane_width<float>(const ExecutionContext&);
 template void run_lane_group<double>(const ExecutionContext&, Trainer<double>* const*, const double* const*,

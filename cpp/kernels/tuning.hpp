@@ -84,4 +84,15 @@ constexpr std::int64_t kSplitLongest = std::int64_t{1} << 16;
 // matrices stay in L2 and the prefetches only cost instructions.
 constexpr std::int64_t kPrefetchMin = 81;
 
+// -- batches: lane groups (lanes.hpp) -----------------------------------------------------------
+
+// Up to this d a batch of gd or penalty networks runs in lane groups (networks side by side in the
+// SIMD lanes); above it each network's own kernel is as fast or faster. Measured with AVX-512
+// (lanes of 8 float64 or 16 float32), B = 256, L = 8, gd, one core, network-steps/s of lane groups
+// over each network's own kernel (_core.batch_session with lanes "always" and "never"): float64
+// 13.7x at d = 2, 2.2x at 4, 1.2x at 6, 1.04x at 7, 0.40x at 8, 0.91-0.95x at 10-16 (0.42-0.55x at
+// L = 32, d = 8 and 16); float32 2.9x at d = 8, 1.05x at 9, 0.96x at 10, 0.44x at 12.
+constexpr std::int64_t kLaneMaxDimFloat64 = 6;
+constexpr std::int64_t kLaneMaxDimFloat32 = 8;
+
 }  // namespace deeplinear::tuning

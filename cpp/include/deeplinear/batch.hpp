@@ -51,7 +51,7 @@ public:
         }
         const Method method = params_[0].method;
         const Trainer<T>& first = *networks_[0];
-        const Index largest = lanes_ == LanePolicy::always ? kLaneMaxDim : kLaneDefaultMaxDim<T>;
+        const Index largest = lanes_ == LanePolicy::always ? kLaneMaxDim : lane_default_max_dim<T>();
         return (method == Method::gd || method == Method::penalty) && !first.settings().diagnostics && dim_ >= 1 &&
                dim_ <= largest;
     }

@@ -17,18 +17,14 @@ namespace deeplinear {
 // The largest d that the lane kernels handle.
 inline constexpr Index kLaneMaxDim = 16;
 
-// The largest d at which a batch uses lane groups unless told otherwise: above it each network's
-// own kernel (the fixed kernel to d = 12, then the small one) is as fast or faster, and the batch
-// shares whole networks among threads instead. Measured with AVX-512 (lanes of 8 float64 or 16
-// float32), B = 256, L = 8, gd, one core, network-steps/s of lane groups over each network's own
-// kernel: float64 13.7x at d = 2, 2.2x at 4, 1.2x at 6, 1.04x at 7, 0.40x at 8, 0.91-0.95x at
-// 10-16 (0.42-0.55x at L = 32, d = 8 and 16); float32 2.9x at d = 8, 1.05x at 9, 0.96x at 10,
-// 0.44x at 12.
+// The largest d at which a batch uses lane groups unless told otherwise (LanePolicy::automatic):
+// above it each network's own kernel is as fast or faster. The measured thresholds are in
+// cpp/kernels/tuning.hpp with the other kernel switch sizes.
 template <class T>
-inline constexpr Index kLaneDefaultMaxDim = sizeof(T) == sizeof(double) ? 6 : 8;
+Index lane_default_max_dim();
 
-// Whether a batch steps small networks in lane groups: by the measured default above, for every
-// d up to kLaneMaxDim (tests of the lane kernels), or never.
+// Whether a batch steps small networks in lane groups: up to lane_default_max_dim<T>(), for
+// every d up to kLaneMaxDim (tests of the lane kernels), or never.
 enum class LanePolicy { automatic, always, never };
 
 // The networks per lane group for T with the context's kernels (1: no vectors to share).
