@@ -3,6 +3,9 @@ inequality that characterizes a Frobenius projection onto a convex set, and nump
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -116,3 +119,61 @@ def test_positivity_margin_of_matrices_near_the_largest_float(dtype, sign: float
     assert dl.positivity_margin((b * scale).astype(dtype)) == pytest.approx(
         dl.positivity_margin(b.astype(dtype)) * scale, rel=1e-5
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dim", [17, 40, 96])
+def test_project_identity_ball_with_clustered_singular_values(dim: int, dtype) -> None:
+    # Above 16 rows the SVD is LAPACK's (or Jacobi without it): A − I with singular values in a
+    # few tight clusters, some repeated exactly, some inside the ball and some outside
+    rng = np.random.default_rng(dim)
+    u, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    v, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    sigma = np.resize([0.3, 0.3, 0.3 + 1e-7, 0.9, 2.0, 2.0, 2.0 * (1 + 1e-6)], dim)
+    a = (np.eye(dim) + (u * sigma) @ v.T).astype(dtype)
+    psi = 0.5
+    projected = dl.project_identity_ball(a, psi)
+    assert projected.dtype == dtype
+    scale = 1e-9 if dtype == np.float64 else 1e-4
+    uu, ss, vvt = np.linalg.svd(a.astype(np.float64) - np.eye(dim))
+    expected = np.eye(dim) + (uu * np.minimum(ss, psi)) @ vvt
+    np.testing.assert_allclose(projected, expected, atol=scale * 10)
+    assert np.linalg.norm(projected.astype(np.float64) - np.eye(dim), 2) <= psi * (1 + scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_matrix_well_inside_the_ball_is_returned_unchanged(dtype) -> None:
+    # ‖A − I‖_F below ψ (so ‖A − I‖₂ too): the projection returns A itself, at every size
+    for dim in (3, 17, 40):
+        rng = np.random.default_rng(dim)
+        delta = rng.standard_normal((dim, dim))
+        a = (np.eye(dim) + 0.99 * delta / np.linalg.norm(delta)).astype(dtype)
+        np.testing.assert_array_equal(dl.project_identity_ball(a, 1.0), a)
+        # just outside by the spectral norm: it moves, onto the sphere ‖A − I‖₂ = ψ
+        psi = 0.98 * float(np.linalg.norm(a.astype(np.float64) - np.eye(dim), 2))
+        moved = dl.project_identity_ball(a, psi)
+        assert not np.array_equal(moved, a)
+        assert np.linalg.norm(moved.astype(np.float64) - np.eye(dim), 2) == pytest.approx(
+            psi, rel=1e-4 if dtype == np.float32 else 1e-9
+        )
+
+
+def test_step_and_project_at_d_40_in_float32_runs_to_its_end() -> None:
+    # This run crashed the process (a segmentation fault in Eigen 3.4's BDCSVD, whose deflation
+    # indexed out of bounds on the clustered singular values of Θ − I): run it in a child
+    # process, so that a crash fails this test instead of ending the suite
+    code = """
+import numpy as np, deeplinear as dl
+phi = dl.targets.negative_eigenvalue(40, 2.0, seed=40).astype(np.float32)
+result = dl.train(phi, 4, "step_and_project", psi=0.5, lr=0.02, max_steps=1500)
+radius = max(np.linalg.norm(layer.astype(np.float64) - np.eye(40), 2) for layer in result.layers)
+print(result.status, result.steps, radius, result.losses[0], result.final_loss)
+"""
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    status, steps, radius, first, last = completed.stdout.split()
+    assert (status, int(steps)) == ("max_steps", 1500)
+    assert float(radius) <= 0.5 * (1 + 1e-5)
+    assert float(last) < float(first)

@@ -1,6 +1,8 @@
 // The projections of projections.hpp, compiled once per scalar type.
 #include <deeplinear/projections.hpp>
 
+#include <limits>
+
 namespace deeplinear {
 
 template <class T>
@@ -32,6 +34,11 @@ template <class T>
 void Projector<T>::project_identity_ball(T psi) {
     symmetric_ = work_;  // reused as the work matrix A − I
     symmetric_.diagonal().array() -= T(1);
+    // ‖A − I‖₂ ≤ ‖A − I‖_F: well inside the ball the projection leaves A as it is, and the SVD
+    // would find every σ ≤ ψ. The slack covers the rounding of both norms, so that the shortcut
+    // returns exactly where the SVD would have (a NaN or an overflow goes on to the SVD).
+    const T slack = T(1) - T(16) * static_cast<T>(work_.rows()) * std::numeric_limits<T>::epsilon();
+    if (slack > T(0) && symmetric_.norm() <= psi * slack) return;
     svd_.compute(symmetric_, true);
     const auto& sigma = svd_.singular_values();  // descending
     Index clipped = 0;

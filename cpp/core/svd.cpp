@@ -1,8 +1,13 @@
-// Eigen's SVDs, compiled once per scalar type (see decompositions.hpp): one-sided Jacobi below
-// kJacobiMax (exact to rounding, and several times faster on a few rows than BDCSVD, whose own
-// divide and conquer only starts above 16 rows), BDCSVD above.
+// The SVDs of decompositions.hpp, compiled once per scalar type: Eigen's one-sided Jacobi up to
+// kJacobiMax rows (exact to rounding, and several times faster on a few rows than anything
+// blocked), LAPACK's gesdd above (one BLAS thread) where the build has it, and Jacobi again
+// where it has not or where gesdd fails (non-finite input). Never Eigen 3.4's BDCSVD: its
+// deflation can index out of bounds on matrices with clustered singular values (a float32
+// step-and-project run at d = 40 crashed in BDCSVD::computeSVDofM; tests/test_projections.py
+// keeps that run).
 #include <Eigen/SVD>
 #include <deeplinear/decompositions.hpp>
+#include <deeplinear/lapack.hpp>
 
 #include <optional>
 
@@ -14,16 +19,14 @@ constexpr Index kJacobiMax = 16;
 
 template <class T>
 struct Svd<T>::Impl {
-    explicit Impl(Index dim) : small(dim <= kJacobiMax) {
-        if (small) {
-            jacobi.emplace(dim, dim, Eigen::ComputeThinU | Eigen::ComputeThinV);
-        } else {
-            svd.emplace(dim, dim, Eigen::ComputeThinU | Eigen::ComputeThinV);
-        }
+    explicit Impl(Index dim) : dim(dim) {
+        if (dim > kJacobiMax && lapack_available()) lapack.emplace(dim);
     }
-    bool small;
+    Index dim;
+    std::optional<LapackSvd<T>> lapack;
+    bool from_lapack = false;
+    ColMatrix<T> v;  // Vᵀ of gesdd, transposed
     std::optional<Eigen::JacobiSVD<ColMatrix<T>, Eigen::NoQRPreconditioner>> jacobi;
-    std::optional<Eigen::BDCSVD<ColMatrix<T>>> svd;
 };
 
 template <class T>
@@ -37,24 +40,26 @@ Svd<T>& Svd<T>::operator=(Svd&&) noexcept = default;
 
 template <class T>
 void Svd<T>::compute(const ColMatrix<T>& a, bool with_vectors) {
-    const unsigned options = with_vectors ? Eigen::ComputeThinU | Eigen::ComputeThinV : 0;
-    if (impl_->small) {
-        impl_->jacobi->compute(a, options);
-    } else {
-        impl_->svd->compute(a, options);
+    Impl& impl = *impl_;
+    impl.from_lapack = impl.lapack && impl.lapack->compute(a, 1, with_vectors);
+    if (impl.from_lapack) {
+        if (with_vectors) impl.v = impl.lapack->vt().transpose();
+        return;
     }
+    if (!impl.jacobi) impl.jacobi.emplace(impl.dim, impl.dim, Eigen::ComputeThinU | Eigen::ComputeThinV);
+    impl.jacobi->compute(a, with_vectors ? Eigen::ComputeThinU | Eigen::ComputeThinV : 0);
 }
 template <class T>
 const ColVector<T>& Svd<T>::singular_values() const {
-    return impl_->small ? impl_->jacobi->singularValues() : impl_->svd->singularValues();
+    return impl_->from_lapack ? impl_->lapack->sigma() : impl_->jacobi->singularValues();
 }
 template <class T>
 const ColMatrix<T>& Svd<T>::u() const {
-    return impl_->small ? impl_->jacobi->matrixU() : impl_->svd->matrixU();
+    return impl_->from_lapack ? impl_->lapack->u() : impl_->jacobi->matrixU();
 }
 template <class T>
 const ColMatrix<T>& Svd<T>::v() const {
-    return impl_->small ? impl_->jacobi->matrixV() : impl_->svd->matrixV();
+    return impl_->from_lapack ? impl_->v : impl_->jacobi->matrixV();
 }
 
 template class Svd<double>;

@@ -32,11 +32,14 @@ namespace deeplinear {
 namespace {
 
 #ifdef DEEPLINEAR_BLAS
-void gesdd(int n, double* a, double* s, double* u, double* vt, double* work, int lwork, int* iwork, int* info) {
-    scipy_dgesdd_("S", &n, &n, a, &n, s, u, &n, vt, &n, work, &lwork, iwork, info, 1);
+// job "S": σ, U and Vᵀ; job "N": σ alone (its workspace is smaller than that of "S").
+void gesdd(const char* job, int n, double* a, double* s, double* u, double* vt, double* work, int lwork, int* iwork,
+           int* info) {
+    scipy_dgesdd_(job, &n, &n, a, &n, s, u, &n, vt, &n, work, &lwork, iwork, info, 1);
 }
-void gesdd(int n, float* a, float* s, float* u, float* vt, float* work, int lwork, int* iwork, int* info) {
-    scipy_sgesdd_("S", &n, &n, a, &n, s, u, &n, vt, &n, work, &lwork, iwork, info, 1);
+void gesdd(const char* job, int n, float* a, float* s, float* u, float* vt, float* work, int lwork, int* iwork,
+           int* info) {
+    scipy_sgesdd_(job, &n, &n, a, &n, s, u, &n, vt, &n, work, &lwork, iwork, info, 1);
 }
 void gees(int n, double* a, double* wr, double* wi, double* vs, double* work, int lwork, int* bwork, int* info) {
     int sdim = 0;
@@ -76,25 +79,26 @@ LapackSvd<T>::LapackSvd(Index dim)
     if (!fits_int(dim)) return;
     T size = T(0);
     int info = 0;
-    gesdd(static_cast<int>(dim), work_matrix_.data(), sigma_.data(), u_.data(), vt_.data(), &size, -1, iwork_.data(),
-          &info);
+    gesdd("S", static_cast<int>(dim), work_matrix_.data(), sigma_.data(), u_.data(), vt_.data(), &size, -1,
+          iwork_.data(), &info);
     if (info == 0) work_.resize(static_cast<std::size_t>(queried(size)));
 #endif
 }
 
 template <class T>
-bool LapackSvd<T>::compute(const ColMatrix<T>& a, int threads) {
+bool LapackSvd<T>::compute(const ColMatrix<T>& a, int threads, bool vectors) {
 #ifdef DEEPLINEAR_BLAS
     if (work_.empty() || !a.allFinite()) return false;  // (LAPACK may not terminate on NaN)
     work_matrix_ = a;
     int info = 0;
     const blas::ThreadGate gate(threads);
-    gesdd(static_cast<int>(dim_), work_matrix_.data(), sigma_.data(), u_.data(), vt_.data(), work_.data(),
-          static_cast<int>(work_.size()), iwork_.data(), &info);
+    gesdd(vectors ? "S" : "N", static_cast<int>(dim_), work_matrix_.data(), sigma_.data(), u_.data(), vt_.data(),
+          work_.data(), static_cast<int>(work_.size()), iwork_.data(), &info);
     return info == 0;
 #else
     (void)a;
     (void)threads;
+    (void)vectors;
     return false;
 #endif
 }

@@ -1,6 +1,6 @@
 // Eigen's dense decompositions behind classes whose members are defined out of line
 // (cpp/core/decompositions_*.cpp): each decomposition is compiled once per scalar type, not in
-// every translation unit that uses it (BDCSVD alone takes about a minute and 1 GB per type).
+// every translation unit that uses it (an SVD alone takes about a minute and 1 GB per type).
 #pragma once
 
 #include <memory>
@@ -29,7 +29,8 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// A = U diag(σ) Vᵀ for square A, σ descending (Eigen::BDCSVD, thin U and V).
+// A = U diag(σ) Vᵀ for square A, σ descending (Jacobi up to 16 rows, LAPACK's gesdd above where
+// the build has it; cpp/core/svd.cpp).
 template <class T>
 class Svd {
 public:

@@ -71,7 +71,7 @@ private:
         T angle;
     };
 
-    // U, σ, V of layer_: LAPACK's gesdd where the build has it, else Eigen's BDCSVD.
+    // U, σ, V of layer_: LAPACK's gesdd where the build has it, else Eigen's Jacobi SVD (svd.cpp).
     void svd_of_layer();
     // orthogonal_ = R, root_ = P of layer_ = R P.
     void polar_of_layer();

@@ -14,12 +14,13 @@ namespace deeplinear {
 
 bool lapack_available();
 
-// A = U diag(σ) Vᵀ for square A, σ descending.
+// A = U diag(σ) Vᵀ for square A, σ descending (with `vectors` false, σ alone: u() and vt() are
+// then left as they were).
 template <class T>
 class LapackSvd {
 public:
     explicit LapackSvd(Index dim);
-    bool compute(const ColMatrix<T>& a, int threads);
+    bool compute(const ColMatrix<T>& a, int threads, bool vectors = true);
     const ColMatrix<T>& u() const { return u_; }
     const ColVector<T>& sigma() const { return sigma_; }
     const ColMatrix<T>& vt() const { return vt_; }
