@@ -168,7 +168,7 @@ def _penalty_fixed_point(mu: float, depth: int, kappa: float) -> float:
     f(1) = 1 − μ, so a moves down to the largest zero below 1 when μ < 1, up to the smallest
     zero above 1 when μ > 1."""
 
-    def force(a: float) -> float:
+    def force(a: Any) -> Any:  # a float, or an array of them elementwise
         return a ** (depth - 1) * (a**depth - mu) + kappa * (a - 1)
 
     if mu == 1.0:
@@ -177,7 +177,7 @@ def _penalty_fixed_point(mu: float, depth: int, kappa: float) -> float:
         grid = np.linspace(1.0, 0.0, 10_001)
     else:
         grid = np.linspace(1.0, 1.0 + mu ** (1.0 / depth), 10_001)
-    values = np.array([force(a) for a in grid])
+    values = force(grid)
     change = int(np.flatnonzero(np.sign(values[1:]) != np.sign(values[0]))[0])
     low, high = sorted((grid[change], grid[change + 1]))
     return float(scipy.optimize.brentq(force, low, high, xtol=1e-15))
