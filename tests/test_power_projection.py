@@ -152,3 +152,15 @@ def test_a_checkpoint_without_the_product_still_resumes(tmp_path) -> None:
     resumed = dl.Trainer.load(tmp_path / "old.npz")
     resumed.run(max_steps=30)
     np.testing.assert_allclose(resumed.layers, straight.layers, atol=1e-13)
+
+
+def test_a_run_that_blows_up_ends_diverged_instead_of_raising() -> None:
+    # An SPD target of condition 10⁶ with η far too large: the product's negative eigenvalues
+    # grow past 10²⁰ within a few steps. Its projection onto H_γ must stay accurate relative to
+    # γ (a subtraction of the whole correction lost it, the projected product then had no real
+    # roots and the run raised RuntimeError); the run ends "diverged" with its last finite state.
+    result = dl.train(
+        dl.targets.spd(40, 1e6, seed=662), 3, "power_projection", gamma=1.0, lr=0.005, max_steps=5
+    )
+    assert result.status == "diverged"
+    assert np.isfinite(result.layers).all() and np.isfinite(result.final_loss)

@@ -177,3 +177,38 @@ print(result.status, result.steps, radius, result.losses[0], result.final_loss)
     assert (status, int(steps)) == ("max_steps", 1500)
     assert float(radius) <= 0.5 * (1 + 1e-5)
     assert float(last) < float(first)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dim", [4, 40])
+def test_projections_of_matrices_far_outside_keep_the_precision_of_the_result(dim, dtype) -> None:
+    # A correction far larger than the result must not leave only its rounding error: the result
+    # is accurate relative to itself (ψ, γ), not to ‖A‖
+    eps = float(np.finfo(dtype).eps)
+    eye = np.eye(dim, dtype=dtype)
+    for scale in (1e6, 1e20):
+        for psi in (0.5, 1e-3):
+            projected = dl.project_identity_ball(dtype(scale) * eye, psi)
+            np.testing.assert_allclose(projected, (1 + psi) * eye, rtol=0, atol=50 * eps)
+        projected = dl.project_positive(dtype(-scale) * eye, 0.05)
+        np.testing.assert_allclose(projected, 0.05 * eye, rtol=0, atol=0.05 * 50 * eps)
+    rng = np.random.default_rng(dim)
+    big = (eye + 1e8 * rng.standard_normal((dim, dim))).astype(dtype)
+    radius = np.linalg.norm(dl.project_identity_ball(big, 0.1).astype(np.float64) - np.eye(dim), 2)
+    assert radius <= 0.1 * (1 + 100 * dim * eps)
+    skew = rng.standard_normal((dim, dim))
+    a = (-1e10 * np.eye(dim) + (skew - skew.T)).astype(dtype)
+    projected = dl.project_positive(a, 0.05).astype(np.float64)
+    assert dl.positivity_margin(projected) >= 0.05 * (1 - 100 * dim * eps)
+    np.testing.assert_allclose(projected - projected.T, (a - a.T).astype(np.float64), atol=1e-3)
+
+
+def test_step_and_project_keeps_its_ball_when_a_step_lands_far_outside() -> None:
+    # float32, a target of norm 10⁹ and η = 0.2: each step lands ~10⁸ away from I, and the
+    # projection must still return layers inside the ψ-ball (not ψ + ε·10⁸)
+    phi = (dl.targets.spd(64, 1e6, seed=46) * 1e3).astype(np.float32)
+    result = dl.train(phi, 2, "step_and_project", psi=0.1, lr=0.2, max_steps=180)
+    eps = float(np.finfo(np.float32).eps)
+    for layer in result.layers:
+        radius = np.linalg.norm(layer.astype(np.float64) - np.eye(64), 2)
+        assert radius <= 0.1 * (1 + 100 * 64 * eps)

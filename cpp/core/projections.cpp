@@ -1,6 +1,8 @@
 // The projections of projections.hpp, compiled once per scalar type.
 #include <deeplinear/projections.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace deeplinear {
@@ -25,9 +27,30 @@ void Projector<T>::project_positive(T gamma) {
     Index clipped = 0;
     while (clipped < lambda.size() && lambda(clipped) < gamma) ++clipped;
     if (clipped == 0) return;
-    auto vectors = eig_.eigenvectors().leftCols(clipped);
-    shifted_.leftCols(clipped) = vectors * (gamma - lambda.head(clipped).array()).matrix().asDiagonal();
-    work_.noalias() += shifted_.leftCols(clipped) * vectors.transpose();
+    const auto& vectors = eig_.eigenvectors();
+    // A + V_c (γ − Λ_c) V_cᵀ changes only the clipped directions, with rounding of the order of
+    // ε·(‖A‖ + the correction): fine while the correction is no larger than what stays, but a
+    // correction far larger than the result (A = −10¹²·I, γ = 0.05) would leave only its
+    // rounding. There the result is formed from the formula itself, K + V max(Λ, γ) Vᵀ, whose
+    // rounding is of the order of ε·‖result‖.
+    const T correction = gamma - lambda(0), largest = lambda(lambda.size() - 1);
+    const T kept = std::max(std::abs(gamma), largest > gamma ? std::abs(largest) : T(0));  // the result's scale
+    if (correction <= kept) {
+        shifted_.leftCols(clipped) =
+            vectors.leftCols(clipped) * (gamma - lambda.head(clipped).array()).matrix().asDiagonal();
+        work_.noalias() += shifted_.leftCols(clipped) * vectors.leftCols(clipped).transpose();
+        return;
+    }
+    shifted_ = vectors * lambda.array().max(gamma).matrix().asDiagonal();
+    for (Index j = 0; j < work_.cols(); ++j) {  // work_ = K = (A − Aᵀ)/2, in place
+        work_(j, j) = T(0);
+        for (Index i = j + 1; i < work_.rows(); ++i) {
+            const T skew = T(0.5) * (work_(i, j) - work_(j, i));
+            work_(i, j) = skew;
+            work_(j, i) = -skew;
+        }
+    }
+    work_.noalias() += shifted_ * vectors.transpose();
 }
 
 template <class T>
@@ -44,8 +67,17 @@ void Projector<T>::project_identity_ball(T psi) {
     Index clipped = 0;
     while (clipped < sigma.size() && sigma(clipped) > psi) ++clipped;
     if (clipped == 0) return;
-    shifted_.leftCols(clipped) = svd_.u().leftCols(clipped) * (sigma.head(clipped).array() - psi).matrix().asDiagonal();
-    work_.noalias() -= shifted_.leftCols(clipped) * svd_.v().leftCols(clipped).transpose();
+    // As in project_positive: subtract the clipped part while it is no larger than ψ (the
+    // result's scale), else form I + U min(Σ, ψ) Vᵀ (A = 10²⁰·I must give (1 + ψ)·I, not 0).
+    if (sigma(0) - psi <= psi) {
+        shifted_.leftCols(clipped) =
+            svd_.u().leftCols(clipped) * (sigma.head(clipped).array() - psi).matrix().asDiagonal();
+        work_.noalias() -= shifted_.leftCols(clipped) * svd_.v().leftCols(clipped).transpose();
+        return;
+    }
+    shifted_ = svd_.u() * sigma.array().min(psi).matrix().asDiagonal();
+    work_.noalias() = shifted_ * svd_.v().transpose();
+    work_.diagonal().array() += T(1);
 }
 
 template class Projector<double>;
