@@ -13,10 +13,14 @@ import scipy.linalg
 
 
 def product(layers: np.ndarray) -> np.ndarray:
-    """Θ_{1:L} = Θ_L ⋯ Θ_1 (later layers on the left)."""
-    result = np.eye(layers.shape[1])
-    for layer in layers:
-        result = layer @ result
+    """Θ_{1:L} = Θ_L ⋯ Θ_1 (later layers on the left); ``layers`` (..., L, d, d), a stack of
+    networks giving the stack of their products."""
+    dim = layers.shape[-1]
+    result = np.eye(dim)
+    if layers.ndim > 3:
+        result = np.broadcast_to(result, (*layers.shape[:-3], dim, dim)).copy()
+    for index in range(layers.shape[-3]):
+        result = layers[..., index, :, :] @ result
     return result
 
 
@@ -26,20 +30,30 @@ def loss(layers: np.ndarray, phi: np.ndarray) -> float:
     return 0.5 * float(np.sum(residual * residual))
 
 
+def _t(matrices: np.ndarray) -> np.ndarray:
+    """The transpose of each matrix of a stack (..., d, d)."""
+    return np.swapaxes(matrices, -1, -2)
+
+
 def gradient(layers: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    """Lemma 1 term by term: G_i = Θ_{i+1:L}ᵀ (Θ_{1:L} − Φ) Θ_{1:i−1}ᵀ."""
+    """Lemma 1 term by term: G_i = Θ_{i+1:L}ᵀ (Θ_{1:L} − Φ) Θ_{1:i−1}ᵀ (``layers`` may be a stack
+    of networks (..., L, d, d))."""
     residual = product(layers) - phi
     return np.stack(
-        [product(layers[i + 1 :]).T @ residual @ product(layers[:i]).T for i in range(len(layers))]
+        [
+            _t(product(layers[..., i + 1 :, :, :])) @ residual @ _t(product(layers[..., :i, :, :]))
+            for i in range(layers.shape[-3])
+        ],
+        axis=-3,
     )
 
 
 def project_h_gamma(a: np.ndarray, gamma: float) -> np.ndarray:
     """Projection onto H_γ (Sec. 5): keep the skew part, clip the symmetric part's eigenvalues
-    from below at γ."""
-    symmetric, skew = (a + a.T) / 2, (a - a.T) / 2
+    from below at γ (``a`` may be a stack (..., d, d))."""
+    symmetric, skew = (a + _t(a)) / 2, (a - _t(a)) / 2
     eigenvalues, basis = np.linalg.eigh(symmetric)
-    return skew + (basis * np.maximum(eigenvalues, gamma)) @ basis.T
+    return skew + (basis * np.maximum(eigenvalues, gamma)[..., None, :]) @ _t(basis)
 
 
 def definition3(a: np.ndarray, depth: int) -> np.ndarray:
@@ -49,23 +63,32 @@ def definition3(a: np.ndarray, depth: int) -> np.ndarray:
     (R is orthogonal, so normal: R = Z diag(e^{iθ}) Zᴴ and R^s = Z diag(e^{isθ}) Zᴴ); P^{1/L}
     from its eigendecomposition. The factors A_i = R^{1/L} P_i with
     P_i = R^{(L−i)/L} P^{1/L} R^{−(L−i)/L} satisfy A_1 ⋯ A_L = A; the network multiplies
-    Θ_L ⋯ Θ_1, so Θ_j = A_{L−j+1}.
+    Θ_L ⋯ Θ_1, so Θ_j = A_{L−j+1}. ``a`` may be a stack (..., d, d): then (..., L, d, d).
     """
     left, singular, right_t = np.linalg.svd(a)
     rotation = left @ right_t
-    eigenvalues, basis = np.linalg.eigh(right_t.T @ np.diag(singular) @ right_t)
-    root_p = (basis * np.maximum(eigenvalues, 0.0) ** (1.0 / depth)) @ basis.T
-    schur, unitary = scipy.linalg.schur(rotation.astype(complex), output="complex")
-    angles = np.angle(np.diag(schur))
+    eigenvalues, basis = np.linalg.eigh(_t(right_t) @ (singular[..., :, None] * right_t))
+    root_p = (basis * np.maximum(eigenvalues, 0.0)[..., None, :] ** (1.0 / depth)) @ _t(basis)
+    dim = a.shape[-1]
+    flat = rotation.reshape(-1, dim, dim)
+    unitary = np.empty(flat.shape, dtype=complex)
+    angles = np.empty(flat.shape[:2])
+    for index, matrix in enumerate(flat):  # (scipy's Schur form takes one matrix at a time)
+        schur, unitary[index] = scipy.linalg.schur(matrix.astype(complex), output="complex")
+        angles[index] = np.angle(np.diag(schur))
+    unitary = unitary.reshape(rotation.shape)
+    angles = angles.reshape(rotation.shape[:-1])
+    inverse = _t(unitary.conj())[..., None, :, :]
 
     def power(exponents: np.ndarray) -> np.ndarray:
-        """R^s for every s of ``exponents``, stacked."""
-        phases = np.exp(1j * exponents[:, None] * angles[None, :])
-        return ((unitary[None] * phases[:, None, :]) @ unitary.conj().T).real
+        """R^s for every s of ``exponents``, stacked (..., len(exponents), d, d)."""
+        phases = np.exp(1j * exponents[:, None] * angles[..., None, :])
+        return ((unitary[..., None, :, :] * phases[..., :, None, :]) @ inverse).real
 
     shares = (depth - np.arange(1, depth + 1)) / depth  # (L − i)/L for i = 1, …, L
-    factors = power(np.array([1.0 / depth])) @ power(shares) @ root_p @ power(-shares)
-    return factors[::-1].copy()
+    first = power(np.array([1.0 / depth]))
+    factors = first @ power(shares) @ root_p[..., None, :, :] @ power(-shares)
+    return np.flip(factors, axis=-3).copy()
 
 
 def hessian_norm_bound(depth: int, loss_value: Any, sigma: Any) -> Any:
