@@ -133,8 +133,9 @@ def recursion_losses_many(
     if not cases:
         return []
     count, width = len(cases), max(len(mu) for mu, _, _, _ in cases)
-    mu = np.zeros((count, width))
-    valid = np.zeros((count, width), dtype=bool)
+    # Rows shorter than the widest are padded with μ = 1 and a = 1: a fixed point of every
+    # method's recursion (residual 0, no pull, inside every ball) that adds 0 to the loss.
+    mu = np.ones((count, width))
     depth = np.ones((count, 1))
     lr = np.zeros((count, 1))
     kappa = np.zeros((count, 1))
@@ -143,23 +144,22 @@ def recursion_losses_many(
     a = np.ones((count, width))
     for row, (values, method, rate, _) in enumerate(cases):
         mu[row, : len(values)] = values
-        valid[row, : len(values)] = True
         depth[row] = method.depth
         lr[row] = rate
         kappa[row] = method.options.get("kappa", 0.0) if method.method == "penalty" else 0.0
-        a[row] = method.start
+        a[row, : len(values)] = method.start
         if method.method == "step_and_project":
             low[row], high[row] = 1 - method.options["psi"], 1 + method.options["psi"]
-    a = np.where(valid, np.clip(a, low, high), 1.0)
+    a = np.clip(a, low, high)
     steps = max(case[3] for case in cases)
     losses = np.empty((count, steps + 1))
     for step in range(steps + 1):
         power = a ** (depth - 1)
-        residual = np.where(valid, power * a - mu, 0.0)
+        residual = power * a - mu
         losses[:, step] = 0.5 * np.sum(residual**2, axis=1)
         if step < steps:
             moved = a - lr * power * residual - lr * kappa * (a - 1)
-            a = np.where(valid, np.clip(moved, low, high), 1.0)
+            a = np.clip(moved, low, high)
     return [losses[row, : case[3] + 1] for row, case in enumerate(cases)]
 
 
