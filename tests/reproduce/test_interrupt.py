@@ -47,13 +47,25 @@ def test_ctrl_c_exits_130_without_a_report(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3.0)  # well inside the full run, which takes minutes
+    # Off a terminal the run prints a line per finished claim: wait for the first (imports done,
+    # the run under way; the other seven claims take many seconds more), then Ctrl-C. A fixed
+    # sleep could land in the imports on a loaded machine.
+    assert process.stderr is not None
+    seen = []
+    deadline = time.perf_counter() + 120
+    while time.perf_counter() < deadline:
+        line = process.stderr.readline()
+        seen.append(line)
+        if not line or line.startswith("claim 1/8"):
+            break
+    assert seen[-1].startswith("claim 1/8"), "".join(seen)
     process.send_signal(signal.SIGINT)
     started = time.perf_counter()
     try:
-        _, stderr = process.communicate(timeout=30)
+        _, rest = process.communicate(timeout=30)
     finally:
         process.kill()
+    stderr = "".join(seen) + rest
     assert process.returncode == 130, stderr
     assert time.perf_counter() - started < 5.0
     assert "interrupted" in stderr
