@@ -19,8 +19,8 @@ constexpr Index kJacobiMax = 16;
 
 template <class T>
 struct Svd<T>::Impl {
-    explicit Impl(Index dim) : dim(dim) {
-        if (dim > kJacobiMax && lapack_available()) lapack.emplace(dim);
+    explicit Impl(Index rows) : dim(rows) {
+        if (rows > kJacobiMax && lapack_available()) lapack.emplace(rows);
     }
     Index dim;
     std::optional<LapackSvd<T>> lapack;

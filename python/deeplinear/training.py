@@ -676,7 +676,10 @@ def train(
         tol: stop once ℓ ≤ tol (status ``"converged"``).
         lr: the step size η > 0 (required).
         init: None for the method's own start (I, or γ^{1/L}·I for power projection and
-            step-and-project), a number s for s·I, or an (L, d, d) array (copied).
+            step-and-project), a number s for s·I, or an (L, d, d) array (copied). The start is
+            not projected: step-and-project's ‖Θ_i − I‖₂ ≤ ψ holds for every state after a step
+            (a start outside the ball, e.g. γ^{1/L} far from 1, is projected by the first step;
+            a run that meets ``tol`` at step 0 returns it as it is).
         gamma, psi, kappa: the method's parameters (γ > 0, ψ > 0, κ ≥ 0).
         record_every: record ℓ every this many steps (and at steps 0 and the last).
         callback: ``callback(step, layers, loss)`` at every recorded step; returning True stops
