@@ -73,8 +73,11 @@ def test_concurrent_runs_are_bit_identical_to_the_same_runs_alone(dim: int) -> N
             np.testing.assert_array_equal(result.losses, alone[threads].losses)
 
 
-# -- the timed thread split under a made-up clock (tuning.hpp: probes of 48 products, 4 of them
-# settling, stretches from 1024 doubling to 65536 products) ---------------------------------------
+# -- the timed thread split under a made-up clock (tuning.hpp: probes of 48 products or 2 ms (at
+# least 2 products), 4 of 48 settling, stretches from 1024 doubling to 65536 products or 1 s) -----
+# Products of microseconds (US) probe 48 at a time; those of milliseconds (powers of two, so that
+# the sums are exact) probe by time.
+US = 1e-6
 
 
 def runs(decisions: list[bool]) -> list[tuple[bool, int]]:
@@ -89,7 +92,7 @@ def runs(decisions: list[bool]) -> list[tuple[bool, int]]:
 
 
 def test_a_faster_split_is_kept_for_stretches_of_1024_products() -> None:
-    decisions = _core.split_decisions(64, 1.0, 0.5, 48 + 48 + 1024 + 48 + 48 + 10)
+    decisions = _core.split_decisions(64, US, 0.5 * US, 48 + 48 + 1024 + 48 + 48 + 10)
     # 48 alone, then 48 split (the probe) and 1024 split (the stretch), 48 alone, 48 + ... split
     assert runs(decisions) == [(False, 48), (True, 48 + 1024), (False, 48), (True, 58)]
 
@@ -99,12 +102,12 @@ def test_a_slower_split_is_cut_short_and_probed_ever_more_rarely() -> None:
     expected = []
     stretch = 1024
     for _ in range(8):
-        # 48 alone take 48 s; the first 4 split products settle (12 s < 48 s), then split ones
-        # lose once they take more than 44/48 of that: 15 of 3 s
+        # 48 alone take 48 us; the first 4 split products settle (12 us < 48 us), then split
+        # ones lose once they take more than 44/48 of that: 15 of 3 us
         stretch = min(2 * stretch, 65536)
         expected += [(False, 48), (True, 4 + 15), (False, stretch)]
         products += 48 + 19 + stretch
-    got = runs(_core.split_decisions(64, 1.0, 3.0, products))
+    got = runs(_core.split_decisions(64, US, 3 * US, products))
     # consecutive "alone" runs merge: the stretch and the next probe's 48
     merged = runs([value for value, length in expected for _ in range(length)])
     assert got == merged
@@ -112,13 +115,46 @@ def test_a_slower_split_is_cut_short_and_probed_ever_more_rarely() -> None:
 
 
 def test_a_split_whose_wake_up_costs_too_much_is_dropped_while_settling() -> None:
-    # the settling products alone (4 of 13 s) already exceed the 48 s that 48 took alone
-    decisions = _core.split_decisions(64, 1.0, 13.0, 48 + 4 + 10)
+    # the settling products alone (4 of 13 us) already exceed the 48 us that 48 took alone
+    decisions = _core.split_decisions(64, US, 13 * US, 48 + 4 + 10)
     assert runs(decisions) == [(False, 48), (True, 4), (False, 10)]
 
 
 def test_a_new_size_probes_afresh() -> None:
-    assert runs(_core.split_decisions(80, 1.0, 0.5, 60)) == [(False, 48), (True, 12)]
+    assert runs(_core.split_decisions(80, US, 0.5 * US, 60)) == [(False, 48), (True, 12)]
+
+
+def test_large_products_probe_for_2_ms_on_one_thread_and_20_ms_split() -> None:
+    # 2**-9 s (1.95 ms) each on one thread: the probe ends after 2 products (3.9 ms >= 2 ms); the
+    # split probe goes on to 20 ms (21 products of 2**-10 s), the split wins and keeps its 1024
+    alone, split = 2.0**-9, 2.0**-10
+    decisions = _core.split_decisions(512, alone, split, 2 + 21 + 1024 + 2 + 5)
+    assert runs(decisions) == [(False, 2), (True, 21 + 1024), (False, 2), (True, 5)]
+    # products of 15.6 ms still probe 2 (kSplitProbeMin) on one thread, and 3 split (23 ms)
+    assert runs(_core.split_decisions(512, 2.0**-6, 2.0**-7, 2 + 6)) == [(False, 2), (True, 6)]
+
+
+def test_a_split_that_loses_over_20_ms_is_dropped_after_them() -> None:
+    # split products 1.5 times the one-thread ones (2.9 ms, the first settling): judged after
+    # 7 (20.5 ms), lost; then a stretch of 1/32 s on one thread (16 products; see below)
+    alone, split = 2.0**-9, 1.5 * 2.0**-9
+    decisions = _core.split_decisions(512, alone, split, 2 + 7 + 16 + 2 + 3)
+    assert runs(decisions) == [(False, 2), (True, 7), (False, 16 + 2), (True, 3)]
+
+
+def test_after_lost_probes_stretches_of_large_products_grow_from_1_32_s_to_1_s() -> None:
+    # the split loses while settling (7.8 ms > the 3.9 ms of the probe); the stretch on one
+    # thread is 2048, 4096, ... 65536 products or 1/32, 1/16, ... 1 s of them (16 ... 512)
+    alone, split = 2.0**-9, 2.0**-7
+    expected: list[tuple[bool, int]] = []
+    stretch = 1024
+    for _ in range(8):
+        stretch = min(2 * stretch, 65536)
+        expected += [(False, 2), (True, 1), (False, 512 * stretch // 65536)]
+    products = sum(length for _, length in expected)
+    got = runs(_core.split_decisions(512, alone, split, products))
+    assert got == runs([value for value, length in expected for _ in range(length)])
+    assert got[-1] == (False, 512)
 
 
 def test_kernel_for_reports_the_call() -> None:

@@ -74,6 +74,21 @@ constexpr std::int64_t kSmallSplitMin = 64;
 // timed choice 1,280–1,620 (2.1–5.6× the split); without the busy loop the timed choice ran
 // 0.85–1.00× the always-split kernel (1,500–1,850 steps/s).
 constexpr std::int64_t kSplitProbe = 48;
+// A probe on one thread also ends once it has taken kSplitProbeSeconds, after at least
+// kSplitProbeMin products: 48 products of d = 512 take 0.16 s on one thread, so a dl.train call of
+// 0.3 s (benchmarks/compare.py --threads 2) spent most of its time probing: 39.3 steps/s at
+// (512, 4), where the products always split give 55-60 (gd_steps); with the cap 55.8 in
+// compare.py. A stretch also ends once it has taken kSplitStretchSeconds (65536 products of
+// d = 512 take minutes): a split that lost to a passing disturbance (the first split products
+// of a fresh process took 10-30 ms instead of 1.8 in gd_steps) is tried again within a second.
+constexpr double kSplitProbeSeconds = 2e-3;
+constexpr std::int64_t kSplitProbeMin = 2;
+constexpr double kSplitStretchSeconds = 1.0;
+// The split probe that follows a short one goes on until this long (or kSplitProbe products):
+// with a busy loop on the second core, probes of 2 split products at d = 512 were won now and
+// then (a woken thread runs at once for a while before it has to share the core), and 1 round
+// in 5 of gd_steps (1 s each) then ran at 11-19 steps/s instead of 31-33 on one thread.
+constexpr double kSplitJudgeSeconds = 20e-3;
 constexpr std::int64_t kSplitSettle = 4;
 constexpr std::int64_t kSplitShortest = 1024;
 constexpr std::int64_t kSplitLongest = std::int64_t{1} << 16;

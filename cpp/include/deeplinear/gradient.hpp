@@ -19,7 +19,12 @@ public:
         : products_(context, dim), prefix_(static_cast<std::size_t>(depth > 1 ? depth - 1 : 0), Mat(dim, dim)),
           residual_(dim, dim), back_(dim, dim), back_next_(dim, dim), scratch_(dim, dim) {
         transposed_ = products_.prefers_transposed();
-        if (transposed_ && depth > 2) rolling_ = Mat(dim, dim);
+        if (transposed_ && depth > 2) rolling_ = Mat::Zero(dim, dim);
+        // Touched once here: otherwise the first products pay the page faults of these buffers,
+        // which the timed thread split would take for the cost of the way it ran them. (scratch_
+        // serves only the small kernel's transposes, and is left as it is.)
+        for (Mat* m : {&residual_, &back_, &back_next_}) m->setZero();
+        for (Mat& m : prefix_) m.setZero();
     }
 
     // Forward sweep: prefix Θ_{1:i} for i < L and the residual E = Θ_{1:L} − Φ.

@@ -1,12 +1,13 @@
 // Whether a product's rows are shared among the threads, chosen by timing both ways as the run
 // goes (SplitPolicy::timed). Splitting gains while the other cores are free; while another
 // process holds one, each split product waits for that core's turn and runs several times
-// slower than on one thread (on a shared machine either lasts for seconds). So: kProbe products
-// on one thread, then up to kProbe split (cut short once they have taken longer than the first
-// kProbe did), then the faster way for a stretch of products that doubles, up to kLongest, for
-// as long as the split keeps losing, so that probing a busy core costs little. The choice never
-// changes a result. The clock is the caller's (done() takes the seconds a product took), so
-// tests drive it with made-up times. Constants: cpp/kernels/tuning.hpp.
+// slower than on one thread (on a shared machine either lasts for seconds). So: a probe of
+// kSplitProbe products on one thread (fewer for large products: those that fit in
+// kSplitProbeSeconds, at least kSplitProbeMin), then as many split (cut short once they have
+// taken longer than the probe on one thread did), then the faster way for a stretch of products that doubles, up to
+// kSplitLongest products or kSplitStretchSeconds, for as long as the split keeps losing, so that probing a busy core
+// costs little. The choice never changes a result. The clock is the caller's (done() takes the seconds a product took),
+// so tests drive it with made-up times. Constants: cpp/kernels/tuning.hpp.
 #pragma once
 
 #include <cstdint>
@@ -28,9 +29,9 @@ private:
 
     Index n_ = -1;
     Phase phase_ = Phase::alone;
-    std::int64_t count_ = 0, stretch_ = 0;
+    std::int64_t count_ = 0, stretch_ = 0, probe_ = 0;
     bool split_ = false;
-    double time_alone_ = 0.0, time_split_ = 0.0, time_settle_ = 0.0;
+    double time_alone_ = 0.0, time_split_ = 0.0, time_settle_ = 0.0, time_chosen_ = 0.0;
 };
 
 }  // namespace deeplinear
