@@ -3,11 +3,13 @@
 // process holds one, each split product waits for that core's turn and runs several times
 // slower than on one thread (on a shared machine either lasts for seconds). So: a probe of
 // kSplitProbe products on one thread (fewer for large products: those that fit in
-// kSplitProbeSeconds, at least kSplitProbeMin), then as many split (cut short once they have
-// taken longer than the probe on one thread did), then the faster way for a stretch of products that doubles, up to
-// kSplitLongest products or kSplitStretchSeconds, for as long as the split keeps losing, so that probing a busy core
-// costs little. The choice never changes a result. The clock is the caller's (done() takes the seconds a product took),
-// so tests drive it with made-up times. Constants: cpp/kernels/tuning.hpp.
+// kSplitProbeSeconds, at least kSplitProbeMin); then as many split, or for large products until
+// kSplitProbe or kSplitJudgeSeconds, cut short once they cannot win; then the faster way for a
+// stretch of products that doubles, up to kSplitLongest products, for as long as the split keeps
+// losing, so that probing a busy core costs little (for large products also at most
+// kSplitStretchSeconds, from 1/32 of it after the first loss). The choice never changes a result.
+// The clock is the caller's (done() takes the seconds a product took), so tests drive it with
+// made-up times. Constants: cpp/kernels/tuning.hpp.
 #pragma once
 
 #include <cstdint>
