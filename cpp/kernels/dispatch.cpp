@@ -194,6 +194,19 @@ const char* name(SplitPolicy policy) {
     return "unknown";
 }
 
+const char* name(LanePolicy policy) {
+    switch (policy) {
+        case LanePolicy::automatic: return "auto";
+        case LanePolicy::always: return "always";
+        case LanePolicy::never: return "never";
+    }
+    return "unknown";
+}
+
+LanePolicy parse_lane_policy(const std::string& text) {
+    return parse(text, {LanePolicy::automatic, LanePolicy::always, LanePolicy::never}, "lanes policy");
+}
+
 std::string build_info() {
     std::string isas, cpu;
     for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512}) {

@@ -245,14 +245,7 @@ void register_for(py::module_& m, const char* suffix) {
            const Doubles& psi, const Doubles& kappa, std::int64_t record_every, int threads, bool diagnostics,
            const std::string& isa, const std::string& backend, const std::string& split, const std::string& lanes) {
             const auto context = call_context(threads, isa, backend, split);
-            LanePolicy policy = LanePolicy::automatic;
-            if (lanes == "always") {
-                policy = LanePolicy::always;
-            } else if (lanes == "never") {
-                policy = LanePolicy::never;
-            } else if (lanes != "auto") {
-                throw py::value_error("lanes must be 'auto', 'always' or 'never', not '" + lanes + "'");
-            }
+            const LanePolicy policy = parse_lane_policy(lanes);
             return std::make_unique<S>(std::move(layers), std::move(phis), method, lr, gamma, psi, kappa, record_every,
                                        context, diagnostics, policy);
         },

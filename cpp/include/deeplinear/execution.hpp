@@ -29,6 +29,11 @@ enum class Backend { fixed, small, packed, blas };
 // or never. Never changes a result.
 enum class SplitPolicy { timed, always, never };
 
+// Whether a batch steps small networks in lane groups (lanes.hpp): up to
+// lane_default_max_dim<T>() ("auto"), for every d up to kLaneMaxDim ("always": tests of the lane
+// kernels), or "never".
+enum class LanePolicy { automatic, always, never };
+
 enum class Dtype { float32, float64 };
 template <class T>
 constexpr Dtype dtype_of = sizeof(T) == 8 ? Dtype::float64 : Dtype::float32;
@@ -67,6 +72,9 @@ bool splits_rows(const ExecutionContext& context, Index n, Backend backend);
 const char* name(Isa isa);
 const char* name(Backend backend);
 const char* name(SplitPolicy policy);
+const char* name(LanePolicy policy);
+// The lane policy named "auto", "always" or "never" (std::invalid_argument otherwise).
+LanePolicy parse_lane_policy(const std::string& text);
 
 // What this build was compiled with: compiler, flags, the instruction sets of its kernels,
 // OpenMP and BLAS (one line each, "key: value").

@@ -23,10 +23,6 @@ inline constexpr Index kLaneMaxDim = 16;
 template <class T>
 Index lane_default_max_dim();
 
-// Whether a batch steps small networks in lane groups: up to lane_default_max_dim<T>(), for
-// every d up to kLaneMaxDim (tests of the lane kernels), or never.
-enum class LanePolicy { automatic, always, never };
-
 // The networks per lane group for T with the context's kernels (1: no vectors to share).
 template <class T>
 int lane_width(const ExecutionContext& context);
