@@ -14,9 +14,12 @@ extra). Every implementation's final loss must agree with deeplinear's.
 The table gives steps/s, the ratio to the best peer, GFLOP/s (the products a step makes: 3(L − 1)
 of 2d³ flops each), the fraction of "peak" (numpy's 512×512 float64 matmul GFLOP/s with the same
 threads, measured in its own process once per round of the same size: the median of those) and
-the peak extra memory of the process (resident set growth). Beside the measured peak it prints the
-cores' FMA limit (threads × 2 FMA units × vector lanes × 2 flops × clock, from /proc/cpuinfo) and
-the kernel that every BLAS in the processes ran (threadpoolctl's "architecture").
+the peak extra memory of the process (its resident set's peak growth during the timed calls, the
+peak reset through /proc/self/clear_refs where Linux allows: for deeplinear the layers a run
+returns, its copy of Φ and its workspace, which benchmarks/memory.py measures alone). Beside the
+measured peak it prints the cores' FMA limit (threads × 2 FMA units × vector lanes × 2 flops ×
+clock, from /proc/cpuinfo) and the kernel that every BLAS in the processes ran (threadpoolctl's
+"architecture").
 
 Every benchmark process runs without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE: a machine may set
 them (to keep old OpenBLAS builds off a processor they misdetect) and they force every OpenBLAS in

@@ -14,6 +14,7 @@ import pytest
 
 import deeplinear as dl
 from deeplinear import _core
+from reference import gradient as ref_gradient
 from reference import run_session
 
 ISAS = [isa for isa in ("generic", "avx2", "avx512") if isa in _core.build_info()["cpu"].split()]
@@ -248,7 +249,7 @@ def run(phi: np.ndarray, depth: int, method: str, steps: int, **options) -> tupl
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("dim", [1, 3, 4, 8, 11, 12, 17, 66, 85])
+@pytest.mark.parametrize("dim", [1, 3, 4, 8, 11, 12, 17, 66, 85, 200])
 @pytest.mark.parametrize("method", ["gd", "penalty"])
 def test_whole_runs_are_the_same_on_every_kernel(dtype, dim: int, method: str) -> None:
     # fixed-size steps (d ≤ 12), the small kernel and the packed kernel, on every instruction
@@ -260,7 +261,8 @@ def test_whole_runs_are_the_same_on_every_kernel(dtype, dim: int, method: str) -
     reference = None
     for isa in ISAS:
         for backend in backends:
-            for threads in (1, 2) if dim >= 64 else (1,):  # rows are shared from d = 64
+            # rows are shared from d = 64; at d = 200 the packed kernel sums blocks of k
+            for threads in (1, 2) if dim >= 64 else (1,):
                 got = run(
                     phi,
                     3,
@@ -295,4 +297,36 @@ def test_fixed_size_runs_match_the_numpy_reference() -> None:
         for isa in ISAS:
             np.testing.assert_array_equal(
                 run(phi, 6, "gd", 5, isa=isa, backend="fixed")[0], default
+            )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dim", [7, 200])
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 6])
+def test_the_gradient_sweep_matches_lemma_1_on_every_kernel(dtype, dim: int, depth: int) -> None:
+    # every layer's gradient, the first one (formed by the kernel as Θ_2ᵀ·B_2) and the second
+    # (against the first layer itself) included, with the back-propagated B_i in the places of
+    # the spent prefix products: against the numpy reference, on every back end
+    rng = np.random.default_rng(dim * 10 + depth)
+    layers = (np.eye(dim) + 0.5 * rng.standard_normal((depth, dim, dim)) / np.sqrt(dim)).astype(
+        dtype
+    )
+    phi = rng.standard_normal((dim, dim)).astype(dtype)
+    expected = ref_gradient(layers.astype(np.float64), phi.astype(np.float64))
+    scale = max(1.0, float(np.abs(expected).max()))
+    eps = float(np.finfo(dtype).eps)
+    for isa in ISAS:
+        for backend in ("small", "packed", "blas"):
+            got = _core.gradient(layers, phi, isa=isa, backend=backend)
+            np.testing.assert_allclose(
+                got,
+                expected,
+                rtol=0,
+                atol=60 * depth * dim * eps * scale,
+                err_msg=f"{isa} {backend}",
+            )
+            loss = _core.loss(layers, phi, isa=isa, backend=backend)
+            assert loss == pytest.approx(
+                dl.loss(layers.astype(np.float64), phi.astype(np.float64)),
+                rel=1e-3 if dtype == np.float32 else 1e-10,
             )

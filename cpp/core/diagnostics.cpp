@@ -16,13 +16,9 @@ void Diagnostics<T>::compute(LayerStack<const T> layers, ConstMatrixMap<T> phi, 
     const Index depth = layers.depth;
     const double loss = static_cast<double>(sweep_.forward(layers, phi));
     double grad_sq = 0.0;
-    sweep_.backward(layers, [&](Index, const Matrix<T>& back, const Matrix<T>* prefix) {
-        if (prefix) {
-            sweep_.gradient(back, *prefix, gradient_);
-            grad_sq += static_cast<double>(gradient_.squaredNorm());
-        } else {
-            grad_sq += static_cast<double>(back.squaredNorm());
-        }
+    sweep_.backward(layers, [&](Index, const GradientFactors<T>& gradient) {
+        sweep_.gradient(gradient, gradient_.data());
+        grad_sq += static_cast<double>(gradient_.squaredNorm());
     });
     double radius = 0.0, min_singular = std::numeric_limits<double>::infinity(), max_singular = 0.0;
     double balancedness = 0.0;

@@ -44,7 +44,6 @@ Products<T>::Products(const ExecutionContext& context, Index n)
         const Index depth = std::min<Index>(n, tuning::kPackedDepth);
         panels_.resize(static_cast<std::size_t>((panels * cols + threads_ * table_->packed_rows) * depth) +
                        64 / sizeof(T));  // + the alignment
-        if (depth < n) partials_.resize(static_cast<std::size_t>(n * n));
     }
 }
 
@@ -105,8 +104,13 @@ void Products<T>::packed(int mode, const T* a, bool trans_a, const T* b, bool tr
     // The panels at a cache-line boundary (a misaligned panel splits every other load), then each
     // thread's rows of op(a).
     T* bp = panels_.data() + (-reinterpret_cast<std::uintptr_t>(panels_.data()) / sizeof(T)) % (64 / sizeof(T));
-    // The sums between blocks of k: in c, unless c is (or may be) c_in.
-    T* partial = mode == kernels::kSubtract && steps > 1 ? partials_.data() : c;
+    // The sums between blocks of k: in c, unless c is c_in (an update in place, which reads c_in
+    // as it writes c), then in a matrix of their own, made at the first such product.
+    T* partial = c;
+    if (mode == kernels::kSubtract && steps > 1 && c_in == c) {
+        if (partials_.empty()) partials_.resize(static_cast<std::size_t>(n * n));
+        partial = partials_.data();
+    }
     share_rows([&](int id, int count) {
         const Index first = rows * (blocks * id / count), last = std::min(n, rows * (blocks * (id + 1) / count));
         const kernels::PrefetchShare share = prefetch_share(upcoming, n * n * static_cast<Index>(sizeof(T)), id, count);

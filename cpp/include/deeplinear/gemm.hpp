@@ -41,9 +41,10 @@ public:
 
     // c = c_in − scale·(op(a)·op(b)): the product (or, in the BLAS, each block of its inner sum)
     // is formed before it is scaled, never from a pre-scaled factor, so that every layer's update
-    // rounds alike; scratch (n·n) is always required. c_in is c (in place) or a matrix that
-    // overlaps neither c nor scratch (read as c is written: no copy); c must not alias a, b or
-    // scratch.
+    // rounds alike; scratch as for multiply(). c_in is c (in place) or a matrix that overlaps
+    // neither c nor scratch (read as c is written: no copy); c must not alias a, b or scratch.
+    // In place, the packed kernel keeps its sums between blocks of k in a matrix of its own (n·n,
+    // made at the first such call); otherwise in c.
     void subtract(const T* a, bool trans_a, const T* b, bool trans_b, T scale, const T* c_in, T* c, T* scratch,
                   const Upcoming& upcoming = {});
 

@@ -74,7 +74,7 @@ public:
         const T pull = lr * params_.kappa;
         sweep_.backward(
             current_.as_const(),
-            [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {
+            [&](Index i, const GradientFactors<T>& gradient) {
                 auto next = next_.layer(i);
                 auto current = current_.layer(i);
                 // What the gradient is subtracted from: the current layer (read by the product's
@@ -88,7 +88,7 @@ public:
                 // G_i in full, then scaled: η·(B Pᵀ), never (ηB)Pᵀ. With the same rounding for every
                 // layer, dynamics that are symmetric in exact arithmetic (Lemma 5: equal layers for
                 // symmetric Φ in its eigenbasis) stay exactly symmetric in floating point.
-                sweep_.subtract_gradient(back, prefix, lr, from, next.data());
+                sweep_.subtract_gradient(gradient, lr, from, next.data());
                 if (params_.method == Method::step_and_project)
                     projector_->project_identity_ball(next, params_.psi, next);
             },

@@ -200,8 +200,8 @@ private:
         const T lr = params_.lr;
         LayerStack<T> stepped = spare_.view();
         GradientSweep<T>& sweep = ordinary_->sweep;
-        sweep.backward(result_.as_const(), [&](Index i, const Matrix<T>& back, const Matrix<T>* prefix) {
-            sweep.subtract_gradient(back, prefix, lr, result_.layer(i).data(), stepped.layer(i).data());
+        sweep.backward(result_.as_const(), [&](Index i, const GradientFactors<T>& gradient) {
+            sweep.subtract_gradient(gradient, lr, result_.layer(i).data(), stepped.layer(i).data());
         });
         chain_product(stepped.as_const(), ordinary_->product, ordinary_->scratch, products_);
         out = ordinary_->product;
