@@ -178,6 +178,7 @@ def _demo(args: argparse.Namespace) -> int:
 # -- reproduce --------------------------------------------------------------------------------
 def _reproduce(args: argparse.Namespace) -> int:
     from . import reproduce
+    from .training import available_cores
 
     try:
         result = reproduce.run(
@@ -187,6 +188,7 @@ def _reproduce(args: argparse.Namespace) -> int:
             force=args.force,
             progress=args.progress,
             command=shlex.join(["deeplinear", *args.argv]),
+            workers=args.workers or (1 if args.quick else available_cores()),
         )
     except reproduce.ReportExistsError as exc:
         raise _UsageError(_one_line(exc)) from None
@@ -567,6 +569,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     reproduce.add_argument(
         "--force", action="store_true", help="replace the report in an existing --out folder"
+    )
+    reproduce.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="processes that run the claims side by side (default: one per core this process "
+        "may use; 1 with --quick, whose claims take less time than starting a process); the "
+        "report is the same for every N",
     )
     reproduce.add_argument(
         "--no-progress",

@@ -70,3 +70,5 @@ def test_ctrl_c_exits_130_without_a_report(tmp_path: Path) -> None:
     assert time.perf_counter() - started < 5.0
     assert "interrupted" in stderr
     assert not (out / "report.md").exists()
+    # nothing of the workers' either (the full run's claims run in one process per core)
+    assert not out.exists() or list(out.iterdir()) == []

@@ -14,7 +14,14 @@ ICML 2018) and writes into the folder ``out``:
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import shutil
+import signal
+import tempfile
 import time
+from collections.abc import Generator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +30,7 @@ import numpy as np
 from .._progress import Progress
 from .claims import CLAIMS, Claim
 from .engine import Engine
+from .figures import draw_figures, figure_note
 from .report import write_report
 
 __all__ = ["CLAIMS", "Claim", "ReportExistsError", "Reproduction", "run"]
@@ -84,6 +92,7 @@ def run(
     progress: bool = True,
     command: str = "",
     engine: Engine | None = None,
+    workers: int = 1,
 ) -> Reproduction:
     """Run every claim's experiment and write the report into ``out``.
 
@@ -94,9 +103,21 @@ def run(
     the time elapsed in a file or a pipe); ``command`` is recorded in the report;
     ``engine`` computes what the claims check (default: deeplinear itself, see ``engine``).
 
+    ``workers`` > 1 processes run the claims side by side: each claim whole in one of them, with
+    the same generator, so the report is the same as from one process; the claims are reported
+    in their order. The workers are started by ``multiprocessing``'s "spawn" method, which
+    imports the caller's main module again: call ``run`` with workers > 1 from a script only
+    under ``if __name__ == "__main__":``. Only the default engine runs in workers. At Ctrl-C
+    (or any error) the workers are stopped with the run. ``deeplinear reproduce`` uses one
+    worker per core the process may use for the full run.
+
     Raises ReportExistsError when ``out`` is a file, or a non-empty folder and not ``force``
     (checked before any experiment runs); OSError when the folder cannot be created.
     """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if engine is not None and workers > 1:
+        raise ValueError("workers > 1 needs the default engine (a given one stays in this process)")
     out = Path(out)
     _prepare(out, force)
     generators = [
@@ -104,19 +125,126 @@ def run(
     ]
     started = time.perf_counter()
     claims = []
-    with Progress(
-        len(CLAIMS), desc="reproduce", unit="claims", enabled=progress, leave=True
-    ) as report:
-        for index, (experiment, rng) in enumerate(zip(CLAIMS, generators), 1):
-            claim_started = time.perf_counter()
-            claim = experiment(rng, quick, progress, engine)
-            claim.seconds = time.perf_counter() - claim_started
-            claims.append(claim)
-            report.write(
-                f"claim {index}/{len(CLAIMS)} {'PASS' if claim.passed else 'FAIL'}: "
-                f"{claim.title} ({claim.seconds:.1f} s)"
-            )
-            report.update(1)
-    seconds = time.perf_counter() - started
-    figures = write_report(claims, out, quick=quick, seed=seed, seconds=seconds, command=command)
+    # With workers, each draws its claims' figures as it finishes them, into a folder of this
+    # run's own inside `out`, whose files move into `out` once every claim is in (and which is
+    # removed whatever happens, so an interrupted run leaves no figure behind).
+    folder = Path(tempfile.mkdtemp(prefix=".figures-", dir=out)) if workers > 1 else None
+    drawn: list[tuple[list[str], list[str]] | None] = []
+    try:
+        with Progress(
+            len(CLAIMS), desc="reproduce", unit="claims", enabled=progress, leave=True
+        ) as report:
+            if folder is None:
+                results: Generator[Claim, None, None] = (
+                    _timed_claim(index, rng, quick, progress, engine)
+                    for index, rng in enumerate(generators)
+                )
+            else:
+                results = _claims_in_processes(
+                    generators, quick, min(workers, len(CLAIMS)), folder, drawn
+                )
+            try:
+                for index, claim in enumerate(results, 1):
+                    claims.append(claim)
+                    report.write(
+                        f"claim {index}/{len(CLAIMS)} {'PASS' if claim.passed else 'FAIL'}: "
+                        f"{claim.title} ({claim.seconds:.1f} s)"
+                    )
+                    report.update(1)
+            finally:
+                results.close()  # the workers stop with the run (Ctrl-C, an error)
+        seconds = time.perf_counter() - started
+        done = None
+        if folder is not None:
+            done = _gather_figures(drawn, folder, out)
+        figures = write_report(
+            claims, out, quick=quick, seed=seed, seconds=seconds, command=command, drawn=done
+        )
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
     return Reproduction(claims=claims, out=out, seconds=seconds, figures=figures)
+
+
+def _gather_figures(
+    drawn: list[tuple[list[str], list[str]] | None], folder: Path, out: Path
+) -> tuple[list[str], str]:
+    """The workers' figures moved from ``folder`` into ``out``: (names, the report's note)."""
+    if any(d is None for d in drawn):
+        return [], figure_note(None)
+    names = [name for d in drawn if d is not None for name in d[0]]
+    problems = [problem for d in drawn if d is not None for problem in d[1]]
+    for name in names:
+        os.replace(folder / name, out / name)
+    return names, figure_note((names, problems))
+
+
+def _claim_and_figures(
+    index: int, rng: np.random.Generator, quick: bool, folder: Path
+) -> tuple[Claim, tuple[list[str], list[str]] | None]:
+    """A worker's task: claim ``index`` and its figures, drawn into ``folder``."""
+    claim = _timed_claim(index, rng, quick)
+    return claim, draw_figures([claim], folder)
+
+
+def _timed_claim(
+    index: int,
+    rng: np.random.Generator,
+    quick: bool,
+    progress: bool = False,
+    engine: Engine | None = None,
+) -> Claim:
+    """Claim ``index`` (report order) run on ``rng``, with its run time."""
+    claim_started = time.perf_counter()
+    claim = CLAIMS[index](rng, quick, progress, engine)
+    claim.seconds = time.perf_counter() - claim_started
+    return claim
+
+
+# The full run's claims by name, in the order that balances two workers (measured: theorems45
+# 4.7 s, section6 5.5, theorem3 4.9, theorem1 1.7, lemma7 1.8, theorem2 1.4, lemmas23 0.6,
+# lemmas56 0.1); theorem1 early, so that the first claim is reported after a few seconds.
+_LONGEST_FIRST = ["theorems45", "section6", "theorem3", "theorem1", "lemma7", "theorem2"]
+
+
+def _submission_rank(index: int) -> int:
+    name = CLAIMS[index].name
+    return _LONGEST_FIRST.index(name) if name in _LONGEST_FIRST else len(_LONGEST_FIRST) + index
+
+
+def _ignore_ctrl_c() -> None:
+    """A worker's start: Ctrl-C at a terminal reaches every process of the group, and only the
+    parent handles it (by stopping the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _claims_in_processes(
+    generators: list[np.random.Generator],
+    quick: bool,
+    workers: int,
+    folder: Path,
+    drawn: list[tuple[list[str], list[str]] | None],
+) -> Generator[Claim, None, None]:
+    """The claims, in report order, computed by ``workers`` fresh processes (spawned: nothing of
+    this process's thread pools is inherited). On any exit before the last claim (Ctrl-C, an
+    error, a worker that died: BrokenProcessPool) the workers are stopped at once."""
+    context = multiprocessing.get_context("spawn")
+    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_ctrl_c)
+    finished = False
+    try:
+        # Submitted longest first (the order of _LONGEST_FIRST; any other claims after them), so
+        # that the short ones fill in at the end; reported in report order.
+        order = sorted(range(len(generators)), key=_submission_rank)
+        futures = {
+            i: executor.submit(_claim_and_figures, i, generators[i], quick, folder) for i in order
+        }
+        for index in range(len(generators)):
+            claim, figures = futures[index].result()
+            drawn.append(figures)  # in report order
+            yield claim
+        finished = True
+    finally:
+        if not finished:
+            for process in list(getattr(executor, "_processes", {}).values()):
+                process.terminate()
+        executor.shutdown(wait=True, cancel_futures=True)

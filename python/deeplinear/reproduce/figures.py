@@ -16,7 +16,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .claims import Claim
 
-__all__ = ["STYLE", "legend_below", "make_figures", "positive"]
+__all__ = ["STYLE", "draw_figures", "figure_note", "legend_below", "make_figures", "positive"]
 
 TINY = 1e-300  # log-scale axes cannot show 0
 
@@ -71,22 +71,16 @@ def legend_below(fig: Any, axes: Any, columns: int = 2) -> None:
         fig.tight_layout()
 
 
-def make_figures(claims: list[Claim], out: Path) -> tuple[list[str], str]:
-    """Draw the figures of these claims into ``out``; return (file names, a note for the report).
-
-    Without matplotlib nothing is drawn and the note says that the figures were skipped.
-    """
+def draw_figures(claims: list[Claim], out: Path) -> tuple[list[str], list[str]] | None:
+    """Draw the figures of these claims into ``out``: (file names, problems), or None without
+    matplotlib."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return (
-            [],
-            "Figures were skipped: matplotlib is not installed "
-            "(`pip install 'deeplinear[plot]'` adds it).",
-        )
+        return None
     from .claims import BY_NAME
 
     names: list[str] = []
@@ -108,5 +102,25 @@ def make_figures(claims: list[Claim], out: Path) -> tuple[list[str], str]:
                 fig.savefig(out / name, dpi=DPI)
                 plt.close(fig)
                 names.append(name)
+    return names, problems
+
+
+def figure_note(drawn: tuple[list[str], list[str]] | None) -> str:
+    """The report's sentence about the figures that ``draw_figures`` drew (or skipped)."""
+    if drawn is None:
+        return (
+            "Figures were skipped: matplotlib is not installed "
+            "(`pip install 'deeplinear[plot]'` adds it)."
+        )
+    names, problems = drawn
     note = f"{len(names)} figures: " + ", ".join(names) + "."
-    return names, note + (" " + "; ".join(problems) + "." if problems else "")
+    return note + (" " + "; ".join(problems) + "." if problems else "")
+
+
+def make_figures(claims: list[Claim], out: Path) -> tuple[list[str], str]:
+    """Draw the figures of these claims into ``out``; return (file names, a note for the report).
+
+    Without matplotlib nothing is drawn and the note says that the figures were skipped.
+    """
+    drawn = draw_figures(claims, out)
+    return ([] if drawn is None else drawn[0]), figure_note(drawn)

@@ -95,12 +95,21 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def write_report(
-    claims: list[Claim], out: Path, *, quick: bool, seed: int, seconds: float, command: str
+    claims: list[Claim],
+    out: Path,
+    *,
+    quick: bool,
+    seed: int,
+    seconds: float,
+    command: str,
+    drawn: tuple[list[str], str] | None = None,
 ) -> list[str]:
-    """Write report.md, results.json and the figures into ``out``; return the figure names."""
+    """Write report.md, results.json and the figures into ``out``; return the figure names.
+
+    ``drawn``: (names, note) of figures already in ``out`` (then none are drawn here)."""
     from .figures import make_figures
 
-    figures, figure_note = make_figures(claims, out)
+    figures, figure_note = drawn if drawn is not None else make_figures(claims, out)
     found = versions()
     passed = sum(claim.passed for claim in claims)
     command = command or "deeplinear reproduce"
