@@ -186,6 +186,25 @@ def test_corrupt_batch_checkpoints_raise_value_error(tmp_path: Path) -> None:
         dl.BatchTrainer.load(tmp_path / "y.npz")
 
 
+def test_ctrl_c_stops_a_two_thread_batch_whose_calling_thread_is_done() -> None:
+    # one network stops at once (its tol), the other runs long: whichever thread took the short
+    # one waits for the other, and the calling thread still answers Ctrl-C within its polls
+    phis = np.stack([dl.targets.spd(32, 3.0, seed=s) for s in range(2)])
+    for _ in range(3):  # either thread may take either network
+        timer, sent = interrupt_after(0.3)
+        try:
+            with pytest.warns(RuntimeWarning, match="interrupted"):
+                result = dl.train_batch(
+                    phis, 6, lr=1e-4, max_steps=400_000, tol=[1e9, 0.0], threads=2
+                )
+            returned = time.perf_counter()
+        finally:
+            timer.join()
+        assert returned - sent[0] < 1.0
+        assert list(result.status) == ["converged", "interrupted"]
+        assert result.steps[0] == 0 and result.steps[1] > 0
+
+
 def test_ctrl_c_stops_the_batch_with_every_network_consistent() -> None:
     phis = np.stack([dl.targets.spd(32, 3.0, seed=s) for s in range(4)])
     timer, sent = interrupt_after(0.3)
@@ -222,6 +241,20 @@ def test_bad_batch_arguments_name_the_argument() -> None:
     trainer.layers[1, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="network 1"):
         trainer.step(1)
+
+
+def test_per_network_values_are_each_checked_even_when_equal_to_an_accepted_one() -> None:
+    # networks with equal parameters share one check: True equals 1.0 but is not a number here,
+    # and an object array's values (Python objects) are checked as they are
+    phis = _phis(3, 3)
+    with pytest.raises(TypeError, match="network 1: kappa must be a real number, got bool"):
+        dl.train_batch(phis, 2, "penalty", lr=0.1, kappa=np.array([1.0, True, 1.0], dtype=object))
+    with pytest.raises(TypeError, match="network 2: kappa"):
+        dl.train_batch(phis, 2, "penalty", lr=0.1, kappa=np.array([0.5, 0.5, "0.5"], dtype=object))
+    mixed = dl.train_batch(phis, 2, "penalty", lr=0.1, kappa=[0.2, 0.1, 0.2], max_steps=5)
+    for b, kappa in enumerate([0.2, 0.1, 0.2]):
+        alone = dl.train(phis[b], 2, "penalty", lr=0.1, kappa=kappa, max_steps=5)
+        np.testing.assert_array_equal(mixed.layers[b], alone.layers)
 
 
 # -- lane groups: small networks side by side in the SIMD lanes -------------------------------

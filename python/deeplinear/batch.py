@@ -81,7 +81,8 @@ def _optional_per_network(value: Any, name: str, count: int) -> list[Any]:
             f"{name} must be a number or one value per network (B = {count}), "
             f"got shape {values.shape}"
         )
-    return [v.item() for v in values]
+    # (an object array holds Python values already)
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
 
 
 @dataclass(repr=False)
@@ -152,6 +153,17 @@ def _assemble(
     histories: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(losses (B, n), loss_steps (n,), diagnostics (B, n, k) or None) of per-network histories."""
+    if histories and all(len(h[1]) == len(histories[0][1]) for h in histories):
+        # The usual case, every network recorded at the same steps: stacked, not placed one by one.
+        grid = np.stack([h[1] for h in histories])
+        if (grid == grid[0]).all():
+            stacked = np.stack([h[0] for h in histories]).astype(np.float64, copy=False)
+            tables = [h[2] for h in histories]
+            if tables[0] is None:
+                return stacked, grid[0].astype(np.int64), None
+            if all(t is not None for t in tables):
+                rows_stacked = np.stack(tables).astype(np.float64, copy=False)  # type: ignore[arg-type]
+                return stacked, grid[0].astype(np.int64), rows_stacked
     steps = (
         np.unique(np.concatenate([h[1] for h in histories])) if histories else np.empty(0, np.int64)
     )
@@ -208,15 +220,30 @@ class BatchTrainer(_Live):
         }
         core: dict[str, np.ndarray] = {name: np.zeros(count) for name in PARAMETER_NAMES}
         scales = np.empty(count)
-        for b in range(count):
-            try:
-                _, values, scales[b] = resolve(
-                    method, self.depth, {n: columns[n][b] for n in PARAMETER_NAMES}
-                )
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"network {b}: {exc}") from None
+        # Networks that share their parameters (a value given once, as is usual) share one
+        # resolve(): its result depends on nothing else. Keyed by type and repr, so that equal
+        # values of other types (True and 1.0) or signs (-0.0) are each checked on their own.
+        resolved: dict[tuple[tuple[type, str], ...], tuple[dict[str, float], float]] = {}
+        shared = all(len(set(map(id, columns[n]))) == 1 for n in PARAMETER_NAMES)
+        for b in range(1 if shared else count):
+            given_here = tuple(columns[n][b] for n in PARAMETER_NAMES)
+            key = tuple((type(v), repr(v)) for v in given_here)
+            if key in resolved:
+                values, scales[b] = resolved[key]
+            else:
+                try:
+                    _, values, scales[b] = resolve(
+                        method, self.depth, dict(zip(PARAMETER_NAMES, given_here))
+                    )
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"network {b}: {exc}") from None
+                resolved[key] = (values, float(scales[b]))
             for name in PARAMETER_NAMES:
                 core[name][b] = values[name]
+        if shared:  # one value each, given once: network 0's for all
+            scales[:] = scales[0]
+            for name in PARAMETER_NAMES:
+                core[name][:] = core[name][0]
         self._options = core
         self._given = {name: columns[name] for name in PARAMETER_NAMES}
         settings = RunSettings.check(given)

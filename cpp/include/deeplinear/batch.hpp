@@ -11,9 +11,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -124,20 +126,32 @@ public:
         };
         const int extra =
             static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads_ - 1), units == 0 ? 0 : units - 1));
-        std::atomic<int> active{extra};
+        int active = extra;  // helpers still working (under `mutex`)
+        std::mutex mutex;
+        std::condition_variable finished;
         std::vector<std::thread> helpers;
         helpers.reserve(static_cast<std::size_t>(extra));
         for (int i = 0; i < extra; ++i) {
             helpers.emplace_back([&] {
                 work(false);
-                active.fetch_sub(1);
+                {
+                    const std::lock_guard<std::mutex> lock(mutex);
+                    --active;
+                }
+                finished.notify_one();
             });
         }
         work(true);
-        // The calling thread keeps answering for the interrupt while the others finish.
-        while (active.load() > 0) {
-            if (!stop.load() && interrupted && interrupted()) stop.store(true);
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        // The calling thread keeps answering for the interrupt while the others finish, every
+        // 20 ms, and returns as soon as the last one has (not at its next poll: a batch of a few
+        // tens of milliseconds would lose a poll's sleep to it).
+        {
+            std::unique_lock<std::mutex> lock(mutex);
+            while (!finished.wait_for(lock, std::chrono::milliseconds(20), [&] { return active == 0; })) {
+                lock.unlock();
+                if (!stop.load() && interrupted && interrupted()) stop.store(true);
+                lock.lock();
+            }
         }
         for (std::thread& helper : helpers) helper.join();
         if (failure) std::rethrow_exception(failure);
