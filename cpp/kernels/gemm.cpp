@@ -41,9 +41,23 @@ Products<T>::Products(const ExecutionContext& context, Index n)
       table_(&kernels::table<T>(context.isa)) {
     if (backend_ == Backend::packed) {  // the panels of op(b), then each thread's rows of op(a)
         const Index cols = table_->packed_cols, panels = (n + cols - 1) / cols;
-        const Index depth = std::min<Index>(n, tuning::kPackedDepth);
-        panels_.resize(static_cast<std::size_t>((panels * cols + threads_ * table_->packed_rows) * depth) +
-                       64 / sizeof(T));  // + the alignment
+        const Index line = 64 / static_cast<Index>(sizeof(T));
+        depth_ = std::min<Index>(n, tuning::kPackedDepth);
+        if (split_rows_) {  // private panels, if blocks deep enough fit every thread's in n² elements
+            const Index per_row = threads_ * (panels * cols + table_->packed_rows) + line;
+            const Index fits = std::min<Index>(depth_, n * n / per_row);
+            if (fits >= tuning::kPrivateDepthMin) {
+                const Index blocks = (n + fits - 1) / fits;
+                depth_ = (n + blocks - 1) / blocks;  // blocks of equal depths
+                private_panels_ = true;
+            }
+        }
+        if (private_panels_) {  // each thread its own panels and rows, a cache line apart
+            region_ = ((panels * cols + table_->packed_rows) * depth_ + line - 1) / line * line;
+            panels_.resize(static_cast<std::size_t>(threads_ * region_ + line));
+        } else {
+            panels_.resize(static_cast<std::size_t>((panels * cols + threads_ * table_->packed_rows) * depth_ + line));
+        }
     }
 }
 
@@ -100,7 +114,7 @@ void Products<T>::packed(int mode, const T* a, bool trans_a, const T* b, bool tr
                          const T* scale, const Upcoming& upcoming) {
     const Index n = n_, rows = table_->packed_rows, cols = table_->packed_cols;
     const Index panels = (n + cols - 1) / cols, blocks = (n + rows - 1) / rows;
-    const Index depth = std::min<Index>(n, tuning::kPackedDepth), steps = (n + depth - 1) / depth;
+    const Index depth = depth_, steps = (n + depth - 1) / depth;
     // The panels at a cache-line boundary (a misaligned panel splits every other load), then each
     // thread's rows of op(a).
     T* bp = panels_.data() + (-reinterpret_cast<std::uintptr_t>(panels_.data()) / sizeof(T)) % (64 / sizeof(T));
@@ -114,12 +128,21 @@ void Products<T>::packed(int mode, const T* a, bool trans_a, const T* b, bool tr
     share_rows([&](int id, int count) {
         const Index first = rows * (blocks * id / count), last = std::min(n, rows * (blocks * (id + 1) / count));
         const kernels::PrefetchShare share = prefetch_share(upcoming, n * n * static_cast<Index>(sizeof(T)), id, count);
-        T* ap = bp + panels * cols * depth + id * rows * depth;
+        // Shared panels: each thread packs its share of them, and the threads meet before and
+        // after every block's products. Private panels: each thread packs all of them for itself
+        // (a block's packing is 1/rows of its products' work) and never waits for the other.
+        const bool own = private_panels_ && count > 1;
+        T* panels_here = own ? bp + id * region_ : bp;
+        T* ap = own ? panels_here + panels * cols * depth : bp + panels * cols * depth + id * rows * depth;
         for (Index step = 0; step < steps; ++step) {
             const Index k0 = step * depth, here = std::min(depth, n - k0);
-            table_->pack_b(b, trans_b, n, bp, panels * id / count, panels * (id + 1) / count, k0, here);
+            if (own) {
+                table_->pack_b(b, trans_b, n, panels_here, 0, panels, k0, here);
+            } else {
+                table_->pack_b(b, trans_b, n, bp, panels * id / count, panels * (id + 1) / count, k0, here);
+            }
 #ifdef DEEPLINEAR_OPENMP
-            if (count > 1) {
+            if (count > 1 && !own) {
 #pragma omp barrier
             }
 #endif
@@ -127,10 +150,11 @@ void Products<T>::packed(int mode, const T* a, bool trans_a, const T* b, bool tr
             part.first = share.first + (share.last - share.first) * step / steps;
             part.last = share.first + (share.last - share.first) * (step + 1) / steps;
             if (last > first) {
-                table_->packed(mode, a, trans_a, bp, c_in, c, scale, n, first, last, k0, here, partial, ap, &part);
+                table_->packed(mode, a, trans_a, panels_here, c_in, c, scale, n, first, last, k0, here, partial, ap,
+                               &part);
             }
 #ifdef DEEPLINEAR_OPENMP
-            if (count > 1 && step + 1 < steps) {  // the panels are packed again
+            if (count > 1 && !own && step + 1 < steps) {  // the panels are packed again
 #pragma omp barrier
             }
 #endif

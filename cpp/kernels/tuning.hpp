@@ -44,6 +44,18 @@ constexpr Switches kGenericSwitches{32, 32, 32};
 // 25.6; 256: 103.1, 74.1, 25.8; 192: 104.2, 75.1, 29.7; 128: 103.8, 73.0, 28.1.
 constexpr std::int64_t kPackedDepth = 192;
 
+// Split between threads, the packed kernel's threads each pack all the panels of op(b) for
+// themselves (a block's packing is 1/rows of its products' work) instead of a share of one set,
+// and never meet at a barrier (there were two per block of k). The blocks of k are then as deep as
+// lets every thread's panels together take at most n² elements, so that the workspace stays
+// within 2·L·d² (tests/test_memory.py), and of equal depths; private panels only while that depth
+// is at least kPrivateDepthMin. gd_steps, AVX-512, 2 threads, steps/s against shared panels of
+// depth 192 (two runs): (200, 8) 333.6–361.7 against 295.9–325.2, (256, 8) 173.6–187.7 against
+// 160.8–172.9 (3 blocks of 86), (384, 4) 133.3–138.3 against 127.7–128.7 (3 of 128), (512, 4)
+// 56.3–58.0 against 54.1–55.7 (3 of 171); one thread (256, 8) with blocks of 86: 103.4 against
+// 104.6 with blocks of 192 (one thread keeps 192: no private panels).
+constexpr std::int64_t kPrivateDepthMin = 32;
+
 // -- tile shapes of the kernels (rows × vectors of the instruction set's width) ----------------
 
 // AVX2 (16 vector registers): 6 rows × 2 vectors, 12 accumulators + 2 rows of op(b) + 1 broadcast.

@@ -86,6 +86,9 @@ private:
     SplitChoice split_choice_;
     const kernels::Table<T>* table_;
     std::vector<T> panels_;                                 // the packed kernel's panels of op(b) and rows of op(a)
+    Index depth_ = 0;                                       // its blocks of k (tuning::kPackedDepth)
+    bool private_panels_ = false;                           // each thread packs its own (tuning::kPrivateDepthMin)
+    Index region_ = 0;                                      // elements of one thread's panels and rows
     std::vector<T, Eigen::aligned_allocator<T>> partials_;  // its sums between blocks of k (subtract mode)
 };
 
