@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from pathlib import Path
 
@@ -184,6 +185,24 @@ def test_corrupt_batch_checkpoints_raise_value_error(tmp_path: Path) -> None:
     (tmp_path / "y.npz").write_bytes(path.read_bytes()[:100])
     with pytest.raises(ValueError):
         dl.BatchTrainer.load(tmp_path / "y.npz")
+
+
+def test_two_thread_batches_run_side_by_side_give_the_bits_of_each_alone() -> None:
+    # each call's helper threads are its own (OpenMP teams of different calling threads)
+    phis = [np.stack([dl.targets.spd(d, 3.0, seed=10 * d + s) for s in range(6)]) for d in (4, 9)]
+    alone = [dl.train_batch(p, 5, lr=0.03, max_steps=300, threads=2).layers for p in phis]
+    together: list[np.ndarray | None] = [None, None]
+
+    def run(k: int) -> None:
+        together[k] = dl.train_batch(phis[k], 5, lr=0.03, max_steps=300, threads=2).layers
+
+    workers = [threading.Thread(target=run, args=(k,)) for k in (0, 1)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    for k in (0, 1):
+        np.testing.assert_array_equal(together[k], alone[k])
 
 
 def test_ctrl_c_stops_a_two_thread_batch_whose_calling_thread_is_done() -> None:

@@ -8,6 +8,10 @@
 #include "lanes.hpp"
 #include "trainer.hpp"
 
+#ifdef DEEPLINEAR_OPENMP
+#include <omp.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -126,34 +130,51 @@ public:
         };
         const int extra =
             static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads_ - 1), units == 0 ? 0 : units - 1));
-        int active = extra;  // helpers still working (under `mutex`)
+        int helpers_done = 0;  // (under `mutex`)
         std::mutex mutex;
         std::condition_variable finished;
-        std::vector<std::thread> helpers;
-        helpers.reserve(static_cast<std::size_t>(extra));
-        for (int i = 0; i < extra; ++i) {
-            helpers.emplace_back([&] {
-                work(false);
-                {
-                    const std::lock_guard<std::mutex> lock(mutex);
-                    --active;
-                }
-                finished.notify_one();
-            });
-        }
-        work(true);
-        // The calling thread keeps answering for the interrupt while the others finish, every
-        // 20 ms, and returns as soon as the last one has (not at its next poll: a batch of a few
-        // tens of milliseconds would lose a poll's sleep to it).
-        {
+        auto helper = [&] {
+            work(false);
+            {
+                const std::lock_guard<std::mutex> lock(mutex);
+                ++helpers_done;
+            }
+            finished.notify_one();
+        };
+        // The calling thread keeps answering for the interrupt while the `helpers` others finish,
+        // every 20 ms, and returns as soon as the last one has (not at its next poll: a batch of a
+        // few tens of milliseconds would lose a poll's sleep to it).
+        auto wait_for = [&](int helpers) {
             std::unique_lock<std::mutex> lock(mutex);
-            while (!finished.wait_for(lock, std::chrono::milliseconds(20), [&] { return active == 0; })) {
+            while (!finished.wait_for(lock, std::chrono::milliseconds(20), [&] { return helpers_done == helpers; })) {
                 lock.unlock();
                 if (!stop.load() && interrupted && interrupted()) stop.store(true);
                 lock.lock();
             }
+        };
+#ifdef DEEPLINEAR_OPENMP
+        // OpenMP's threads outlive the call: a batch of a few tens of milliseconds does not wait
+        // for a new thread to get going (see batch_compare.py in docs/performance.md).
+        if (extra > 0 && !omp_in_parallel()) {
+#pragma omp parallel num_threads(extra + 1)
+            {
+                if (omp_get_thread_num() == 0) {
+                    work(true);
+                    wait_for(omp_get_num_threads() - 1);
+                } else {
+                    helper();
+                }
+            }
+            if (failure) std::rethrow_exception(failure);
+            return;
         }
-        for (std::thread& helper : helpers) helper.join();
+#endif
+        std::vector<std::thread> helpers;
+        helpers.reserve(static_cast<std::size_t>(extra));
+        for (int i = 0; i < extra; ++i) helpers.emplace_back(helper);
+        work(true);
+        wait_for(extra);
+        for (std::thread& thread : helpers) thread.join();
         if (failure) std::rethrow_exception(failure);
     }
 
