@@ -136,11 +136,8 @@ void Products<T>::packed(int mode, const T* a, bool trans_a, const T* b, bool tr
         T* ap = own ? panels_here + panels * cols * depth : bp + panels * cols * depth + id * rows * depth;
         for (Index step = 0; step < steps; ++step) {
             const Index k0 = step * depth, here = std::min(depth, n - k0);
-            if (own) {
-                table_->pack_b(b, trans_b, n, panels_here, 0, panels, k0, here);
-            } else {
-                table_->pack_b(b, trans_b, n, bp, panels * id / count, panels * (id + 1) / count, k0, here);
-            }
+            table_->pack_b(b, trans_b, n, panels_here, own ? 0 : panels * id / count,
+                           own ? panels : panels * (id + 1) / count, k0, here);
 #ifdef DEEPLINEAR_OPENMP
             if (count > 1 && !own) {
 #pragma omp barrier
