@@ -263,7 +263,7 @@ def test_bad_batch_arguments_name_the_argument() -> None:
 
 
 def test_per_network_values_are_each_checked_even_when_equal_to_an_accepted_one() -> None:
-    # networks with equal parameters share one check: True equals 1.0 but is not a number here,
+    # per-network values are each checked: True equals 1.0 but is not a number here,
     # and an object array's values (Python objects) are checked as they are
     phis = _phis(3, 3)
     with pytest.raises(TypeError, match="network 1: kappa must be a real number, got bool"):

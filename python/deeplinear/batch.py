@@ -220,24 +220,15 @@ class BatchTrainer(_Live):
         }
         core: dict[str, np.ndarray] = {name: np.zeros(count) for name in PARAMETER_NAMES}
         scales = np.empty(count)
-        # Networks that share their parameters (a value given once, as is usual) share one
-        # resolve(): its result depends on nothing else. Keyed by type and repr, so that equal
-        # values of other types (True and 1.0) or signs (-0.0) are each checked on their own.
-        resolved: dict[tuple[tuple[type, str], ...], tuple[dict[str, float], float]] = {}
+        # Parameters given once (not one per network) are checked once, for network 0.
         shared = all(len(set(map(id, columns[n]))) == 1 for n in PARAMETER_NAMES)
         for b in range(1 if shared else count):
-            given_here = tuple(columns[n][b] for n in PARAMETER_NAMES)
-            key = tuple((type(v), repr(v)) for v in given_here)
-            if key in resolved:
-                values, scales[b] = resolved[key]
-            else:
-                try:
-                    _, values, scales[b] = resolve(
-                        method, self.depth, dict(zip(PARAMETER_NAMES, given_here))
-                    )
-                except (TypeError, ValueError) as exc:
-                    raise type(exc)(f"network {b}: {exc}") from None
-                resolved[key] = (values, float(scales[b]))
+            try:
+                _, values, scales[b] = resolve(
+                    method, self.depth, {n: columns[n][b] for n in PARAMETER_NAMES}
+                )
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"network {b}: {exc}") from None
             for name in PARAMETER_NAMES:
                 core[name][b] = values[name]
         if shared:  # one value each, given once: network 0's for all

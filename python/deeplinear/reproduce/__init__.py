@@ -35,6 +35,9 @@ from .report import write_report
 
 __all__ = ["CLAIMS", "Claim", "ReportExistsError", "Reproduction", "run"]
 
+Drawn = tuple[list[str], list[str]] | None
+"""A claim's figures from ``figures.draw_figures``: (file names, problems), or None (none drawn)."""
+
 
 class ReportExistsError(FileExistsError):
     """The output folder already holds something and ``force`` was not given."""
@@ -129,23 +132,22 @@ def run(
     # run's own inside `out`, whose files move into `out` once every claim is in (and which is
     # removed whatever happens, so an interrupted run leaves no figure behind).
     folder = Path(tempfile.mkdtemp(prefix=".figures-", dir=out)) if workers > 1 else None
-    drawn: list[tuple[list[str], list[str]] | None] = []
+    drawn: list[Drawn] = []  # each claim's figures from a worker, in report order
     try:
         with Progress(
             len(CLAIMS), desc="reproduce", unit="claims", enabled=progress, leave=True
         ) as report:
             if folder is None:
-                results: Generator[Claim, None, None] = (
-                    _timed_claim(index, rng, quick, progress, engine)
+                results: Generator[tuple[Claim, Drawn], None, None] = (
+                    (_timed_claim(index, rng, quick, progress, engine), None)
                     for index, rng in enumerate(generators)
                 )
             else:
-                results = _claims_in_processes(
-                    generators, quick, min(workers, len(CLAIMS)), folder, drawn
-                )
+                results = _claims_in_processes(generators, quick, min(workers, len(CLAIMS)), folder)
             try:
-                for index, claim in enumerate(results, 1):
+                for index, (claim, claim_figures) in enumerate(results, 1):
                     claims.append(claim)
+                    drawn.append(claim_figures)
                     report.write(
                         f"claim {index}/{len(CLAIMS)} {'PASS' if claim.passed else 'FAIL'}: "
                         f"{claim.title} ({claim.seconds:.1f} s)"
@@ -166,9 +168,7 @@ def run(
     return Reproduction(claims=claims, out=out, seconds=seconds, figures=figures)
 
 
-def _gather_figures(
-    drawn: list[tuple[list[str], list[str]] | None], folder: Path, out: Path
-) -> tuple[list[str], str]:
+def _gather_figures(drawn: list[Drawn], folder: Path, out: Path) -> tuple[list[str], str]:
     """The workers' figures moved from ``folder`` into ``out``: (names, the report's note)."""
     if any(d is None for d in drawn):
         return [], figure_note(None)
@@ -181,7 +181,7 @@ def _gather_figures(
 
 def _claim_and_figures(
     index: int, rng: np.random.Generator, quick: bool, folder: Path
-) -> tuple[Claim, tuple[list[str], list[str]] | None]:
+) -> tuple[Claim, Drawn]:
     """A worker's task: claim ``index`` and its figures, drawn into ``folder``."""
     claim = _timed_claim(index, rng, quick)
     return claim, draw_figures([claim], folder)
@@ -223,11 +223,11 @@ def _claims_in_processes(
     quick: bool,
     workers: int,
     folder: Path,
-    drawn: list[tuple[list[str], list[str]] | None],
-) -> Generator[Claim, None, None]:
-    """The claims, in report order, computed by ``workers`` fresh processes (spawned: nothing of
-    this process's thread pools is inherited). On any exit before the last claim (Ctrl-C, an
-    error, a worker that died: BrokenProcessPool) the workers are stopped at once."""
+) -> Generator[tuple[Claim, Drawn], None, None]:
+    """The claims and their figures (drawn into ``folder``), in report order, computed by
+    ``workers`` fresh processes (spawned: nothing of this process's thread pools is inherited).
+    On any exit before the last claim (Ctrl-C, an error, a worker that died: BrokenProcessPool)
+    the workers are stopped at once."""
     context = multiprocessing.get_context("spawn")
     executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_ctrl_c)
     finished = False
@@ -239,9 +239,7 @@ def _claims_in_processes(
             i: executor.submit(_claim_and_figures, i, generators[i], quick, folder) for i in order
         }
         for index in range(len(generators)):
-            claim, figures = futures[index].result()
-            drawn.append(figures)  # in report order
-            yield claim
+            yield futures[index].result()
         finished = True
     finally:
         if not finished:
