@@ -373,3 +373,36 @@ def test_lane_groups_of_every_instruction_set_give_the_same_bits(dim: int) -> No
             reference = layers.copy()
         np.testing.assert_array_equal(layers, reference, err_msg=isa)
     assert reference is not None
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dim", [3, 8])  # lane groups and each network's own kernel
+def test_every_network_is_checked_before_any_step_and_edits_between_calls_are_seen(
+    threads: int, dim: int
+) -> None:
+    # The batch checks its networks on its threads before any step and the steps then skip
+    # their own check: the first bad network (not the first found) is named, none steps, and a
+    # network edited in place between calls is seen as edited (as one Trainer sees it).
+    phis = _phis(40, dim)
+    trainer = dl.BatchTrainer(phis, 3, lr=0.04, record_every=1, threads=threads)
+    trainer.step(2)
+    before = trainer.layers.copy()
+    trainer.layers[31, 1, 0, 0] = np.nan
+    trainer.layers[7, 2, 1, 1] = np.inf
+    trainer.layers[39, 0, 0, 1] = np.nan
+    with pytest.raises(ValueError, match="network 7: "):
+        trainer.step(3)
+    assert trainer.steps.tolist() == [2] * 40
+    trainer.layers[[7, 31, 39]] = before[[7, 31, 39]]
+    np.testing.assert_array_equal(trainer.layers, before)
+    alone = dl.Trainer(phis[5], 3, lr=0.04, record_every=1)
+    alone.step(2)
+    for edit in (trainer.layers[5], alone.layers):
+        edit[1] *= 0.75
+    trainer.step(2)
+    alone.step(2)
+    np.testing.assert_array_equal(trainer.layers[5], alone.layers)
+    history = trainer.history(5)
+    np.testing.assert_array_equal(history.loss_steps, [0, 1, 2, 2, 3, 4])
+    np.testing.assert_array_equal(history.loss_steps, alone.loss_steps)
+    np.testing.assert_array_equal(history.losses, alone.losses)

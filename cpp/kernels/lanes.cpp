@@ -93,7 +93,7 @@ void run_lane_group(const ExecutionContext& context, Trainer<T>* const* networks
         for (int l = 0; l < W; ++l) clear(l);
         for (std::size_t j = 0; j < count; ++j) {
             const int l = static_cast<int>(j);
-            lanes[l].options = networks[j]->begin(max_steps[j], tol[j], record_final);
+            lanes[l].options = networks[j]->begin(max_steps[j], tol[j], record_final, true);
             lanes[l].before = networks[j]->records().size();
             lanes[l].active = true;
             ++begun;

@@ -68,19 +68,22 @@ public:
         const Method kind = method_named(method);
         T* data = layers_.mutable_data();
         const T* targets = phis_.data();
-        for (py::ssize_t b = 0; b < count; ++b) {
-            MethodParams<T> params;
+        // the networks' engines are made on the batch's threads (no Python objects touched there)
+        py::gil_scoped_release release;
+        batch_.add_many(static_cast<std::size_t>(count), [&](std::size_t b, std::unique_ptr<Trainer<T>>& trainer,
+                                                             const T*& phi, MethodParams<T>& params) {
             params.method = kind;
             params.lr = static_cast<T>(rates[b]);
             params.gamma = static_cast<T>(gammas[b]);
             params.psi = static_cast<T>(psis[b]);
             params.kappa = static_cast<T>(kappas[b]);
-            LayerStack<T> network{data + b * depth * dim * dim, depth, dim};
-            auto engine = make_engine<T>(network, targets + b * dim * dim, params, single);
-            batch_.add(std::make_unique<Trainer<T>>(network.data, static_cast<std::size_t>(network.size()),
-                                                    std::move(engine), settings),
-                       targets + b * dim * dim, params);
-        }
+            const auto offset = static_cast<py::ssize_t>(b);
+            LayerStack<T> network{data + offset * depth * dim * dim, depth, dim};
+            phi = targets + offset * dim * dim;
+            auto engine = make_engine<T>(network, phi, params, single);
+            trainer = std::make_unique<Trainer<T>>(network.data, static_cast<std::size_t>(network.size()),
+                                                   std::move(engine), settings);
+        });
         batch_.set_shape(depth, dim);
     }
 

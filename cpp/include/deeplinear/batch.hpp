@@ -42,6 +42,29 @@ public:
         params_.push_back(params);
     }
 
+    // Adds `count` networks at once, made on the batch's threads: make(j, network, phi, params)
+    // sets the trainer, target and parameters of the j-th (it must not touch what another j
+    // touches). If any make throws, none is added and the first failure (lowest j) is rethrown.
+    template <class Make>
+    void add_many(std::size_t count, Make&& make) {
+        std::vector<std::unique_ptr<Trainer<T>>> networks(count);
+        std::vector<const T*> phis(count, nullptr);
+        std::vector<MethodParams<T>> params(count);
+        Failures failures;
+        std::atomic<std::size_t> next{0};
+        on_threads(helpers_for(count), [&](bool) {
+            for (std::size_t j = next.fetch_add(1); j < count; j = next.fetch_add(1)) {
+                try {
+                    make(j, networks[j], phis[j], params[j]);
+                } catch (...) {
+                    failures.note(j);
+                }
+            }
+        });
+        failures.rethrow();
+        for (std::size_t j = 0; j < count; ++j) add(std::move(networks[j]), phis[j], params[j]);
+    }
+
     // The step size of network b for the calls to come.
     void set_lr(std::size_t b, double lr) {
         networks_.at(b)->set_lr(lr);
@@ -77,12 +100,23 @@ public:
     void run(const std::int64_t* max_steps, const double* tol, bool record_final, const Interrupt& interrupted,
              LoopResult* results) {
         // (an empty `interrupted` never interrupts)
-        for (std::size_t b = 0; b < networks_.size(); ++b) {
-            try {
-                networks_[b]->check();
-            } catch (const std::invalid_argument& error) {
-                throw std::invalid_argument("network " + std::to_string(b) + ": " + error.what());
-            }
+        // Every network's state is checked (and its fingerprint taken) on the batch's threads
+        // before any steps; the steps below then begin without checking it again.
+        {
+            Failures failures;
+            std::atomic<std::size_t> next{0};
+            on_threads(helpers_for(networks_.size()), [&](bool) {
+                for (std::size_t b = next.fetch_add(1); b < networks_.size(); b = next.fetch_add(1)) {
+                    try {
+                        networks_[b]->check();
+                    } catch (const std::invalid_argument& error) {
+                        failures.note(b, "network " + std::to_string(b) + ": " + error.what());
+                    } catch (...) {
+                        failures.note(b);
+                    }
+                }
+            });
+            failures.rethrow();
         }
         std::atomic<bool> stop{false};
         std::atomic<std::size_t> next{0};
@@ -117,7 +151,7 @@ public:
                                           params_.data() + first, count, depth_, dim_, max_steps + first, tol + first,
                                           record_final, check, results + first);
                     } else {
-                        results[first] = networks_[first]->run(max_steps[first], tol[first], record_final, check);
+                        results[first] = networks_[first]->run(max_steps[first], tol[first], record_final, check, true);
                     }
                 } catch (...) {
                     if (!failed.exchange(true)) failure = std::current_exception();
@@ -128,8 +162,56 @@ public:
                 }
             }
         };
-        const int extra =
-            static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads_ - 1), units == 0 ? 0 : units - 1));
+        const int extra = helpers_for(units);
+        on_threads(extra, work, [&] {
+            if (!stop.load() && interrupted && interrupted()) stop.store(true);
+        });
+        if (failure) std::rethrow_exception(failure);
+    }
+
+private:
+    // The first failure (the lowest index) among work shared by threads.
+    class Failures {
+    public:
+        // From inside a catch block: the exception being handled, or an std::invalid_argument.
+        void note(std::size_t index) { keep(index, std::current_exception()); }
+        void note(std::size_t index, const std::string& message) {
+            keep(index, std::make_exception_ptr(std::invalid_argument(message)));
+        }
+        void rethrow() const {
+            if (error_) std::rethrow_exception(error_);
+        }
+
+    private:
+        void keep(std::size_t index, std::exception_ptr error) {
+            const std::lock_guard<std::mutex> lock(mutex_);
+            if (!error_ || index < index_) {
+                index_ = index;
+                error_ = std::move(error);
+            }
+        }
+        std::mutex mutex_;
+        std::size_t index_ = 0;
+        std::exception_ptr error_;
+    };
+
+    // The helper threads for `units` units of work: one fewer than the threads, and no more than
+    // there are units besides the calling thread's.
+    int helpers_for(std::size_t units) const {
+        return static_cast<int>(
+            std::min<std::size_t>(static_cast<std::size_t>(threads_ - 1), units == 0 ? 0 : units - 1));
+    }
+
+    // work(polls) on `extra` helper threads and on the calling thread (polls is true only there);
+    // returns once all have finished. While the helpers finish, the calling thread calls poll()
+    // every 20 ms, and it returns as soon as the last helper has (not at its next poll: a batch of
+    // a few tens of milliseconds would lose a poll's sleep to it).
+    template <class Work, class Poll>
+    static void on_threads(int extra, Work&& work, Poll&& poll) {
+        if (extra <= 0) {
+            work(true);
+            return;
+        }
         int helpers_done = 0;  // (under `mutex`)
         std::mutex mutex;
         std::condition_variable finished;
@@ -141,21 +223,18 @@ public:
             }
             finished.notify_one();
         };
-        // The calling thread keeps answering for the interrupt while the `helpers` others finish,
-        // every 20 ms, and returns as soon as the last one has (not at its next poll: a batch of a
-        // few tens of milliseconds would lose a poll's sleep to it).
         auto wait_for = [&](int helpers) {
             std::unique_lock<std::mutex> lock(mutex);
             while (!finished.wait_for(lock, std::chrono::milliseconds(20), [&] { return helpers_done == helpers; })) {
                 lock.unlock();
-                if (!stop.load() && interrupted && interrupted()) stop.store(true);
+                poll();
                 lock.lock();
             }
         };
 #ifdef DEEPLINEAR_OPENMP
         // OpenMP's threads outlive the call: a batch of a few tens of milliseconds does not wait
         // for a new thread to get going (see batch_compare.py in docs/performance.md).
-        if (extra > 0 && !omp_in_parallel()) {
+        if (!omp_in_parallel()) {
 #pragma omp parallel num_threads(extra + 1)
             {
                 if (omp_get_thread_num() == 0) {
@@ -165,7 +244,6 @@ public:
                     helper();
                 }
             }
-            if (failure) std::rethrow_exception(failure);
             return;
         }
 #endif
@@ -175,10 +253,12 @@ public:
         work(true);
         wait_for(extra);
         for (std::thread& thread : helpers) thread.join();
-        if (failure) std::rethrow_exception(failure);
+    }
+    template <class Work>
+    static void on_threads(int extra, Work&& work) {
+        on_threads(extra, work, [] {});
     }
 
-private:
     ExecutionContext context_;
     int threads_;
     LanePolicy lanes_;

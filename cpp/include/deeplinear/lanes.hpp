@@ -30,7 +30,8 @@ int lane_width(const ExecutionContext& context);
 // One group: networks[0 .. count) (count <= lane_width<T>()), all gd or all penalty (params[j]
 // for networks[j]), of `depth` layers of n × n, towards phis[j]. Each network j runs as
 // Trainer::run(max_steps[j], tol[j], record_final) would: its state, history and step count are
-// settled when the call returns or throws. `interrupted` is polled as run_loop polls it.
+// settled when the call returns or throws. `interrupted` is polled as run_loop polls it. The caller
+// has checked every network (Trainer::check) in this call: their states are not checked again.
 template <class T>
 void run_lane_group(const ExecutionContext& context, Trainer<T>* const* networks, const T* const* phis,
                     const MethodParams<T>* params, std::size_t count, Index depth, Index n,

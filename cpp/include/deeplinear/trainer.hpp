@@ -44,9 +44,11 @@ public:
     // Up to max_steps more steps, stopping once ℓ <= tol (run_loop's rules). Records ℓ at global
     // steps on the grid of record_every, the starting state if not yet recorded, and the final
     // state (off the grid only when the run stops early or record_final).
-    // An empty `interrupted` never interrupts.
-    LoopResult run(std::int64_t max_steps, double tol, bool record_final, const Interrupt& interrupted = {}) {
-        const LoopOptions options = begin(max_steps, tol, record_final);
+    // An empty `interrupted` never interrupts. `checked`: the caller has called check() since the
+    // state last changed (a batch checks all its networks first), so the state is not read again.
+    LoopResult run(std::int64_t max_steps, double tol, bool record_final, const Interrupt& interrupted = {},
+                   bool checked = false) {
+        const LoopOptions options = begin(max_steps, tol, record_final, checked);
         const std::size_t before = history_.size();
         LoopResult result;
         static const Interrupt never = [] { return false; };
@@ -63,13 +65,13 @@ public:
     // For whoever steps the state outside run() (a batch's lane groups, batch.hpp): begin()
     // checks the state and returns the loop's options of a call; the caller appends to
     // records() as run_loop would and reports with end() (also when it fails).
-    LoopOptions begin(std::int64_t max_steps, double tol, bool record_final) {
+    LoopOptions begin(std::int64_t max_steps, double tol, bool record_final, bool checked = false) {
         if (max_steps < 0) throw std::invalid_argument("max_steps must be >= 0");
         if (max_steps > std::numeric_limits<std::int64_t>::max() - steps_) {
             throw std::invalid_argument(
                 "max_steps would take the step count past 2**63 - 1 (steps = " + std::to_string(steps_) + ")");
         }
-        refresh();
+        if (!checked) refresh();
         LoopOptions options;
         options.max_steps = max_steps;
         options.tol = tol;
