@@ -87,8 +87,9 @@ public:
     // from the last to the first, calls visit(i, factors) with 0-based i and the GradientFactors
     // of that layer's gradient: B_{i+1}·Θ_{1:i}ᵀ, with B_{i+1} = Θ_{i+2:L}ᵀ E, and for the first
     // layer Θ_2ᵀ·B_2. visit may overwrite layer i of a different stack: `output` (optional) names
-    // that stack, a hint for the cache (see Upcoming). The residual stays as forward() left it;
-    // the prefix products do not (the B_i take their places): one backward() per forward().
+    // that stack, a hint for the cache (see Upcoming). The residual stays as forward() left it
+    // (unless the visitor writes spent_matrix()); the prefix products do not (the B_i take their
+    // places): one backward() per forward().
     template <class Visit>
     void backward(LayerStack<const T> layers, Visit&& visit, const T* output = nullptr) {
         const Index depth = layers.depth, size = layers.dim * layers.dim;
@@ -129,6 +130,11 @@ public:
 
     // E = Θ_{1:L} − Φ from the last forward().
     const Mat& residual() const { return residual_; }
+
+    // While backward() visits the first layer (i = 0) of a network of `depth` layers: a d × d
+    // matrix that the sweep no longer needs, which the visitor may overwrite (the spent B_3 for
+    // depth ≥ 4; for depth 3 the residual, which then no longer holds E), or null (depth ≤ 2).
+    T* spent_matrix(Index depth) { return depth >= 4 ? prefix(3) : depth == 3 ? residual_.data() : nullptr; }
 
     // out (d × d, neither factor) = the gradient that backward() passes to its visitor.
     void gradient(const GradientFactors<T>& g, T* out) {

@@ -78,12 +78,19 @@ public:
                 auto next = next_.layer(i);
                 auto current = current_.layer(i);
                 // What the gradient is subtracted from: the current layer (read by the product's
-                // kernel as it writes the next one), or its decayed copy.
+                // kernel as it writes the next one), or its decayed copy. The copy goes where the
+                // update does not (so that the packed kernel keeps its partial sums in the update,
+                // as for gd): into layer i − 1 of the next stack, which the sweep (last layer
+                // first) has yet to write, or for the first layer into a matrix the sweep has done
+                // with; in place only for the first layer of two.
                 const T* from = current.data();
                 if (params_.method == Method::penalty) {
-                    next = decay * current;
-                    next.diagonal().array() += pull;
-                    from = next.data();
+                    T* copy = i > 0 ? next_.layer(i - 1).data() : sweep_.spent_matrix(current_.depth);
+                    if (copy == nullptr) copy = next.data();
+                    MatrixMap<T> decayed(copy, current_.dim, current_.dim);
+                    decayed = decay * current;
+                    decayed.diagonal().array() += pull;
+                    from = copy;
                 }
                 // G_i in full, then scaled: η·(B Pᵀ), never (ηB)Pᵀ. With the same rounding for every
                 // layer, dynamics that are symmetric in exact arithmetic (Lemma 5: equal layers for
