@@ -406,3 +406,25 @@ def test_every_network_is_checked_before_any_step_and_edits_between_calls_are_se
     np.testing.assert_array_equal(history.loss_steps, [0, 1, 2, 2, 3, 4])
     np.testing.assert_array_equal(history.loss_steps, alone.loss_steps)
     np.testing.assert_array_equal(history.losses, alone.losses)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_paired_lane_groups_keep_every_network_its_own(dim: int, dtype) -> None:
+    # For the smallest d a lane group is two vectors wide (lane_width(dim) = twice the vector's):
+    # groups full, part full, and networks that stop early in either half of a pair.
+    width = dl._core.lane_width(single=dtype == np.float32, dim=dim)
+    count = 2 * width + 5 if width > 1 else 7
+    phis = _phis(count, dim, dtype)
+    lr = np.linspace(0.01, 0.06, count)
+    tol = np.zeros(count)
+    for b in (1, width - 1, width + 2, count - 1):  # stop early: diverge or converge
+        lr[b] = 50.0 if b % 2 else lr[b]
+        tol[b] = 0.0 if b % 2 else 1e-3
+    result = dl.train_batch(phis, 3, lr=lr, max_steps=60, tol=tol, record_every=7)
+    for b in range(count):
+        alone = dl.train(
+            phis[b], 3, lr=float(lr[b]), max_steps=60, tol=float(tol[b]), record_every=7
+        )
+        _assert_same(result[b], alone)
+    assert result.status[1] == "diverged"

@@ -61,6 +61,9 @@ struct LaneStep {
     void (*forward)(const T* layers, Size depth, Size n, const T* phi, T* prefix, T* residual, T* losses);
     void (*backward)(const T* layers, Size depth, Size n, const T* prefix, const T* residual, const T* params,
                      bool penalty, T* next, T* work);
+    // The networks side by side: the vector width, or twice it where each element is a pair of
+    // vectors (two groups' independent chains interleaved, for the smallest n).
+    Size width;
 };
 
 template <class T>
@@ -96,8 +99,8 @@ struct Table {
     // Whole steps for n = 1 … 12 (index n).
     FixedStep<T> fixed[13];
 
-    // Lane groups: the networks per group, and steps for n ≤ 16 (index n; the sizes compiled for
-    // their n are 1–8, 12 and 16; index 0 takes any n at run time).
+    // Lane groups: the vector width (1: none), and steps for n ≤ 16 (index n; the sizes compiled
+    // for their n are 1–8, 12 and 16; index 0 takes any n at run time), each with its own width.
     Size lane_width;
     LaneStep<T> lanes[17];
 };

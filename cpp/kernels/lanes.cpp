@@ -33,8 +33,11 @@ struct Buffer {
 }  // namespace
 
 template <class T>
-int lane_width(const ExecutionContext& context) {
-    return static_cast<int>(kernels::table<T>(context.isa).lane_width);
+int lane_width(const ExecutionContext& context, Index n) {
+    const kernels::Table<T>& table = kernels::table<T>(context.isa);
+    if (table.lane_width < 2 || n < 1 || n > kLaneMaxDim)
+        return static_cast<int>(table.lane_width < 2 ? 1 : table.lane_width);
+    return static_cast<int>(table.lanes[table.lanes[n].forward != nullptr ? n : 0].width);
 }
 
 template <class T>
@@ -43,11 +46,12 @@ void run_lane_group(const ExecutionContext& context, Trainer<T>* const* networks
                     const std::int64_t* max_steps, const double* tol, bool record_final, const Interrupt& interrupted,
                     LoopResult* results) {
     const kernels::Table<T>& table = kernels::table<T>(context.isa);
-    const int W = static_cast<int>(table.lane_width);
-    if (n < 1 || n > kLaneMaxDim || count > static_cast<std::size_t>(W)) {
-        throw std::invalid_argument("a lane group holds up to lane_width networks of d <= 16");
-    }
+    if (n < 1 || n > kLaneMaxDim) throw std::invalid_argument("a lane group holds networks of d <= 16");
     const kernels::LaneStep<T> kernel = table.lanes[table.lanes[n].forward != nullptr ? n : 0];
+    const int W = static_cast<int>(kernel.width);
+    if (count > static_cast<std::size_t>(W)) {
+        throw std::invalid_argument("a lane group holds up to lane_width networks");
+    }
     const Size size = n * n, stack = depth * size;
     Buffer<T> current, next, phi, prefix, residual, work, losses, rates;
     current.resize(static_cast<std::size_t>(stack * W));
@@ -196,8 +200,8 @@ Index lane_default_max_dim() {
 
 template Index lane_default_max_dim<double>();
 template Index lane_default_max_dim<float>();
-template int lane_width<double>(const ExecutionContext&);
-template int lane_width<float>(const ExecutionContext&);
+template int lane_width<double>(const ExecutionContext&, Index);
+template int lane_width<float>(const ExecutionContext&, Index);
 template void run_lane_group<double>(const ExecutionContext&, Trainer<double>* const*, const double* const*,
                                      const MethodParams<double>*, std::size_t, Index, Index, const std::int64_t*,
                                      const double*, bool, const Interrupt&, LoopResult*);

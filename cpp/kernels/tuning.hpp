@@ -120,6 +120,15 @@ constexpr std::int64_t kPrefetchMin = 81;
 // 13.7x at d = 2, 2.2x at 4, 1.2x at 6, 1.04x at 7, 0.40x at 8, 0.91-0.95x at 10-16 (0.42-0.55x at
 // L = 32, d = 8 and 16); float32 2.9x at d = 8, 1.05x at 9, 0.96x at 10, 0.44x at 12.
 constexpr std::int64_t kLaneMaxDimFloat64 = 6;
+
+// Up to this n the AVX-512 lane kernels hold each element as a pair of vectors (16 float64 or 32
+// float32 networks per group): a product's n² chains of n multiply-adds are too few to hide the
+// multiply-add latency, and two groups' chains interleave. _core.batch_session, lanes "always",
+// B = 1,024, L = 8, gd, one core, network-steps/s with pairs against without (medians of 5):
+// float64 165 against 121M at d = 1, 80-83 against 71-72M at 2, 34-35 against 31-35M at 3, and
+// 17-18 against 22M at 4 (with tiles of 2×4, 4×2, 1×4 or 4×1 pairs, as the registers allow);
+// float32 203 against 162M at 1, 121 against 114M at 2, 57 against 60M at 3.
+constexpr int kLanePairMax = 2;
 constexpr std::int64_t kLaneMaxDimFloat32 = 8;
 
 }  // namespace deeplinear::tuning

@@ -264,12 +264,12 @@ void register_for(py::module_& m, const char* suffix) {
 void register_batch(py::module_& m) {
     m.def(
         "lane_width",
-        [](bool single, const std::string& isa) {
+        [](bool single, const std::string& isa, Index dim) {
             const auto context = call_context(1, isa);
-            return single ? lane_width<float>(context) : lane_width<double>(context);
+            return single ? lane_width<float>(context, dim) : lane_width<double>(context, dim);
         },
-        py::arg("single") = false, py::arg("isa") = "auto",
-        "Networks per lane group of a batch on this machine's kernels (1: none).");
+        py::arg("single") = false, py::arg("isa") = "auto", py::arg("dim") = kLaneMaxDim,
+        "Networks per lane group of a batch of dim × dim networks on this machine's kernels (1: none).");
     py::list names;
     for (const char* name : {"converged", "max_steps", "diverged", "interrupted"}) names.append(name);
     m.attr("status_names") = py::tuple(names);  // the codes of BatchSession.run, in the order of Status

@@ -177,7 +177,7 @@ def gemm_subtract(
 def gemm_backend(n: int, threads: int = 1, dtype: str = "float64") -> str:
     """The back end of the training loop's n×n products."""
 
-def lane_width(single: bool = False, isa: str = "auto") -> int:
+def lane_width(single: bool = False, isa: str = "auto", dim: int = 16) -> int:
     """Networks per lane group of a batch on this machine's kernels (1: none)."""
 
 def kernel_for(

@@ -75,7 +75,7 @@ public:
     // small d, no diagnostics, and lane kernels on this machine.
     bool uses_lanes() const {
         if (lanes_ == LanePolicy::never || networks_.size() < 2 || context_.backend_forced ||
-            lane_width<T>(context_) < 2) {
+            lane_width<T>(context_, dim_) < 2) {
             return false;
         }
         const Method method = params_[0].method;
@@ -123,7 +123,7 @@ public:
         std::exception_ptr failure;
         std::atomic<bool> failed{false};
         // Units of work: lane groups of `group` networks, or single networks (group 1).
-        const std::size_t group = uses_lanes() ? static_cast<std::size_t>(lane_width<T>(context_)) : 1;
+        const std::size_t group = uses_lanes() ? static_cast<std::size_t>(lane_width<T>(context_, dim_)) : 1;
         const std::size_t units = (networks_.size() + group - 1) / group;
         std::vector<Trainer<T>*> trainers(networks_.size());
         for (std::size_t b = 0; b < networks_.size(); ++b) trainers[b] = networks_[b].get();

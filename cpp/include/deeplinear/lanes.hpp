@@ -23,11 +23,12 @@ inline constexpr Index kLaneMaxDim = 16;
 template <class T>
 Index lane_default_max_dim();
 
-// The networks per lane group for T with the context's kernels (1: no vectors to share).
+// The networks per lane group of n × n networks for T with the context's kernels (1: no vectors
+// to share): the vector width, or twice it for the smallest n (pairs of vectors).
 template <class T>
-int lane_width(const ExecutionContext& context);
+int lane_width(const ExecutionContext& context, Index n);
 
-// One group: networks[0 .. count) (count <= lane_width<T>()), all gd or all penalty (params[j]
+// One group: networks[0 .. count) (count <= lane_width<T>(context, n)), all gd or all penalty (params[j]
 // for networks[j]), of `depth` layers of n × n, towards phis[j]. Each network j runs as
 // Trainer::run(max_steps[j], tol[j], record_final) would: its state, history and step count are
 // settled when the call returns or throws. `interrupted` is polled as run_loop polls it. The caller
