@@ -279,9 +279,18 @@ def test_per_network_values_are_each_checked_even_when_equal_to_an_accepted_one(
 # -- lane groups: small networks side by side in the SIMD lanes -------------------------------
 
 
-# The largest d of lane groups by default (kLaneMaxDimFloat64/32 in cpp/kernels/tuning.hpp):
-# above it each network's own kernel is as fast; the lane kernels themselves handle d <= 16.
-DEFAULT_LANE_MAX = {np.float64: 6, np.float32: 8}
+# The d of lane groups by default, per instruction set and type (k*LaneDims* in
+# cpp/kernels/tuning.hpp): where each network's own kernel was measured as fast or faster, it
+# runs instead (AVX-512 float64: its fixed-size kernel at 8, the small kernel at 16; AVX2 float64:
+# 16). The lane kernels themselves handle d <= 16.
+DEFAULT_LANE_DIMS = {
+    ("avx512", np.float64): set(range(1, 16)) - {8},
+    ("avx512", np.float32): set(range(1, 17)),
+    ("avx2", np.float64): set(range(1, 16)),
+    ("avx2", np.float32): set(range(1, 17)),
+    ("generic", np.float64): set(),
+    ("generic", np.float32): set(),
+}
 
 
 @pytest.fixture(params=["auto", "always"])
@@ -304,9 +313,10 @@ def test_lane_groups_are_each_network_bit_for_bit(dim, dtype, method, options, l
     tol = np.zeros(count)
     tol[5] = 1e-3  # converges early
     trainer = dl.BatchTrainer(phis, 3, method, lr=lr, record_every=6, **options)
-    if dl._core.lane_width(single=dtype == np.float32) > 1:
-        largest = 16 if lanes == "always" else DEFAULT_LANE_MAX[dtype]
-        assert trainer._session.uses_lanes == (dim <= largest)
+    single = dtype == np.float32
+    if dl._core.lane_width(single=single) > 1:
+        expected = lanes == "always" or dl._core.lanes_by_default(dim, single=single)
+        assert trainer._session.uses_lanes == expected
     trainer.step(7)
     result = trainer.run(max_steps=40, tol=tol)
     for b in range(count):
@@ -428,3 +438,18 @@ def test_paired_lane_groups_keep_every_network_its_own(dim: int, dtype) -> None:
         )
         _assert_same(result[b], alone)
     assert result.status[1] == "diverged"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_default_lane_sizes_are_the_measured_ones(dtype) -> None:
+    single = dtype == np.float32
+    for isa in [isa for isa in ("generic", "avx2", "avx512") if _available(isa)]:
+        chosen = {d for d in range(0, 18) if dl._core.lanes_by_default(d, single=single, isa=isa)}
+        assert chosen == DEFAULT_LANE_DIMS[(isa, dtype)], isa
+        phis = _phis(3, 9, dtype)
+        layers = np.stack([np.stack([np.eye(9, dtype=dtype)] * 2)] * 3)
+        zeros = np.zeros(3)
+        session = dl._core.batch_session(
+            layers, phis, "gd", np.full(3, 0.03), zeros, zeros, zeros, isa=isa
+        )
+        assert session.uses_lanes == (9 in DEFAULT_LANE_DIMS[(isa, dtype)])

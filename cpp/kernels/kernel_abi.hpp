@@ -102,6 +102,8 @@ struct Table {
     // Lane groups: the vector width (1: none), and steps for n ≤ 16 (index n; the sizes compiled
     // for their n are 1–8, 12 and 16; index 0 takes any n at run time), each with its own width.
     Size lane_width;
+    // The n (bit n) at which a batch uses lane groups unless told otherwise (tuning.hpp).
+    unsigned lane_dims;
     LaneStep<T> lanes[17];
 };
 

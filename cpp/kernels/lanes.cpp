@@ -194,12 +194,13 @@ void run_lane_group(const ExecutionContext& context, Trainer<T>* const* networks
 }
 
 template <class T>
-Index lane_default_max_dim() {
-    return sizeof(T) == sizeof(double) ? tuning::kLaneMaxDimFloat64 : tuning::kLaneMaxDimFloat32;
+bool lanes_by_default(const ExecutionContext& context, Index n) {
+    const kernels::Table<T>& table = kernels::table<T>(context.isa);
+    return table.lane_width >= 2 && n >= 1 && n <= kLaneMaxDim && ((table.lane_dims >> n) & 1u) != 0;
 }
 
-template Index lane_default_max_dim<double>();
-template Index lane_default_max_dim<float>();
+template bool lanes_by_default<double>(const ExecutionContext&, Index);
+template bool lanes_by_default<float>(const ExecutionContext&, Index);
 template int lane_width<double>(const ExecutionContext&, Index);
 template int lane_width<float>(const ExecutionContext&, Index);
 template void run_lane_group<double>(const ExecutionContext&, Trainer<double>* const*, const double* const*,

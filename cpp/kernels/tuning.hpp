@@ -113,13 +113,27 @@ constexpr std::int64_t kPrefetchMin = 81;
 
 // -- batches: lane groups (lanes.hpp) -----------------------------------------------------------
 
-// Up to this d a batch of gd or penalty networks runs in lane groups (networks side by side in the
-// SIMD lanes); above it each network's own kernel is as fast or faster. Measured with AVX-512
-// (lanes of 8 float64 or 16 float32), B = 256, L = 8, gd, one core, network-steps/s of lane groups
-// over each network's own kernel (_core.batch_session with lanes "always" and "never"): float64
-// 13.7x at d = 2, 2.2x at 4, 1.2x at 6, 1.04x at 7, 0.40x at 8, 0.91-0.95x at 10-16 (0.42-0.55x at
-// L = 32, d = 8 and 16); float32 2.9x at d = 8, 1.05x at 9, 0.96x at 10, 0.44x at 12.
-constexpr std::int64_t kLaneMaxDimFloat64 = 6;
+// The n (bit n) at which a batch of gd or penalty networks runs in lane groups (networks side by
+// side in the SIMD lanes) unless told otherwise; at the others each network's own kernel is as
+// fast or faster. _core.batch_session with lanes "always" against "never", B = 256, L = 16, gd,
+// one core, medians of 5-9 rounds of the network-steps/s ratio, in one process (lane kernels'
+// tiles of 4 × 6 vectors for n > 8, kLane* in table.inc):
+//   AVX-512 float64: 1.54x at 5, 1.15x at 6, 1.02x at 7, 0.73x at 8 (the fixed-size kernel), 1.22x
+//     at 9, 1.14x at 10, 1.07x at 11, 1.40x at 12, 1.71x at 13, 1.47x at 14, 1.47x at 15, 1.01x at
+//     16 (0.97x at L = 8); L = 32: 1.17x at 9, 1.47x at 12, 1.49x at 15.
+//   AVX-512 float32: 5.1x at 4, 2.2x at 6, 1.50x at 8, 1.34x at 9, 1.20x at 10, 1.35x at 12, 1.76x
+//     at 14, 1.78x at 15, 1.39x at 16 (1.31x at L = 32).
+//   AVX2 float64: 1.15x at 4, 1.41x at 6, 1.38x at 7, 1.24x at 8, 1.26x at 9, 1.46x at 12, 1.34x at
+//     13, 1.35x at 14, 1.22x at 15, 0.78x at 16.
+//   AVX2 float32: 3.5x at 4, 1.31x at 8, 1.47x at 10, 1.71x at 12, 1.65x at 15, 1.04x at 16.
+// (With tiles of 2 × 8 vectors for n > 8, the AVX-512 float64 lanes ran 0.87x at 16, L = 16, and
+// 0.91-0.95x at 10-16, L = 8, which kept them to n <= 6 before.)
+constexpr std::uint32_t kLaneDimsUpTo15 = (std::uint32_t{1} << 16) - 2;  // bits 1-15
+constexpr std::uint32_t kLaneDimsUpTo16 = (std::uint32_t{1} << 17) - 2;  // bits 1-16
+constexpr std::uint32_t kAvx512LaneDimsFloat64 = kLaneDimsUpTo15 & ~(std::uint32_t{1} << 8);
+constexpr std::uint32_t kAvx512LaneDimsFloat32 = kLaneDimsUpTo16;
+constexpr std::uint32_t kAvx2LaneDimsFloat64 = kLaneDimsUpTo15;
+constexpr std::uint32_t kAvx2LaneDimsFloat32 = kLaneDimsUpTo16;
 
 // Up to this n the AVX-512 lane kernels hold each element as a pair of vectors (16 float64 or 32
 // float32 networks per group): a product's n² chains of n multiply-adds are too few to hide the
@@ -129,6 +143,5 @@ constexpr std::int64_t kLaneMaxDimFloat64 = 6;
 // 17-18 against 22M at 4 (with tiles of 2×4, 4×2, 1×4 or 4×1 pairs, as the registers allow);
 // float32 203 against 162M at 1, 121 against 114M at 2, 57 against 60M at 3.
 constexpr int kLanePairMax = 2;
-constexpr std::int64_t kLaneMaxDimFloat32 = 8;
 
 }  // namespace deeplinear::tuning

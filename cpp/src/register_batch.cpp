@@ -270,6 +270,14 @@ void register_batch(py::module_& m) {
         },
         py::arg("single") = false, py::arg("isa") = "auto", py::arg("dim") = kLaneMaxDim,
         "Networks per lane group of a batch of dim × dim networks on this machine's kernels (1: none).");
+    m.def(
+        "lanes_by_default",
+        [](Index dim, bool single, const std::string& isa) {
+            const auto context = call_context(1, isa);
+            return single ? lanes_by_default<float>(context, dim) : lanes_by_default<double>(context, dim);
+        },
+        py::arg("dim"), py::arg("single") = false, py::arg("isa") = "auto",
+        "Whether a batch of gd or penalty networks of dim × dim runs in lane groups unless told otherwise.");
     py::list names;
     for (const char* name : {"converged", "max_steps", "diverged", "interrupted"}) names.append(name);
     m.attr("status_names") = py::tuple(names);  // the codes of BatchSession.run, in the order of Status

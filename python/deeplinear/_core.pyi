@@ -178,7 +178,12 @@ def gemm_backend(n: int, threads: int = 1, dtype: str = "float64") -> str:
     """The back end of the training loop's n×n products."""
 
 def lane_width(single: bool = False, isa: str = "auto", dim: int = 16) -> int:
-    """Networks per lane group of a batch on this machine's kernels (1: none)."""
+    """Networks per lane group of a batch of dim × dim networks on this machine's kernels
+    (1: none)."""
+
+def lanes_by_default(dim: int, single: bool = False, isa: str = "auto") -> bool:
+    """Whether a batch of gd or penalty networks of dim × dim runs in lane groups unless told
+    otherwise."""
 
 def kernel_for(
     d: int, dtype: str = "float64", threads: int = 1, method: str = "gd"

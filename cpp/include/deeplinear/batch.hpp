@@ -80,9 +80,9 @@ public:
         }
         const Method method = params_[0].method;
         const Trainer<T>& first = *networks_[0];
-        const Index largest = lanes_ == LanePolicy::always ? kLaneMaxDim : lane_default_max_dim<T>();
-        return (method == Method::gd || method == Method::penalty) && !first.settings().diagnostics && dim_ >= 1 &&
-               dim_ <= largest;
+        const bool size_fits =
+            lanes_ == LanePolicy::always ? dim_ >= 1 && dim_ <= kLaneMaxDim : lanes_by_default<T>(context_, dim_);
+        return (method == Method::gd || method == Method::penalty) && !first.settings().diagnostics && size_fits;
     }
     void set_shape(Index depth, Index dim) {
         depth_ = depth;

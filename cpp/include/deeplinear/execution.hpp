@@ -29,9 +29,9 @@ enum class Backend { fixed, small, packed, blas };
 // or never. Never changes a result.
 enum class SplitPolicy { timed, always, never };
 
-// Whether a batch steps small networks in lane groups (lanes.hpp): up to
-// lane_default_max_dim<T>() ("auto"), for every d up to kLaneMaxDim ("always": tests of the lane
-// kernels), or "never".
+// Whether a batch steps small networks in lane groups (lanes.hpp): at the d where
+// lanes_by_default<T>() says so ("auto"), for every d up to kLaneMaxDim ("always": tests of the
+// lane kernels), or "never".
 enum class LanePolicy { automatic, always, never };
 
 enum class Dtype { float32, float64 };

@@ -17,11 +17,12 @@ namespace deeplinear {
 // The largest d that the lane kernels handle.
 inline constexpr Index kLaneMaxDim = 16;
 
-// The largest d at which a batch uses lane groups unless told otherwise (LanePolicy::automatic):
-// above it each network's own kernel is as fast or faster. The measured thresholds are in
-// cpp/kernels/tuning.hpp with the other kernel switch sizes.
+// Whether a batch of n × n networks uses lane groups unless told otherwise (LanePolicy::automatic)
+// with the context's kernels: where they were measured faster than each network's own kernel
+// (the sizes, per instruction set and type, are in cpp/kernels/tuning.hpp with the other kernel
+// switch sizes).
 template <class T>
-Index lane_default_max_dim();
+bool lanes_by_default(const ExecutionContext& context, Index n);
 
 // The networks per lane group of n × n networks for T with the context's kernels (1: no vectors
 // to share): the vector width, or twice it for the smallest n (pairs of vectors).
