@@ -776,3 +776,31 @@ def test_trainer_repr_shows_the_current_loss() -> None:
     assert "loss=0.625," in repr(trainer)
     trainer.layers[0, 0, 0] = np.nan  # a repr never raises, even on a corrupted state
     assert "loss=nan" in repr(trainer)
+
+
+@pytest.mark.parametrize("every", [1, 3, 7, 2**62])
+def test_the_record_grid_holds_up_to_the_largest_step_count(tmp_path, every: int) -> None:
+    # The grid is counted step by step, not divided out: from any step count up to 2**63 - 1
+    # (where the next multiple of record_every would overflow, there is none) step() records
+    # the multiples of record_every, whether the count starts on them or not, one call or two.
+    phi = dl.targets.gamma_positive(3, 0.4, seed=0)
+    path = tmp_path / "start.npz"
+    dl.Trainer(phi, 2, lr=0.01, record_every=every).save(path)
+    with np.load(path) as saved:
+        data = dict(saved)
+    start = 2**63 - 12
+    data.update(
+        steps=np.array(start),
+        losses=np.zeros(0),
+        loss_steps=np.zeros(0, dtype=np.int64),
+        recorded_current=np.array(False),
+    )
+    np.savez(path, **data)
+    trainer = dl.Trainer.load(path)
+    trainer.step(4)
+    trainer.step(7)
+    expected = [s for s in range(start, start + 12) if s % every == 0]
+    assert trainer.loss_steps.tolist() == expected
+    assert len(expected) == {1: 12, 3: 4, 7: 2, 2**62: 0}[every]
+    with pytest.raises(ValueError, match="2\\*\\*63 - 1"):
+        trainer.step(1)

@@ -66,6 +66,7 @@ void run_lane_group(const ExecutionContext& context, Trainer<T>* const* networks
 
     struct Lane {
         LoopOptions options;
+        RecordGrid grid;
         std::size_t before = 0;
         LoopResult result;
         double previous_loss = 0.0;
@@ -98,6 +99,7 @@ void run_lane_group(const ExecutionContext& context, Trainer<T>* const* networks
         for (std::size_t j = 0; j < count; ++j) {
             const int l = static_cast<int>(j);
             lanes[l].options = networks[j]->begin(max_steps[j], tol[j], record_final, true);
+            lanes[l].grid = RecordGrid(lanes[l].options);
             lanes[l].before = networks[j]->records().size();
             lanes[l].active = true;
             ++begun;
@@ -138,7 +140,7 @@ void run_lane_group(const ExecutionContext& context, Trainer<T>* const* networks
                         }
                     }
                 } else {
-                    const bool on_grid = fresh && step % options.record_every == 0;
+                    const bool on_grid = lane.grid.on(step) && fresh;
                     if (on_grid) record(l, step, loss);
                     result.steps = t;
                     result.loss = loss;
