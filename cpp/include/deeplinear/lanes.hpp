@@ -29,11 +29,12 @@ bool lanes_by_default(const ExecutionContext& context, Index n);
 template <class T>
 int lane_width(const ExecutionContext& context, Index n);
 
-// One group: networks[0 .. count) (count <= lane_width<T>(context, n)), all gd or all penalty (params[j]
-// for networks[j]), of `depth` layers of n × n, towards phis[j]. Each network j runs as
+// One group: networks[0 .. count) (count <= lane_width<T>(context, n)), all gd or all penalty
+// (params[j] for networks[j]), of `depth` layers of n × n, towards phis[j]. Each network j runs as
 // Trainer::run(max_steps[j], tol[j], record_final) would: its state, history and step count are
-// settled when the call returns or throws. `interrupted` is polled as run_loop polls it. The caller
-// has checked every network (Trainer::check) in this call: their states are not checked again.
+// settled when the call returns or throws. `interrupted` is polled as run_loop polls it. The
+// caller has checked every network (Trainer::check) in this call: their states are not read
+// again before the steps.
 template <class T>
 void run_lane_group(const ExecutionContext& context, Trainer<T>* const* networks, const T* const* phis,
                     const MethodParams<T>* params, std::size_t count, Index depth, Index n,
