@@ -453,3 +453,62 @@ def test_the_default_lane_sizes_are_the_measured_ones(dtype) -> None:
             layers, phis, "gd", np.full(3, 0.03), zeros, zeros, zeros, isa=isa
         )
         assert session.uses_lanes == (9 in DEFAULT_LANE_DIMS[(isa, dtype)])
+
+
+def test_a_batch_of_one_network_takes_a_shared_init() -> None:
+    # (an (L, d, d) init broadcast to one network is already contiguous: it must still be copied)
+    phis = _phis(1, 3)
+    init = np.stack([np.eye(3) * 0.9, np.eye(3) * 1.1])
+    result = dl.train_batch(phis, 2, lr=0.05, max_steps=6, init=init)
+    _assert_same(result[0], dl.train(phis[0], 2, lr=0.05, max_steps=6, init=init))
+
+
+def test_lr_and_record_every_set_between_steps_act_and_are_saved(tmp_path: Path) -> None:
+    # As on a Trainer: the next steps use them, and a checkpoint resumes with them.
+    phis = _phis(3, 3)
+    batch = dl.BatchTrainer(phis, 2, lr=0.05, record_every=1)
+    alone = [dl.Trainer(phis[b], 2, lr=0.05, record_every=1) for b in range(3)]
+    batch.step(2)
+    batch.lr = [0.2, 0.1, 0.03]
+    batch.record_every = 3
+    np.testing.assert_array_equal(batch.lr, [0.2, 0.1, 0.03])
+    for b, trainer in enumerate(alone):
+        trainer.step(2)
+        trainer.lr = [0.2, 0.1, 0.03][b]
+        trainer.record_every = 3
+    batch.save(tmp_path / "batch.npz")
+    loaded = dl.BatchTrainer.load(tmp_path / "batch.npz")
+    batch.step(7)
+    loaded.step(7)
+    for b, trainer in enumerate(alone):
+        trainer.step(7)
+        for other in (batch, loaded):
+            np.testing.assert_array_equal(other.layers[b], trainer.layers)
+            np.testing.assert_array_equal(other.history(b).loss_steps, trainer.loss_steps)
+            np.testing.assert_array_equal(other.history(b).losses, trainer.losses)
+    with pytest.raises(ValueError, match=r"lr\[1\]"):
+        batch.lr = [0.1, -1.0, 0.1]
+    with pytest.raises(ValueError, match="record_every"):
+        batch.record_every = 0
+    np.testing.assert_array_equal(batch.lr, [0.2, 0.1, 0.03])
+
+
+def test_a_call_that_fails_its_check_leaves_every_network_as_it_was() -> None:
+    # Network 0 edited and network 1 broken: the call fails, and once the edit is undone network
+    # 0 goes on as one Trainer that never saw the edit (no second record of its step).
+    phis = _phis(2, 3)
+    batch = dl.BatchTrainer(phis, 2, lr=0.05, threads=2)
+    alone = dl.Trainer(phis[0], 2, lr=0.05)
+    batch.step(3)
+    alone.step(3)
+    kept = batch.layers.copy()
+    batch.layers[0] *= 1.01
+    batch.layers[1, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="network 1: "):
+        batch.step(1)
+    batch.layers[...] = kept
+    batch.step(2)
+    alone.step(2)
+    np.testing.assert_array_equal(batch.history(0).loss_steps, alone.loss_steps)
+    np.testing.assert_array_equal(batch.history(0).losses, alone.losses)
+    np.testing.assert_array_equal(batch.layers[0], alone.layers)

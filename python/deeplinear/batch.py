@@ -214,7 +214,7 @@ class BatchTrainer(_Live):
         if not isinstance(method, str) or method not in SPECS:
             resolve(method, self.depth, {})  # raises the standard error
         self.method = method
-        self.lr = _per_network(given["lr"], "lr", count, check_positive)
+        self._lr = _per_network(given["lr"], "lr", count, check_positive)
         columns = {
             name: _optional_per_network(given[name], name, count) for name in PARAMETER_NAMES
         }
@@ -238,7 +238,7 @@ class BatchTrainer(_Live):
         self._options = core
         self._given = {name: columns[name] for name in PARAMETER_NAMES}
         settings = RunSettings.check(given)
-        self.record_every = settings.record_every
+        self._record_every = settings.record_every
         self.callback: BatchCallback | None = settings.callback
         self.progress = settings.progress
         self.threads = settings.threads
@@ -248,11 +248,11 @@ class BatchTrainer(_Live):
             self._layers,
             self._phis,
             self.method,
-            self.lr,
+            self._lr,
             core["gamma"],
             core["psi"],
             core["kappa"],
-            record_every=self.record_every,
+            record_every=self._record_every,
             threads=self.threads,
             diagnostics=self.record_diagnostics,
         )
@@ -283,7 +283,9 @@ class BatchTrainer(_Live):
             return layers
         array = as_float_array(init, "init", dtype)
         if array.shape == shape[1:]:
-            return np.ascontiguousarray(np.broadcast_to(array, shape))
+            # a copy even for one network (np.ascontiguousarray would return the read-only
+            # broadcast view itself, which is already contiguous when B = 1)
+            return np.array(np.broadcast_to(array, shape), order="C")
         if array.shape != shape:
             raise ValueError(
                 f"init must be a number, an (L, d, d) array shared by all networks or a "
@@ -310,6 +312,30 @@ class BatchTrainer(_Live):
     def steps(self) -> np.ndarray:
         """(B,) steps taken by each network so far."""
         return self._session.steps
+
+    @property
+    def lr(self) -> np.ndarray:
+        """(B,) each network's step size; assign a number or one per network between steps."""
+        return self._lr.copy()
+
+    @lr.setter
+    def lr(self, value: ArrayLike) -> None:
+        lr = _per_network(value, "lr", len(self), check_positive)
+        with self._using():
+            self._session.set_lr(lr)
+            self._lr = lr
+
+    @property
+    def record_every(self) -> int:
+        """The record grid of the steps to come (the history so far stays)."""
+        return self._record_every
+
+    @record_every.setter
+    def record_every(self, value: int) -> None:
+        record_every = check_int(value, "record_every", 1)
+        with self._using():
+            self._session.set_record_every(record_every)
+            self._record_every = record_every
 
     def history(self, b: int) -> TrainResult:
         """Network b's whole recorded history and current state, as a ``TrainResult``."""
@@ -471,7 +497,7 @@ class BatchTrainer(_Live):
                 "layers": self._layers,
                 "phis": self._phis,
                 "method": np.array(self.method),
-                "lr": self.lr,
+                "lr": self._lr,
                 "record_every": np.array(self.record_every),
                 "threads": np.array(self.threads),
                 "steps": self._session.steps,

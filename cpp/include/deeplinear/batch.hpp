@@ -100,23 +100,24 @@ public:
     void run(const std::int64_t* max_steps, const double* tol, bool record_final, const Interrupt& interrupted,
              LoopResult* results) {
         // (an empty `interrupted` never interrupts)
-        // Every network's state is checked (and its fingerprint taken) on the batch's threads
-        // before any steps; the steps below then begin without checking it again.
+        // Every network's state is read (finite? its fingerprint) on the batch's threads before
+        // any steps, and only if all are finite does any network note a change (as one network's
+        // check() would): a call that fails here leaves every network as it was. The steps below
+        // then begin without reading the states again.
         {
-            Failures failures;
+            std::vector<typename Trainer<T>::Fingerprint> prints(networks_.size());
             std::atomic<std::size_t> next{0};
             on_threads(helpers_for(networks_.size()), [&](bool) {
                 for (std::size_t b = next.fetch_add(1); b < networks_.size(); b = next.fetch_add(1)) {
-                    try {
-                        networks_[b]->check();
-                    } catch (const std::invalid_argument& error) {
-                        failures.note(b, "network " + std::to_string(b) + ": " + error.what());
-                    } catch (...) {
-                        failures.note(b);
-                    }
+                    prints[b] = networks_[b]->inspect();
                 }
             });
-            failures.rethrow();
+            for (std::size_t b = 0; b < networks_.size(); ++b) {
+                if (!prints[b].finite) {
+                    throw std::invalid_argument("network " + std::to_string(b) + ": " + Trainer<T>::kNotFinite);
+                }
+            }
+            for (std::size_t b = 0; b < networks_.size(); ++b) networks_[b]->accept(prints[b]);
         }
         std::atomic<bool> stop{false};
         std::atomic<std::size_t> next{0};
@@ -173,23 +174,19 @@ private:
     // The first failure (the lowest index) among work shared by threads.
     class Failures {
     public:
-        // From inside a catch block: the exception being handled, or an std::invalid_argument.
-        void note(std::size_t index) { keep(index, std::current_exception()); }
-        void note(std::size_t index, const std::string& message) {
-            keep(index, std::make_exception_ptr(std::invalid_argument(message)));
+        // From inside a catch block: the exception being handled.
+        void note(std::size_t index) {
+            const std::lock_guard<std::mutex> lock(mutex_);
+            if (!error_ || index < index_) {
+                index_ = index;
+                error_ = std::current_exception();
+            }
         }
         void rethrow() const {
             if (error_) std::rethrow_exception(error_);
         }
 
     private:
-        void keep(std::size_t index, std::exception_ptr error) {
-            const std::lock_guard<std::mutex> lock(mutex_);
-            if (!error_ || index < index_) {
-                index_ = index;
-                error_ = std::move(error);
-            }
-        }
         std::mutex mutex_;
         std::size_t index_ = 0;
         std::exception_ptr error_;

@@ -109,6 +109,24 @@ public:
     // std::invalid_argument unless the state is finite; notes a change made from outside.
     void check() { refresh(); }
 
+    // check() in two halves, for a batch that checks every network before it notes anything:
+    // inspect() reads the state (whether it is finite, and its fingerprint) and changes nothing;
+    // accept() is check() with what inspect() read, the state unchanged since.
+    struct Fingerprint {
+        std::uint64_t hash = 0;
+        bool finite = true;
+    };
+    Fingerprint inspect() const { return check_state(); }
+    void accept(const Fingerprint& now) {
+        if (!now.finite) throw std::invalid_argument(kNotFinite);
+        if (now.hash != fingerprint_) {
+            recorded_current_ = false;
+            engine_->state_changed();
+            fingerprint_ = now.hash;
+        }
+    }
+    static constexpr const char* kNotFinite = "layers must contain only finite values (found NaN or inf)";
+
     std::int64_t steps() const { return steps_; }
     bool recorded_current() const { return recorded_current_; }
     const History& history() const { return history_; }
@@ -146,11 +164,6 @@ public:
     }
 
 private:
-    struct Fingerprint {
-        std::uint64_t hash = 0;
-        bool finite = true;
-    };
-
     // A hash of the state's bits (four interleaved FNV-1a lanes, so that it runs at memory speed)
     // and whether every value is finite.
     Fingerprint check_state() const {
@@ -174,15 +187,7 @@ private:
 
     // Before a call: the state must be finite; if it changed since the last call, what was
     // derived from it is dropped.
-    void refresh() {
-        const Fingerprint now = check_state();
-        if (!now.finite) throw std::invalid_argument("layers must contain only finite values (found NaN or inf)");
-        if (now.hash != fingerprint_) {
-            recorded_current_ = false;
-            engine_->state_changed();
-            fingerprint_ = now.hash;
-        }
-    }
+    void refresh() { accept(check_state()); }
 
     // After a call (also one that threw): the step count and flags follow what it did.
     void settle(const LoopResult& result, std::size_t before) {
