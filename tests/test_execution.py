@@ -4,7 +4,10 @@ the timed thread split follows its rule under a made-up clock."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import platform
 import threading
 
 import numpy as np
@@ -165,3 +168,66 @@ def test_kernel_for_reports_the_call() -> None:
         _core.kernel_for(8, method="newton")
     with pytest.raises(ValueError, match="dtype"):
         _core.kernel_for(8, dtype="float16")
+
+
+# -- the calling thread's floating-point environment ---------------------------------------------
+
+_FTZ_DAZ = 0x8040  # MXCSR's flush-to-zero and denormals-are-zero bits
+
+
+@contextlib.contextmanager
+def _flush_subnormals_in_this_thread():
+    """FTZ and DAZ on in the calling thread only (as loading a -ffast-math library does), through
+    glibc's fegetenv/fesetenv on x86-64 (fenv_t: the x87 environment, then MXCSR at byte 28)."""
+    libc = ctypes.CDLL(None)
+    env = ctypes.create_string_buffer(64)
+    assert libc.fegetenv(env) == 0
+    saved = env.raw
+    mxcsr = int.from_bytes(saved[28:32], "little")
+    env[28:32] = (mxcsr | _FTZ_DAZ).to_bytes(4, "little")
+    assert libc.fesetenv(env) == 0
+    try:
+        yield
+    finally:
+        restore = ctypes.create_string_buffer(saved, 64)
+        libc.fesetenv(restore)
+
+
+needs_x86_glibc = pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "AMD64") or platform.libc_ver()[0] != "glibc",
+    reason="sets MXCSR through glibc's x86-64 fenv_t",
+)
+
+
+def _subnormal_inputs() -> tuple[np.ndarray, np.ndarray]:
+    # subnormal and huge layers, whose losses depend on FTZ/DAZ (made before the flags are set:
+    # numpy would flush the subnormal values themselves)
+    count, dim, depth = 40, 3, 2
+    rng = np.random.default_rng(0)
+    init = np.empty((count, depth, dim, dim))
+    init[:, 0] = 5e-309 * (1 + rng.random((count, dim, dim)))
+    init[:, 1] = 1e300 * np.eye(dim)
+    return np.stack([np.eye(dim)] * count), init
+
+
+def _subnormal_batch(threads: int, phis: np.ndarray, init: np.ndarray) -> dl.BatchResult:
+    return dl.train_batch(phis, 2, lr=1e-300, max_steps=3, init=init, threads=threads)
+
+
+@needs_x86_glibc
+def test_helper_threads_compute_under_the_calling_threads_float_environment() -> None:
+    phis, init = _subnormal_inputs()
+    a = np.full((96, 96), 3e-160) * (1 + np.random.default_rng(1).random((96, 96)))
+    b = np.full((96, 96), 2e-160)
+    _subnormal_batch(2, phis, init)  # OpenMP's helper exists before the caller sets its flags
+    plain = _subnormal_batch(1, phis, init)
+    with _flush_subnormals_in_this_thread():
+        flushed = _subnormal_batch(1, phis, init)
+        batches = [_subnormal_batch(2, phis, init) for _ in range(3)]
+        product_one = _core.gemm(a, b, threads=1)[0]
+        product_two = _core.gemm(a, b, threads=2, split="always")[0]
+    assert not np.array_equal(plain.losses, flushed.losses)  # the flags do change the results
+    for both in batches:  # (the helper takes some lane groups: the first, when it is spinning)
+        np.testing.assert_array_equal(both.losses, flushed.losses)
+    assert not np.array_equal(product_one, _core.gemm(a, b, threads=1)[0])
+    np.testing.assert_array_equal(product_two, product_one)

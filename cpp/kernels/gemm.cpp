@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deeplinear/gemm.hpp>
+#include <deeplinear/threads.hpp>
 
 #include "blas.hpp"
 #include "kernel_abi.hpp"
@@ -82,8 +83,12 @@ void Products<T>::share_rows(Run&& run) {
     if (split_rows_ && !omp_in_parallel()) {
         split_or_not([&](bool split) {
             if (split) {
+                const CallerFloatEnvironment caller;
 #pragma omp parallel num_threads(threads_)
-                run(omp_get_thread_num(), omp_get_num_threads());
+                {
+                    const CallerFloatEnvironment::Adopted adopted(caller);
+                    run(omp_get_thread_num(), omp_get_num_threads());
+                }
             } else {
                 run(0, 1);
             }

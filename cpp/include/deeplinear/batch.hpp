@@ -6,6 +6,7 @@
 #pragma once
 
 #include "lanes.hpp"
+#include "threads.hpp"
 #include "trainer.hpp"
 
 #ifdef DEEPLINEAR_OPENMP
@@ -212,8 +213,12 @@ private:
         int helpers_done = 0;  // (under `mutex`)
         std::mutex mutex;
         std::condition_variable finished;
+        const CallerFloatEnvironment caller;
         auto helper = [&] {
-            work(false);
+            {
+                const CallerFloatEnvironment::Adopted adopted(caller);
+                work(false);
+            }
             {
                 const std::lock_guard<std::mutex> lock(mutex);
                 ++helpers_done;
