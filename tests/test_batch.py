@@ -512,3 +512,40 @@ def test_a_call_that_fails_its_check_leaves_every_network_as_it_was() -> None:
     np.testing.assert_array_equal(batch.history(0).loss_steps, alone.loss_steps)
     np.testing.assert_array_equal(batch.history(0).losses, alone.losses)
     np.testing.assert_array_equal(batch.layers[0], alone.layers)
+
+
+def test_history_final_loss_is_the_current_layers_and_errors_name_the_network(
+    tmp_path: Path,
+) -> None:
+    phis = _phis(2, 3)
+    batch = dl.BatchTrainer(phis, 2, lr=0.05, record_every=3)
+    alone = dl.Trainer(phis[0], 2, lr=0.05, record_every=3)
+    batch.step(5)
+    alone.step(5)
+    assert batch.history(0).loss_steps.tolist() == [0, 3]
+    assert batch.history(0).final_loss == alone.loss  # step 5's, not step 3's record
+    batch.layers[1, 0, 0, 0] = np.nan
+    assert batch.history(0).final_loss == alone.loss  # network 1 does not stop network 0's
+    with pytest.raises(ValueError, match="network 1: layers must contain only finite"):
+        _ = batch.loss
+    with pytest.raises(ValueError, match=r"network 1: .*not saved"):
+        batch.save(tmp_path / "bad.npz")
+    assert not (tmp_path / "bad.npz").exists()
+    alone.layers[0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match="not saved"):
+        alone.save(tmp_path / "bad.npz")
+
+
+def test_a_float32_step_size_must_stay_positive_and_finite_in_float32() -> None:
+    phis = _phis(2, 3, np.float32)
+    with pytest.raises(ValueError, match=r"lr\[1\] = 1e-50 is 0.0 in float32"):
+        dl.train_batch(phis, 2, lr=[0.1, 1e-50])
+    with pytest.raises(ValueError, match="lr = 1e\\+39 is inf in float32"):
+        dl.train(phis[0], 2, lr=1e39)
+    trainer = dl.Trainer(phis[0], 2, lr=0.1)
+    with pytest.raises(ValueError, match="lr = 1e-50"):
+        trainer.lr = 1e-50
+    batch = dl.BatchTrainer(phis, 2, lr=0.1)
+    with pytest.raises(ValueError, match="lr = 1e-50"):
+        batch.lr = 1e-50
+    assert dl.train(phis[0].astype(np.float64), 2, lr=1e-50, max_steps=1).steps == 1

@@ -168,13 +168,21 @@ public:
         return trainer.record_current();
     }
 
+    // ℓ of every network's current layers (std::invalid_argument naming the first that is not
+    // finite), or of network b's alone.
     py::array_t<double> loss() {
         auto lock = guard();
         py::array_t<double> out(static_cast<py::ssize_t>(batch_.size()));
         double* data = out.mutable_data();
         py::gil_scoped_release release;
-        for (std::size_t b = 0; b < batch_.size(); ++b) data[b] = batch_.network(b).loss();
+        for (std::size_t b = 0; b < batch_.size(); ++b) data[b] = loss_of(b);
         return out;
+    }
+    double network_loss(std::size_t b) {
+        auto lock = guard();
+        network(b);  // (the index checked)
+        py::gil_scoped_release release;
+        return loss_of(b);
     }
 
     void restore(std::size_t b, std::int64_t steps, bool recorded_current, const Doubles& losses,
@@ -203,6 +211,14 @@ public:
     }
 
 private:
+    double loss_of(std::size_t b) {
+        try {
+            return batch_.network(b).loss();
+        } catch (const std::invalid_argument& error) {
+            throw std::invalid_argument("network " + std::to_string(b) + ": " + error.what());
+        }
+    }
+
     Trainer<T>& network(std::size_t b) {
         if (b >= batch_.size()) throw py::index_error("network index out of range");
         return batch_.network(b);
@@ -237,6 +253,7 @@ void register_for(py::module_& m, const char* suffix) {
         .def("history", &S::history, py::arg("b"), py::arg("start") = 0)
         .def("record_current", &S::record_current, py::arg("b"))
         .def("loss", &S::loss)
+        .def("network_loss", &S::network_loss, py::arg("b"))
         .def("restore", &S::restore, py::arg("b"), py::arg("steps"), py::arg("recorded_current"), py::arg("losses"),
              py::arg("loss_steps"), py::arg("diagnostics") = py::none())
         .def("product", &S::product, py::arg("b"))

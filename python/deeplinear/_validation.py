@@ -115,6 +115,19 @@ def check_positive(value: object, name: str) -> float:
     return result
 
 
+def check_step_size(value: object, name: str, dtype: np.dtype) -> float:
+    """A step size > 0 that stays > 0 and finite in the run's dtype (in float32, 1e-50 would be 0
+    and the run would silently not move; 1e39 would be inf)."""
+    result = check_positive(value, name)
+    with np.errstate(over="ignore"):
+        rounded = dtype.type(result)
+    if not (np.isfinite(rounded) and rounded > 0):
+        raise ValueError(
+            f"{name} = {result} is {rounded} in {dtype.name}: it must be > 0 and finite there"
+        )
+    return result
+
+
 def check_nonnegative(value: object, name: str) -> float:
     """A finite real number >= 0 (tolerances, κ)."""
     result = check_real(value, name)

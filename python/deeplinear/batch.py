@@ -34,7 +34,7 @@ from ._validation import (
     check_depth,
     check_int,
     check_nonnegative,
-    check_positive,
+    check_step_size,
 )
 from .training import (
     RunSettings,
@@ -214,7 +214,10 @@ class BatchTrainer(_Live):
         if not isinstance(method, str) or method not in SPECS:
             resolve(method, self.depth, {})  # raises the standard error
         self.method = method
-        self._lr = _per_network(given["lr"], "lr", count, check_positive)
+        dtype = self._phis.dtype
+        self._lr = _per_network(
+            given["lr"], "lr", count, lambda v, name: check_step_size(v, name, dtype)
+        )
         columns = {
             name: _optional_per_network(given[name], name, count) for name in PARAMETER_NAMES
         }
@@ -320,7 +323,8 @@ class BatchTrainer(_Live):
 
     @lr.setter
     def lr(self, value: ArrayLike) -> None:
-        lr = _per_network(value, "lr", len(self), check_positive)
+        dtype = self._phis.dtype
+        lr = _per_network(value, "lr", len(self), lambda v, name: check_step_size(v, name, dtype))
         with self._using():
             self._session.set_lr(lr)
             self._lr = lr
@@ -338,7 +342,8 @@ class BatchTrainer(_Live):
             self._record_every = record_every
 
     def history(self, b: int) -> TrainResult:
-        """Network b's whole recorded history and current state, as a ``TrainResult``."""
+        """Network b's whole recorded history and current state, as a ``TrainResult``
+        (``final_loss`` is ℓ of the current layers)."""
         b = check_int(b, "b", 0, len(self) - 1)
         with self._using():
             losses, loss_steps, table = self._session.history(b, 0)
@@ -349,10 +354,15 @@ class BatchTrainer(_Live):
             loss_steps=loss_steps,
             steps=int(self.steps[b]),
             status=str(self.status[b]),
-            final_loss=float(losses[-1]) if len(losses) else float(self.loss[b]),
+            final_loss=self._network_loss(b),
             method=self.method,
             diagnostics=diagnostics,
         )
+
+    def _network_loss(self, b: int) -> float:
+        """ℓ of network b's current layers (one network's forward sweep, not the batch's)."""
+        with self._using():
+            return float(self._session.network_loss(b))
 
     def __repr__(self) -> str:
         steps = self.steps
@@ -490,8 +500,15 @@ class BatchTrainer(_Live):
 
     # -- checkpoints ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the whole batch to one .npz checkpoint, atomically; ``load`` resumes it exactly."""
+        """Write the whole batch to one .npz checkpoint, atomically; ``load`` resumes it exactly.
+        ValueError (naming the network) for layers that are not finite."""
         with self._using():
+            finite = np.isfinite(self._layers).reshape(len(self), -1).all(axis=1)
+            if not finite.all():
+                raise ValueError(
+                    f"network {int(np.flatnonzero(~finite)[0])}: layers must contain only finite "
+                    "values (found NaN or inf): not saved"
+                )
             fields: dict[str, Any] = {
                 "format": np.array(BATCH_FORMAT),
                 "layers": self._layers,

@@ -46,7 +46,7 @@ from ._validation import (
     check_depth,
     check_int,
     check_nonnegative,
-    check_positive,
+    check_step_size,
 )
 
 if TYPE_CHECKING:
@@ -335,7 +335,7 @@ class Trainer(_Live):
         self.method, self._options, scale = resolve(
             method, self.depth, {name: given[name] for name in PARAMETER_NAMES}
         )
-        self._lr = check_positive(given["lr"], "lr")
+        self._lr = check_step_size(given["lr"], "lr", self._phi.dtype)
         settings = RunSettings.check(given)
         self._record_every = settings.record_every
         self.callback: Callback | None = settings.callback
@@ -372,7 +372,7 @@ class Trainer(_Live):
 
     @lr.setter
     def lr(self, value: float) -> None:
-        lr = check_positive(value, "lr")
+        lr = check_step_size(value, "lr", self._phi.dtype)
         with self._using():
             self._session.set_lr(lr)
             self._lr = lr
@@ -438,8 +438,13 @@ class Trainer(_Live):
         """Write a checkpoint (.npz): layers, Φ, the method and its options, lr, record_every,
         threads, the step count and the recorded history. The write is atomic (a temporary file
         in the same folder, then a rename), so a crash never leaves a half-written checkpoint.
-        A trainer loaded from it continues bit for bit as this one would."""
+        A trainer loaded from it continues bit for bit as this one would. ValueError for layers
+        that are not finite (edited in place), which no trainer could continue from."""
         with self._using():
+            if not np.isfinite(self._layers).all():
+                raise ValueError(
+                    "layers must contain only finite values (found NaN or inf): not saved"
+                )
             losses, loss_steps, diagnostics = self._session.history(0)
             _checkpoint.write(
                 Path(path),
