@@ -43,7 +43,7 @@ class BatchSession {
 public:
     BatchSession(Array<T> layers, Array<T> phis, const std::string& method, const Doubles& lr, const Doubles& gamma,
                  const Doubles& psi, const Doubles& kappa, std::int64_t record_every, const ExecutionContext& context,
-                 bool diagnostics, LanePolicy lanes)
+                 bool diagnostics, LanePolicy lanes, const std::optional<Doubles>& identity_scales)
         : layers_(std::move(layers)), phis_(std::move(phis)), batch_(context, lanes) {
         // each network on one thread; the batch shares the networks among the context's threads
         ExecutionContext single = context;
@@ -62,6 +62,7 @@ public:
         const double* gammas = per_network(gamma, count, "gamma");
         const double* psis = per_network(psi, count, "psi");
         const double* kappas = per_network(kappa, count, "kappa");
+        const double* scales = identity_scales ? per_network(*identity_scales, count, "identity_scales") : nullptr;
         TrainerSettings settings;
         settings.record_every = record_every;
         settings.diagnostics = diagnostics;
@@ -79,6 +80,10 @@ public:
             params.kappa = static_cast<T>(kappas[b]);
             const auto offset = static_cast<py::ssize_t>(b);
             LayerStack<T> network{data + offset * depth * dim * dim, depth, dim};
+            if (scales != nullptr) {  // scales[b]·I, written (first touched) by this thread
+                std::fill(network.data, network.data + network.size(), T(0));
+                for (Index l = 0; l < depth; ++l) network.layer(l).diagonal().setConstant(static_cast<T>(scales[b]));
+            }
             phi = targets + offset * dim * dim;
             auto engine = make_engine<T>(network, phi, params, single);
             trainer = std::make_unique<Trainer<T>>(network.data, static_cast<std::size_t>(network.size()),
@@ -263,17 +268,19 @@ void register_for(py::module_& m, const char* suffix) {
         "batch_session",
         [](Array<T> layers, Array<T> phis, const std::string& method, const Doubles& lr, const Doubles& gamma,
            const Doubles& psi, const Doubles& kappa, std::int64_t record_every, int threads, bool diagnostics,
-           const std::string& isa, const std::string& backend, const std::string& split, const std::string& lanes) {
+           const std::string& isa, const std::string& backend, const std::string& split, const std::string& lanes,
+           const std::optional<Doubles>& identity_scales) {
             const auto context = call_context(threads, isa, backend, split);
             const LanePolicy policy = parse_lane_policy(lanes);
             return std::make_unique<S>(std::move(layers), std::move(phis), method, lr, gamma, psi, kappa, record_every,
-                                       context, diagnostics, policy);
+                                       context, diagnostics, policy, identity_scales);
         },
         py::arg("layers").noconvert(), py::arg("phis").noconvert(), py::arg("method"), py::arg("lr"), py::arg("gamma"),
         py::arg("psi"), py::arg("kappa"), py::arg("record_every") = 1, py::arg("threads") = 1,
         py::arg("diagnostics") = false, py::arg("isa") = "auto", py::arg("backend") = "auto",
-        py::arg("split") = "timed", py::arg("lanes") = "auto",
-        "B independent training runs on `layers` (B, L, d, d), stepped in place, towards `phis` (B, d, d).");
+        py::arg("split") = "timed", py::arg("lanes") = "auto", py::arg("identity_scales") = py::none(),
+        "B independent training runs on `layers` (B, L, d, d), stepped in place, towards `phis` (B, d, d); with "
+        "identity_scales, network b's layers are first set to identity_scales[b]·I.");
 }
 
 }  // namespace

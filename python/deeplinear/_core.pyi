@@ -139,8 +139,10 @@ def batch_session(
     backend: str = "auto",
     split: Literal["timed", "always", "never"] = "timed",
     lanes: Literal["auto", "always", "never"] = "auto",
+    identity_scales: NDArray[np.float64] | None = None,
 ) -> _BatchSession:
-    """B independent training runs on `layers` (B, L, d, d), stepped in place, towards `phis`."""
+    """B independent training runs on `layers` (B, L, d, d), stepped in place, towards `phis`;
+    with identity_scales, network b's layers are first set to identity_scales[b]·I."""
 
 # The training loop's square products, for tests against numpy (cpp/include/deeplinear/gemm.hpp).
 def gemm(

@@ -246,7 +246,7 @@ class BatchTrainer(_Live):
         self.progress = settings.progress
         self.threads = settings.threads
         self.record_diagnostics = settings.diagnostics
-        self._layers = self._initial_layers(given["init"], scales, count, dim)
+        self._layers, identity_scales = self._initial_layers(given["init"], scales, count, dim)
         self._session = _core.batch_session(
             self._layers,
             self._phis,
@@ -258,12 +258,18 @@ class BatchTrainer(_Live):
             record_every=self._record_every,
             threads=self.threads,
             diagnostics=self.record_diagnostics,
+            identity_scales=identity_scales,
         )
         self.status = np.full(count, "max_steps", dtype=object)
         self._lock = threading.RLock()
         self._in_callback = False
 
-    def _initial_layers(self, init: Any, scales: np.ndarray, count: int, dim: int) -> np.ndarray:
+    def _initial_layers(
+        self, init: Any, scales: np.ndarray, count: int, dim: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The (B, L, d, d) layers, and for multiples of the identity their scales: then the
+        layers are left unwritten here, and each network's are written by the thread that builds
+        its stepper (the first touch of a few megabytes, shared among the threads)."""
         dtype = self._phis.dtype
         shape = (count, self.depth, dim, dim)
         if init is None or np.ndim(init) == 0:
@@ -280,21 +286,18 @@ class BatchTrainer(_Live):
                         f"init must be a finite number or an array of layers, got {init!r}"
                     )
                 scales = np.full(count, value)
-            layers = np.zeros(shape, dtype=dtype)
-            diagonal = np.arange(dim)
-            layers[:, :, diagonal, diagonal] = scales[:, np.newaxis, np.newaxis].astype(dtype)
-            return layers
+            return np.empty(shape, dtype=dtype), np.asarray(scales, dtype=np.float64)
         array = as_float_array(init, "init", dtype)
         if array.shape == shape[1:]:
             # a copy even for one network (np.ascontiguousarray would return the read-only
             # broadcast view itself, which is already contiguous when B = 1)
-            return np.array(np.broadcast_to(array, shape), order="C")
+            return np.array(np.broadcast_to(array, shape), order="C"), None
         if array.shape != shape:
             raise ValueError(
                 f"init must be a number, an (L, d, d) array shared by all networks or a "
                 f"(B, L, d, d) array {shape}, got shape {array.shape}"
             )
-        return array.copy()
+        return array.copy(), None
 
     # -- state ---------------------------------------------------------------------------
     def __len__(self) -> int:
