@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -549,3 +550,47 @@ def test_a_float32_step_size_must_stay_positive_and_finite_in_float32() -> None:
     with pytest.raises(ValueError, match="lr = 1e-50"):
         batch.lr = 1e-50
     assert dl.train(phis[0].astype(np.float64), 2, lr=1e-50, max_steps=1).steps == 1
+    symmetric = np.diag([0.5, 2.0, 1.5]).astype(np.float32)
+    with pytest.raises(ValueError, match=r"lr = 1e-50 is 0\.0 in float32"):
+        dl.spectral_gd(symmetric, 2, lr=1e-50, max_steps=5)
+
+
+def test_per_network_values_in_a_list_are_checked_as_given() -> None:
+    phis = _phis(3, 3)
+    with pytest.raises(TypeError, match=r"lr\[1\] must be a real number, got bool"):
+        dl.train_batch(phis, 2, lr=[0.01, True, 0.02])
+    with pytest.raises(TypeError, match=r"tol\[0\]"):
+        dl.BatchTrainer(phis, 2, lr=0.01).run(max_steps=2, tol=(False, 0.0, 0.0))
+    with pytest.raises(TypeError, match=r"lr\[2\]"):
+        dl.train_batch(phis, 2, lr=np.array([0.1, 0.2, True], dtype=object))
+    exact = dl.train_batch(phis, 2, lr=0.05, max_steps=3, init=Fraction(9, 10))
+    _assert_same(exact[1], dl.train(phis[1], 2, lr=0.05, max_steps=3, init=Fraction(9, 10)))
+
+
+def test_a_callback_that_changes_record_every_is_next_called_on_the_new_grid() -> None:
+    # (Trainer and BatchTrainer alike: the call after the callback ends on the new grid)
+    phis = _phis(1, 3)
+    seen: dict[str, list[int]] = {"trainer": [], "batch": []}
+    trainer = dl.Trainer(phis[0], 2, lr=0.05, record_every=3)
+
+    def on_trainer(step, layers, loss):
+        seen["trainer"].append(trainer.steps)
+        if step == 6:
+            trainer.record_every = 5
+
+    trainer.callback = on_trainer
+    batch = dl.BatchTrainer(phis, 2, lr=0.05, record_every=3)
+
+    def on_batch(steps, layers, losses):
+        seen["batch"].append(int(batch.steps[0]))
+        if int(steps[0]) == 6:
+            batch.record_every = 5
+
+    batch.callback = on_batch
+    trainer.run(max_steps=16)
+    batch.run(max_steps=16)
+    # (a Trainer's callback also sees its first and final records)
+    assert seen["trainer"] == [0, 3, 6, 10, 15, 16]
+    assert seen["batch"] == [3, 6, 10, 15]
+    np.testing.assert_array_equal(trainer.layers, batch.layers[0])
+    np.testing.assert_array_equal(trainer.loss_steps, batch.history(0).loss_steps)

@@ -13,6 +13,7 @@ would spend more time in Python than in arithmetic.
 
 from __future__ import annotations
 
+import numbers
 import os
 import threading
 import time
@@ -60,11 +61,12 @@ def _per_network(
         value = value.item()
     if np.ndim(value) == 0:
         return np.full(count, check(value, name), dtype=np.float64)
-    values = np.asarray(value)
-    if values.shape != (count,):
+    # a list's own items are checked (np.asarray would have made True 1.0 first)
+    values = value if isinstance(value, (list, tuple)) else np.asarray(value)
+    shape = np.shape(values)
+    if shape != (count,):
         raise ValueError(
-            f"{name} must be a number or one value per network (B = {count}), "
-            f"got shape {values.shape}"
+            f"{name} must be a number or one value per network (B = {count}), got shape {shape}"
         )
     return np.array(
         [check(v.item() if hasattr(v, "item") else v, f"{name}[{b}]") for b, v in enumerate(values)]
@@ -274,9 +276,7 @@ class BatchTrainer(_Live):
         shape = (count, self.depth, dim, dim)
         if init is None or np.ndim(init) == 0:
             if init is not None:
-                if isinstance(init, (bool, np.bool_)) or not isinstance(
-                    init, (int, float, np.number)
-                ):
+                if isinstance(init, (bool, np.bool_)) or not isinstance(init, numbers.Real):
                     raise ValueError(
                         f"init must be a finite number or an array of layers, got {init!r}"
                     )

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core
-from ._validation import as_square, check_depth, check_int, check_nonnegative, check_positive
+from ._validation import as_square, check_depth, check_int, check_nonnegative, check_step_size
 from .training import TrainResult, warn_interrupted
 
 __all__ = ["spectral_gd"]
@@ -42,7 +42,7 @@ def spectral_gd(
     """
     phi = as_square(phi, "phi")
     depth = check_depth(depth)
-    lr = check_positive(lr, "lr")
+    lr = check_step_size(lr, "lr", phi.dtype)
     max_steps = check_int(max_steps, "max_steps", 0)
     tol = check_nonnegative(tol, "tol")
     record_every = check_int(record_every, "record_every", 1)

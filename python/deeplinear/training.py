@@ -240,15 +240,15 @@ class _Cadence:
     every record (calls end on the record grid) or a progress report must move (calls start
     at one step and double while a call takes under 50 ms)."""
 
-    def __init__(self, record_every: int, callback: bool, progress: bool) -> None:
-        self.record_every = record_every
+    def __init__(self, callback: bool, progress: bool) -> None:
         self.callback = callback
         self.limit = 1 if progress else None
 
-    def next(self, steps: int, remaining: int) -> int:
+    def next(self, steps: int, remaining: int, record_every: int) -> int:
+        """record_every as it is now: a callback may have changed it."""
         size = remaining if self.limit is None else min(remaining, self.limit)
         if self.callback:
-            size = min(size, self.record_every - steps % self.record_every)
+            size = min(size, record_every - steps % record_every)
         return size
 
     def took(self, seconds: float) -> None:
@@ -586,7 +586,7 @@ class Trainer(_Live):
         when ``record_final`` or when the run ended early (converged, diverged, interrupted)."""
         session = self._session
         target = session.steps + max_steps
-        cadence = _Cadence(self.record_every, self.callback is not None, show_progress)
+        cadence = _Cadence(self.callback is not None, show_progress)
         self.status = "max_steps"
         try:
             with Progress(max_steps, desc="training", unit="step", enabled=show_progress) as report:
@@ -594,7 +594,7 @@ class Trainer(_Live):
                     return
                 while True:
                     remaining = target - session.steps
-                    size = cadence.next(session.steps, remaining)
+                    size = cadence.next(session.steps, remaining, self.record_every)
                     first = int(session.history_size)
                     started = time.perf_counter()
                     status, taken, loss = session.run(size, tol, record_final and size == remaining)
