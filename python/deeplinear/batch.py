@@ -332,18 +332,6 @@ class BatchTrainer(_Live):
             self._session.set_lr(lr)
             self._lr = lr
 
-    @property
-    def record_every(self) -> int:
-        """The record grid of the steps to come (the history so far stays)."""
-        return self._record_every
-
-    @record_every.setter
-    def record_every(self, value: int) -> None:
-        record_every = check_int(value, "record_every", 1)
-        with self._using():
-            self._session.set_record_every(record_every)
-            self._record_every = record_every
-
     def history(self, b: int) -> TrainResult:
         """Network b's whole recorded history and current state, as a ``TrainResult``
         (``final_loss`` is ℓ of the current layers)."""

@@ -262,6 +262,7 @@ class _Live:
 
     _layers: np.ndarray
     _session: Any
+    _record_every: int
     _lock: threading.RLock
     _in_callback: bool
     _kind = "Trainer"
@@ -284,6 +285,19 @@ class _Live:
         """Stop the running ``step``/``run`` (or the next one) as Ctrl-C would, from any thread:
         it returns at its next check (about every 50 ms) with status ``"interrupted"``."""
         self._session.cancel()
+
+    @property
+    def record_every(self) -> int:
+        """Record ℓ every this many steps; may be changed between steps (the history so far
+        stays)."""
+        return self._record_every
+
+    @record_every.setter
+    def record_every(self, value: int) -> None:
+        record_every = check_int(value, "record_every", 1)
+        with self._using():
+            self._session.set_record_every(record_every)
+            self._record_every = record_every
 
     def _busy(self) -> NoReturn:
         raise RuntimeError(
@@ -376,18 +390,6 @@ class Trainer(_Live):
         with self._using():
             self._session.set_lr(lr)
             self._lr = lr
-
-    @property
-    def record_every(self) -> int:
-        """Record ℓ every this many steps; may be changed between steps."""
-        return self._record_every
-
-    @record_every.setter
-    def record_every(self, value: int) -> None:
-        record_every = check_int(value, "record_every", 1)
-        with self._using():
-            self._session.set_record_every(record_every)
-            self._record_every = record_every
 
     @property
     def loss(self) -> float:
