@@ -216,10 +216,7 @@ class BatchTrainer(_Live):
         if not isinstance(method, str) or method not in SPECS:
             resolve(method, self.depth, {})  # raises the standard error
         self.method = method
-        dtype = self._phis.dtype
-        self._lr = _per_network(
-            given["lr"], "lr", count, lambda v, name: check_step_size(v, name, dtype)
-        )
+        self._lr = self._step_sizes(given["lr"])
         columns = {
             name: _optional_per_network(given[name], name, count) for name in PARAMETER_NAMES
         }
@@ -326,8 +323,7 @@ class BatchTrainer(_Live):
 
     @lr.setter
     def lr(self, value: ArrayLike) -> None:
-        dtype = self._phis.dtype
-        lr = _per_network(value, "lr", len(self), lambda v, name: check_step_size(v, name, dtype))
+        lr = self._step_sizes(value)
         with self._using():
             self._session.set_lr(lr)
             self._lr = lr
@@ -349,6 +345,11 @@ class BatchTrainer(_Live):
             method=self.method,
             diagnostics=diagnostics,
         )
+
+    def _step_sizes(self, value: ArrayLike) -> np.ndarray:
+        """(B,) step sizes from a number or one per network, each > 0 in the batch's dtype."""
+        dtype = self._phis.dtype
+        return _per_network(value, "lr", len(self), lambda v, name: check_step_size(v, name, dtype))
 
     def _network_loss(self, b: int) -> float:
         """ℓ of network b's current layers (one network's forward sweep, not the batch's)."""
