@@ -30,8 +30,10 @@ _PROBE = textwrap.dedent(
     import deeplinear as dl
 
     dim, depth, threads, dtype, method, waste = json.loads(sys.argv[1])
-    options = {"gd": {}, "penalty": {"kappa": 0.01}, "step_and_project": {"psi": 0.5},
-               "power_projection": {"gamma": 0.1}}[method]
+    # The projections' radius and margin are such that every step projects (after the first
+    # step ‖Θ_i − I‖₂ > ψ; the identity's margin 1 < γ), so the decompositions' buffers are in use.
+    options = {"gd": {}, "penalty": {"kappa": 0.01}, "step_and_project": {"psi": 1e-3},
+               "power_projection": {"gamma": 1.5}}[method]
     rng = np.random.default_rng(0)
     a = rng.standard_normal((dim, dim))
     phi = (a @ a.T / dim + np.eye(dim)).astype(dtype)
@@ -57,7 +59,19 @@ _PROBE = textwrap.dedent(
         f.write("5")
     before = kib("VmRSS")
     kept = run()
-    print(json.dumps({"growth_bytes": (kib("VmHWM") - before) * 1024, "steps": kept[0].steps}))
+    growth = (kib("VmHWM") - before) * 1024
+    layers = kept[0].layers.astype(np.float64)
+    if method == "step_and_project":  # the last step clipped: some layer's ‖Θ_i − I‖₂ is ψ
+        radius = max(np.linalg.norm(layer - np.eye(dim), 2) for layer in layers)
+        projected = abs(radius - options["psi"]) <= 1e-3 * options["psi"]
+    elif method == "power_projection":  # the product was clipped to the margin γ
+        product = np.linalg.multi_dot(layers[::-1]) if depth > 1 else layers[0]
+        margin = np.linalg.eigvalsh((product + product.T) / 2)[0]
+        projected = abs(margin - options["gamma"]) <= 1e-3
+    else:
+        projected = True
+    report = {"growth_bytes": growth, "steps": kept[0].steps, "projected": bool(projected)}
+    print(json.dumps(report))
     """
 )
 
@@ -97,6 +111,8 @@ def workspace_bytes(
     report = json.loads(completed.stdout)
     if report["steps"] != 6:
         raise RuntimeError(f"the memory probe took {report['steps']} steps, not 6")
+    if not report["projected"]:
+        raise RuntimeError(f"the memory probe's {method} run did not project in its last step")
     item = 8 if dtype == "float64" else 4
     own = (depth + 1) * dim * dim * item  # the trainer's layers and its copy of Φ
     return report["growth_bytes"] - own, 2 * depth * dim * dim * item

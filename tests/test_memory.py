@@ -1,8 +1,10 @@
-"""gd's and the penalty's workspace stays within 2·L·d² elements beyond the layers and the target.
+"""The workspace beyond the layers and the target: within 2·L·d² elements for gd and the penalty at
+every depth, and for step-and-project from seven layers on; (L + 7)·d² for step-and-project below
+that (LAPACK's SVD needs 6·d²); power projection's pinned where it is.
 
 benchmarks/memory.py measures it (the peak resident-set growth of a Trainer's steps, in a process
-of its own; see there); these tests hold it to the bound, and show that the probe sees one d × d
-matrix too many.
+of its own, with every step projecting; see there); these tests hold it to the bound, and show
+that the probe sees one d × d matrix too many.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ pytestmark = pytest.mark.skipif(
         (160, 6, 1, "float64"),  # small kernel: 2L matrices
         (128, 24, 1, "float64"),
         (128, 1, 1, "float64"),
+        (256, 1, 1, "float64"),  # no products: no panels
         (128, 3, 1, "float32"),
     ],
 )
@@ -49,6 +52,8 @@ def test_gd_workspace_is_within_two_l_d_squared(
         (256, 4, 1, "float64"),  # packed kernel: the decayed layer where the update is not
         (256, 4, 2, "float64"),
         (256, 3, 1, "float64"),  # the first layer's decayed copy in the spent residual
+        (384, 2, 1, "float64"),  # the first of two layers: its decayed rows one at a time
+        (256, 1, 1, "float64"),
         (160, 6, 1, "float64"),  # small kernel
         (128, 3, 1, "float32"),
     ],
@@ -60,12 +65,36 @@ def test_penalty_workspace_is_within_two_l_d_squared(
     assert workspace <= bound + probe.SLACK_BYTES, (workspace / bound, workspace, bound)
 
 
-def test_penalty_of_two_layers_needs_one_matrix_more() -> None:
-    # The documented exception: the first of two layers is updated in place, and the packed
-    # kernel keeps its sums between blocks of k in one d × d matrix of its own.
-    dim, depth = 384, 2
-    workspace, bound = probe.workspace_bytes(dim, depth, method="penalty")
-    assert workspace <= bound + dim * dim * 8 + probe.SLACK_BYTES, (workspace / bound,)
+@pytest.mark.parametrize(
+    ("dim", "depth", "threads", "dtype"),
+    [
+        (256, 8, 1, "float64"),  # the SVD's 5d² + 7d in the L − 2 spent prefix products
+        (256, 8, 2, "float64"),
+        (256, 8, 1, "float32"),
+        (160, 8, 1, "float64"),  # small kernel
+        (128, 7, 1, "float64"),
+    ],
+)
+def test_step_and_project_workspace_is_within_two_l_d_squared_from_seven_layers(
+    dim: int, depth: int, threads: int, dtype: str
+) -> None:
+    workspace, bound = probe.workspace_bytes(dim, depth, threads, dtype, "step_and_project")
+    assert workspace <= bound + probe.SLACK_BYTES, (workspace / bound, workspace, bound)
+
+
+@pytest.mark.parametrize(("dim", "depth"), [(256, 2), (160, 2), (256, 4)])
+def test_step_and_project_of_few_layers_needs_l_plus_seven_matrices(dim: int, depth: int) -> None:
+    # The documented exception: fewer than seven layers lend less than the SVD's six matrices
+    # (A − I, U, Vᵀ and gesdd's 3d² + 7d), and the sweep's prefix block grows to hold them.
+    workspace, bound = probe.workspace_bytes(dim, depth, method="step_and_project")
+    assert workspace <= (depth + 7) * dim * dim * 8 + probe.SLACK_BYTES, (workspace / bound,)
+
+
+def test_power_projection_workspace_stays_where_it_was_measured() -> None:
+    # Not within 2·L·d² (see docs/performance.md): 2L + 39 matrices at d = 256, held there.
+    dim, depth = 256, 4
+    workspace, bound = probe.workspace_bytes(dim, depth, method="power_projection")
+    assert workspace <= (2 * depth + 40) * dim * dim * 8 + probe.SLACK_BYTES, (workspace / bound,)
 
 
 def test_the_measurement_sees_one_matrix_too_many() -> None:

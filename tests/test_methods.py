@@ -54,6 +54,20 @@ def test_penalty_matches_the_numpy_loop(asymmetric: np.ndarray) -> None:
     np.testing.assert_allclose(result.losses, losses, rtol=1e-10)
 
 
+@pytest.mark.parametrize("dim", [40, 200])
+@pytest.mark.parametrize("depth", [1, 2])
+def test_penalty_of_one_or_two_layers_matches_the_numpy_loop(dim: int, depth: int) -> None:
+    # The first layer's update when no matrix of the sweep is spent yet: its gradient in place,
+    # then the decayed rows one at a time (on the small and on the packed kernel).
+    phi = dl.targets.near_identity(dim, 0.4, seed=dim)
+    lr, kappa, steps = 0.05, 0.3, 20
+    layers = np.stack([np.eye(dim)] * depth)
+    for _ in range(steps):
+        layers = layers - lr * (numpy_gradient(layers, phi) + kappa * (layers - np.eye(dim)))
+    result = dl.train(phi, depth, "penalty", kappa=kappa, lr=lr, max_steps=steps)
+    np.testing.assert_allclose(result.layers, layers, atol=1e-12)
+
+
 def test_step_and_project_matches_the_numpy_loop(asymmetric: np.ndarray) -> None:
     depth, lr, psi, gamma, steps = 4, 0.1, 0.05, 0.8, 100
     layers = np.stack([gamma ** (1 / depth) * np.eye(4)] * depth)
@@ -68,6 +82,32 @@ def test_step_and_project_matches_the_numpy_loop(asymmetric: np.ndarray) -> None
     np.testing.assert_allclose(result.layers, layers, atol=1e-10)
     np.testing.assert_allclose(result.losses, losses, rtol=1e-10)
     assert max(np.linalg.norm(layer - np.eye(4), 2) for layer in result.layers) <= psi + 1e-12
+
+
+@pytest.mark.parametrize("dim", [40, 100])
+@pytest.mark.parametrize(
+    ("psi", "lr"),
+    [
+        (0.05, 0.1),  # a few directions clipped at a time: A − U (Σ − ψ) Vᵀ on them
+        (0.004, 0.5),  # steps far outside the ball: I + U min(Σ, ψ) Vᵀ in full
+    ],
+)
+def test_step_and_project_matches_the_numpy_loop_with_lapack(
+    dim: int, psi: float, lr: float
+) -> None:
+    # Above 16 rows the projection runs on LAPACK's SVD in memory that the gradient sweep lends
+    # (and its product on the training's kernels): the same numpy loop must agree, at every
+    # step of the run and for an asymmetric target (a transposed matrix shows).
+    phi = dl.targets.near_identity(dim, 0.4, seed=dim)
+    depth, steps = 3, 12
+    layers = np.stack([np.eye(dim)] * depth)
+    for _ in range(steps):
+        stepped = layers - lr * numpy_gradient(layers, phi)
+        layers = np.stack([ball_projection(layer, psi) for layer in stepped])
+    result = dl.train(phi, depth, "step_and_project", psi=psi, lr=lr, max_steps=steps)
+    np.testing.assert_allclose(result.layers, layers, atol=1e-11)
+    radius = max(np.linalg.norm(layer - np.eye(dim), 2) for layer in result.layers)
+    assert abs(radius - psi) <= 1e-12
 
 
 def test_one_power_projection_step() -> None:

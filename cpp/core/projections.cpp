@@ -8,13 +8,14 @@
 namespace deeplinear {
 
 template <class T>
-Projector<T>::Projector(Index dim) : work_(dim, dim), symmetric_(dim, dim), shifted_(dim, dim), eig_(dim), svd_(dim) {}
+Projector<T>::Projector(Index dim) : dim_(dim), svd_(dim) {}
 
 template <class T>
 T Projector<T>::margin() {
     symmetric_ = T(0.5) * (work_ + work_.transpose());
-    eig_.compute(symmetric_, false);
-    return eig_.eigenvalues()(0);
+    if (!eig_) eig_.emplace(dim_);
+    eig_->compute(symmetric_, false);
+    return eig_->eigenvalues()(0);
 }
 
 template <class T>
@@ -22,12 +23,13 @@ void Projector<T>::project_positive(T gamma) {
     // The eigenvalues alone first (several times cheaper): A is often γ-positive already, e.g.
     // along power projection once the product nears a γ-positive target.
     if (!(margin() < gamma)) return;
-    eig_.compute(symmetric_, true);
-    const auto& lambda = eig_.eigenvalues();  // ascending
+    eig_->compute(symmetric_, true);
+    const auto& lambda = eig_->eigenvalues();  // ascending
     Index clipped = 0;
     while (clipped < lambda.size() && lambda(clipped) < gamma) ++clipped;
     if (clipped == 0) return;
-    const auto& vectors = eig_.eigenvectors();
+    const auto& vectors = eig_->eigenvectors();
+    shifted_.resize(dim_, dim_);
     // A + V_c (γ − Λ_c) V_cᵀ changes only the clipped directions, with rounding of the order of
     // ε·(‖A‖ + the correction): fine while the correction is no larger than what stays, but a
     // correction far larger than the result (A = −10¹²·I, γ = 0.05) would leave only its
@@ -67,6 +69,7 @@ void Projector<T>::project_identity_ball(T psi) {
     Index clipped = 0;
     while (clipped < sigma.size() && sigma(clipped) > psi) ++clipped;
     if (clipped == 0) return;
+    shifted_.resize(dim_, dim_);
     // As in project_positive: subtract the clipped part while it is no larger than ψ (the
     // result's scale), else form I + U min(Σ, ψ) Vᵀ (A = 10²⁰·I must give (1 + ψ)·I, not 0).
     if (sigma(0) - psi <= psi) {
@@ -78,6 +81,54 @@ void Projector<T>::project_identity_ball(T psi) {
     shifted_ = svd_.u() * sigma.array().min(psi).matrix().asDiagonal();
     work_.noalias() = shifted_ * svd_.v().transpose();
     work_.diagonal().array() += T(1);
+}
+
+template <class T>
+Index Projector<T>::identity_ball_block() const {
+    const Index work = svd_.lent_work_size();
+    return work == 0 ? 0 : 2 * dim_ * dim_ + work;
+}
+
+template <class T>
+void Projector<T>::project_identity_ball_lent(T* a, T psi, T* matrix, T* block, Products<T>& products) {
+    MatrixMap<T> layer(a, dim_, dim_);
+    if (identity_ball_block() == 0) {
+        project_identity_ball(layer, psi, layer);
+        return;
+    }
+    // The steps of project_identity_ball(T) with x = A − I in `matrix` and U, Vᵀ and gesdd's
+    // workspace in `block`.
+    const Index size = dim_ * dim_;
+    Eigen::Map<ColMatrix<T>> x(matrix, dim_, dim_), u(block, dim_, dim_);
+    x = layer;
+    x.diagonal().array() -= T(1);
+    const T slack = T(1) - T(16) * static_cast<T>(dim_) * std::numeric_limits<T>::epsilon();
+    if (slack > T(0) && x.norm() <= psi * slack) return;
+    T* vt = block + size;
+    T* spent = block + 2 * size;  // gesdd's workspace, free again once it has returned
+    if (!svd_.compute_lent(x.data(), u.data(), vt, spent)) {
+        project_identity_ball(layer, psi, layer);  // not finite, or gesdd failed: as without a loan
+        return;
+    }
+    const auto& sigma = svd_.singular_values();
+    Index clipped = 0;
+    while (clipped < sigma.size() && sigma(clipped) > psi) ++clipped;
+    if (clipped == 0) return;
+    // Column-major U and Vᵀ are Uᵀ and V to the row-major products: A − U f(Σ) Vᵀ is
+    // A − op(Uᵀ)·op(V) with both transposed, and the small kernel's transposed copy goes into
+    // the spent workspace. The clipped part alone: f = max(σ − ψ, 0), zero in the other columns.
+    if (sigma(0) - psi <= psi) {
+        u.leftCols(clipped).array().rowwise() *= (sigma.head(clipped).array() - psi).transpose();
+        u.rightCols(dim_ - clipped).setZero();
+        // What the update reads, row-major as the layer (in place the packed kernel would keep its
+        // sums apart, in a matrix of its own).
+        std::copy(a, a + size, matrix);
+        products.subtract(u.data(), true, vt, true, T(1), matrix, a, spent);
+        return;
+    }
+    u.array().rowwise() *= sigma.array().min(psi).transpose();
+    products.multiply(u.data(), true, vt, true, a, spent);
+    layer.diagonal().array() += T(1);
 }
 
 template class Projector<double>;

@@ -50,6 +50,16 @@ void Svd<T>::compute(const ColMatrix<T>& a, bool with_vectors) {
     impl.jacobi->compute(a, with_vectors ? Eigen::ComputeThinU | Eigen::ComputeThinV : 0);
 }
 template <class T>
+bool Svd<T>::compute_lent(T* a, T* u, T* vt, T* work) {
+    Impl& impl = *impl_;
+    impl.from_lapack = impl.lapack && impl.lapack->compute_lent(a, u, vt, work, 1);
+    return impl.from_lapack;
+}
+template <class T>
+Index Svd<T>::lent_work_size() const {
+    return impl_->lapack ? impl_->lapack->work_size() : 0;
+}
+template <class T>
 const ColVector<T>& Svd<T>::singular_values() const {
     return impl_->from_lapack ? impl_->lapack->sigma() : impl_->jacobi->singularValues();
 }

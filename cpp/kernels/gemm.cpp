@@ -36,7 +36,7 @@ kernels::PrefetchShare prefetch_share(const Upcoming& upcoming, Index bytes_each
 }  // namespace
 
 template <class T>
-Products<T>::Products(const ExecutionContext& context, Index n)
+Products<T>::Products(const ExecutionContext& context, Index n, bool elementwise_only)
     : n_(n), backend_(choose_backend(context, n, dtype_of<T>)), isa_(context.isa), threads_(context.threads),
       split_rows_(splits_rows(context, n, backend_)), split_policy_(context.split),
       table_(&kernels::table<T>(context.isa)) {
@@ -55,10 +55,12 @@ Products<T>::Products(const ExecutionContext& context, Index n)
         }
         if (private_panels_) {  // each thread its own panels and rows, a cache line apart
             region_ = ((panels * cols + table_->packed_rows) * depth_ + line - 1) / line * line;
-            panels_.resize(static_cast<std::size_t>(threads_ * region_ + line));
+            panel_elements_ = threads_ * region_ + line;
         } else {
-            panels_.resize(static_cast<std::size_t>((panels * cols + threads_ * table_->packed_rows) * depth_ + line));
+            panel_elements_ = (panels * cols + threads_ * table_->packed_rows) * depth_ + line;
         }
+        // Made (and touched) here, so that the first products do not pay their page faults.
+        if (!elementwise_only) panels_.resize(static_cast<std::size_t>(panel_elements_));
     }
 }
 
@@ -122,6 +124,7 @@ void Products<T>::packed(int mode, const T* a, bool trans_a, const T* b, bool tr
     const Index depth = depth_, steps = (n + depth - 1) / depth;
     // The panels at a cache-line boundary (a misaligned panel splits every other load), then each
     // thread's rows of op(a).
+    if (panels_.empty()) panels_.resize(static_cast<std::size_t>(panel_elements_));  // (elementwise_only)
     T* bp = panels_.data() + (-reinterpret_cast<std::uintptr_t>(panels_.data()) / sizeof(T)) % (64 / sizeof(T));
     // The sums between blocks of k: in c, unless c is c_in (an update in place, which reads c_in
     // as it writes c), then in a matrix of their own, made at the first such product.
@@ -226,6 +229,11 @@ void Products<T>::multiply_and_transpose(const T* a, bool trans_a, const T* b, T
 template <class T>
 void Products<T>::subtract_matrix(const T* x, T scale, const T* c_in, T* c) const {
     table_->subtract_scaled(x, &scale, c_in, c, n_ * n_);
+}
+
+template <class T>
+void Products<T>::subtract_row(const T* x, T scale, const T* c_in, T* c) const {
+    table_->subtract_scaled(x, &scale, c_in, c, n_);
 }
 
 template <class T>

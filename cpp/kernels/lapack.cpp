@@ -72,33 +72,53 @@ bool lapack_available() {
 }
 
 template <class T>
-LapackSvd<T>::LapackSvd(Index dim)
-    : dim_(dim), work_matrix_(dim, dim), u_(dim, dim), vt_(dim, dim), sigma_(dim),
-      iwork_(static_cast<std::size_t>(8 * dim)) {
+LapackSvd<T>::LapackSvd(Index dim) : dim_(dim), sigma_(dim), iwork_(static_cast<std::size_t>(8 * dim)) {
 #ifdef DEEPLINEAR_BLAS
     if (!fits_int(dim)) return;
-    T size = T(0);
+    T size = T(0), none = T(0);
     int info = 0;
-    gesdd("S", static_cast<int>(dim), work_matrix_.data(), sigma_.data(), u_.data(), vt_.data(), &size, -1,
-          iwork_.data(), &info);
-    if (info == 0) work_.resize(static_cast<std::size_t>(queried(size)));
+    gesdd("S", static_cast<int>(dim), &none, sigma_.data(), &none, &none, &size, -1, iwork_.data(), &info);
+    if (info == 0) lwork_ = queried(size);
 #endif
 }
 
 template <class T>
 bool LapackSvd<T>::compute(const ColMatrix<T>& a, int threads, bool vectors) {
 #ifdef DEEPLINEAR_BLAS
-    if (work_.empty() || !a.allFinite()) return false;  // (LAPACK may not terminate on NaN)
+    if (lwork_ == 0 || !a.allFinite()) return false;  // (LAPACK may not terminate on NaN)
+    if (work_.empty()) {
+        work_.resize(static_cast<std::size_t>(lwork_));
+        u_.resize(dim_, dim_);
+        vt_.resize(dim_, dim_);
+    }
     work_matrix_ = a;
     int info = 0;
     const blas::ThreadGate gate(threads);
     gesdd(vectors ? "S" : "N", static_cast<int>(dim_), work_matrix_.data(), sigma_.data(), u_.data(), vt_.data(),
-          work_.data(), static_cast<int>(work_.size()), iwork_.data(), &info);
+          work_.data(), lwork_, iwork_.data(), &info);
     return info == 0;
 #else
     (void)a;
     (void)threads;
     (void)vectors;
+    return false;
+#endif
+}
+
+template <class T>
+bool LapackSvd<T>::compute_lent(T* a, T* u, T* vt, T* work, int threads) {
+#ifdef DEEPLINEAR_BLAS
+    if (lwork_ == 0 || !Eigen::Map<const ColMatrix<T>>(a, dim_, dim_).allFinite()) return false;
+    int info = 0;
+    const blas::ThreadGate gate(threads);
+    gesdd("S", static_cast<int>(dim_), a, sigma_.data(), u, vt, work, lwork_, iwork_.data(), &info);
+    return info == 0;
+#else
+    (void)a;
+    (void)u;
+    (void)vt;
+    (void)work;
+    (void)threads;
     return false;
 #endif
 }

@@ -41,6 +41,12 @@ public:
 
     // with_vectors: also U and V
     void compute(const ColMatrix<T>& a, bool with_vectors);
+    // LAPACK's SVD with U and Vᵀ on buffers the caller lends (LapackSvd::compute_lent): a (d × d,
+    // column-major, destroyed), u and vt (d × d) and work (lent_work_size() elements). False
+    // where this size has no LAPACK path (lent_work_size() is 0) or gesdd failed; the caller then
+    // uses compute(). After true, singular_values() is σ; u() and v() are not the result.
+    bool compute_lent(T* a, T* u, T* vt, T* work);
+    Index lent_work_size() const;
     const ColVector<T>& singular_values() const;
     const ColMatrix<T>& u() const;
     const ColMatrix<T>& v() const;

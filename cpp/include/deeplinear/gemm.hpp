@@ -27,7 +27,9 @@ struct Upcoming {
 template <class T>
 class Products {
 public:
-    Products(const ExecutionContext& context, Index n);
+    // elementwise_only: the caller will make no products (only the elementwise operations), so
+    // the packed kernel's panels are not made (a product would make them then).
+    Products(const ExecutionContext& context, Index n, bool elementwise_only = false);
 
     Index size() const { return n_; }
     Backend backend() const { return backend_; }
@@ -54,6 +56,8 @@ public:
     // c = c_in − scale·x elementwise (n×n), one rounding per element (fma): the update of a layer
     // whose gradient needs no product (the first layer's, Θ_{1:0} = I).
     void subtract_matrix(const T* x, T scale, const T* c_in, T* c) const;
+    // The same on one row of n elements (c may be x).
+    void subtract_row(const T* x, T scale, const T* c_in, T* c) const;
 
     // ‖x‖_F² of an n×n matrix, summed in the fixed order of the kernels' contract (the same
     // bits on every instruction set).
@@ -89,6 +93,7 @@ private:
     Index depth_ = 0;                                       // its blocks of k (tuning::kPackedDepth)
     bool private_panels_ = false;                           // each thread packs its own (tuning::kPrivateDepthMin)
     Index region_ = 0;                                      // elements of one thread's panels and rows
+    Index panel_elements_ = 0;                              // of panels_
     std::vector<T, Eigen::aligned_allocator<T>> partials_;  // its sums between blocks of k (subtract mode)
 };
 

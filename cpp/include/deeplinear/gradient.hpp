@@ -32,10 +32,13 @@ class GradientSweep {
 public:
     using Mat = Matrix<T>;
 
-    // The products run as `context` says (see execution.hpp).
-    GradientSweep(Index depth, Index dim, const ExecutionContext& context)
-        : products_(context, dim), stride_(dim * dim + kPad),
-          prefix_(static_cast<std::size_t>(depth > 2 ? (depth - 2) * stride_ : 0), T(0)), residual_(dim, dim) {
+    // The products run as `context` says (see execution.hpp). `lend`: the elements of the block
+    // that spent_block() lends once backward() has returned (the prefix products' memory, made
+    // at least that large).
+    GradientSweep(Index depth, Index dim, const ExecutionContext& context, Index lend = 0)
+        : products_(context, dim, depth == 1 && lend == 0), stride_(dim * dim + kPad),
+          prefix_(static_cast<std::size_t>(std::max(depth > 2 ? (depth - 2) * stride_ : 0, lend)), T(0)),
+          residual_(dim, dim) {
         transposed_ = products_.prefers_transposed();
         // The small kernel's second buffer: the untransposed prefix (the forward sweep's products
         // read it by rows) by turns with residual_, then Θ_1ᵀ for the second layer's gradient.
@@ -135,6 +138,14 @@ public:
     // matrix that the sweep no longer needs, which the visitor may overwrite (the spent B_3 for
     // depth ≥ 4; for depth 3 the residual, which then no longer holds E), or null (depth ≤ 2).
     T* spent_matrix(Index depth) { return depth >= 4 ? prefix(3) : depth == 3 ? residual_.data() : nullptr; }
+
+    // Once backward() has returned and until the next forward(): memory that the sweep has done
+    // with, for the caller's use: a d × d matrix (the residual's) and a block of at least the
+    // constructor's `lend` elements (the prefix products').
+    T* spent_residual() { return residual_.data(); }
+    T* spent_block() { return prefix_.data(); }
+    // The sweep's products (their buffers made already), for other products of the same call.
+    Products<T>& products() { return products_; }
 
     // out (d × d, neither factor) = the gradient that backward() passes to its visitor.
     void gradient(const GradientFactors<T>& g, T* out) {

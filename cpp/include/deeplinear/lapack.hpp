@@ -15,18 +15,25 @@ namespace deeplinear {
 bool lapack_available();
 
 // A = U diag(σ) Vᵀ for square A, σ descending (with `vectors` false, σ alone: u() and vt() are
-// then left as they were).
+// then left as they were). The constructor only sizes the workspace; compute() allocates its
+// matrices on first use, and compute_lent() never does.
 template <class T>
 class LapackSvd {
 public:
     explicit LapackSvd(Index dim);
     bool compute(const ColMatrix<T>& a, int threads, bool vectors = true);
+    // The same with σ, U and Vᵀ on buffers the caller lends: a (d × d, column-major, destroyed),
+    // u and vt (d × d each) and work (work_size() elements); σ in sigma(), u() and vt() untouched.
+    bool compute_lent(T* a, T* u, T* vt, T* work, int threads);
+    // The elements of gesdd's workspace (σ, U and Vᵀ): 3d² + 7d; 0 where there is no LAPACK.
+    Index work_size() const { return lwork_; }
     const ColMatrix<T>& u() const { return u_; }
     const ColVector<T>& sigma() const { return sigma_; }
     const ColMatrix<T>& vt() const { return vt_; }
 
 private:
     Index dim_;
+    int lwork_ = 0;
     ColMatrix<T> work_matrix_, u_, vt_;
     ColVector<T> sigma_;
     std::vector<T> work_;

@@ -17,6 +17,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace deeplinear {
 
@@ -51,11 +52,11 @@ public:
                  const ExecutionContext& context)
         : result_(layers), spare_(layers.depth, layers.dim), current_(layers), next_(spare_.view()),
           phi_(phi.data(), layers.dim, layers.dim), params_(params), context_(context),
-          sweep_(layers.depth, layers.dim, context) {
+          projector_(make_projector(params.method, layers.dim)),
+          sweep_(layers.depth, layers.dim, context, projector_ ? projector_->identity_ball_block() : 0) {
         if (params.method == Method::power_projection) {
             throw std::invalid_argument("power projection runs on PowerProjectionStepper");
         }
-        if (needs_decompositions(params.method)) projector_.emplace(layers.dim);
     }
 
     // Starts a run (or a look) from the caller's layers: finish() left them current.
@@ -82,11 +83,14 @@ public:
                 // update does not (so that the packed kernel keeps its partial sums in the update,
                 // as for gd): into layer i − 1 of the next stack, which the sweep (last layer
                 // first) has yet to write, or for the first layer into a matrix the sweep has done
-                // with; in place only for the first layer of two.
+                // with; for the first layer of two, which has none, row by row.
                 const T* from = current.data();
                 if (params_.method == Method::penalty) {
                     T* copy = i > 0 ? next_.layer(i - 1).data() : sweep_.spent_matrix(current_.depth);
-                    if (copy == nullptr) copy = next.data();
+                    if (copy == nullptr) {
+                        decay_by_rows(gradient, current.data(), next.data(), decay, pull);
+                        return;
+                    }
                     MatrixMap<T> decayed(copy, current_.dim, current_.dim);
                     decayed = decay * current;
                     decayed.diagonal().array() += pull;
@@ -96,10 +100,16 @@ public:
                 // layer, dynamics that are symmetric in exact arithmetic (Lemma 5: equal layers for
                 // symmetric Φ in its eigenbasis) stay exactly symmetric in floating point.
                 sweep_.subtract_gradient(gradient, lr, from, next.data());
-                if (params_.method == Method::step_and_project)
-                    projector_->project_identity_ball(next, params_.psi, next);
             },
             next_.data);
+        // Each layer's projection once the sweep is done, in the memory that it has done with: the
+        // SVD's matrices (5d² + 7d, see Projector) add nothing to the workspace for L ≥ 8.
+        if (params_.method == Method::step_and_project) {
+            for (Index i = 0; i < next_.depth; ++i) {
+                projector_->project_identity_ball_lent(next_.layer(i).data(), params_.psi, sweep_.spent_residual(),
+                                                       sweep_.spent_block(), sweep_.products());
+            }
+        }
         std::swap(current_, next_);
     }
 
@@ -121,14 +131,36 @@ public:
     }
 
 private:
+    // The penalty's update of the first of two layers, where no d × d matrix is spent yet: G in
+    // the update's place, then each row fma(−η, G, (1 − ηκ)Θ + ηκI) with the decayed row in a
+    // vector (the arithmetic of the fused update: G's sum rounded once, then one fma). In place,
+    // the packed kernel would keep its sums in a matrix of its own.
+    void decay_by_rows(const GradientFactors<T>& gradient, const T* current, T* out, T decay, T pull) {
+        const Index n = current_.dim;
+        sweep_.gradient(gradient, out);
+        row_.resize(n);
+        Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> decayed(row_.data(), n);
+        for (Index r = 0; r < n; ++r) {
+            decayed = decay * Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(current + r * n, n);
+            decayed(r) += pull;
+            sweep_.products().subtract_row(out + r * n, params_.lr, row_.data(), out + r * n);
+        }
+    }
+
+    static std::optional<Projector<T>> make_projector(Method method, Index dim) {
+        if (method == Method::step_and_project) return Projector<T>(dim);
+        return std::nullopt;
+    }
+
     LayerStack<T> result_;
     OwnedStack<T> spare_;
     LayerStack<T> current_, next_;
     ConstMatrixMap<T> phi_;
     MethodParams<T> params_;
     ExecutionContext context_;
+    std::optional<Projector<T>> projector_;  // step_and_project's (before sweep_, which lends it memory)
     GradientSweep<T> sweep_;
-    std::optional<Projector<T>> projector_;
+    std::vector<T> row_;  // decay_by_rows()'s decayed row
     std::optional<Diagnostics<T>> diagnostics_;
 };
 

@@ -2,11 +2,15 @@
 //   H_γ = {A : uᵀAu ≥ γ for all unit u}: keep the skew part, clip the eigenvalues of the
 //   symmetric part S = (A + Aᵀ)/2 from below at γ (Def. 1; Algorithm 2's power projection).
 //   {A : ‖A − I‖₂ ≤ ψ}: clip the singular values of A − I at ψ (ψ-step-and-project, Sec. 6).
-// The work is out of line (cpp/core/projections.cpp) on a column-major copy of the argument.
+// The work is out of line (cpp/core/projections.cpp) on a column-major copy of the argument, in
+// buffers of the Projector's own (made on first use) or, for the ψ-ball, lent by the caller.
 #pragma once
 
 #include "common.hpp"
 #include "decompositions.hpp"
+#include "gemm.hpp"
+
+#include <optional>
 
 namespace deeplinear {
 
@@ -39,14 +43,27 @@ public:
         out = work_;
     }
 
+    // The elements of the block that project_identity_ball_lent() borrows: U, Vᵀ and LAPACK's
+    // workspace (5d² + 7d); 0 where the SVD has no LAPACK path (d ≤ 16, or no LAPACK in the
+    // build), and the lent overload then works in the Projector's own buffers.
+    Index identity_ball_block() const;
+
+    // The ψ-ball projection of `a` (d × d, row-major) in place, its work in buffers the caller
+    // lends: `matrix` (d × d) and `block` (identity_ball_block() elements), e.g. memory that a
+    // gradient sweep has done with, and its product U·f(Σ)·Vᵀ by `products` (whose buffers are
+    // made already; Eigen's product would allocate its own). The result of
+    // project_identity_ball(a, psi, a) to rounding: the same SVD, the product in another order.
+    void project_identity_ball_lent(T* a, T psi, T* matrix, T* block, Products<T>& products);
+
 private:
     // On work_ (= A): the margin, and the projections in place.
     T margin();
     void project_positive(T gamma);
     void project_identity_ball(T psi);
 
-    ColMatrix<T> work_, symmetric_, shifted_;
-    SymmetricEigen<T> eig_;
+    Index dim_;
+    ColMatrix<T> work_, symmetric_, shifted_;  // sized on first use
+    std::optional<SymmetricEigen<T>> eig_;     // made on first use
     Svd<T> svd_;
 };
 
