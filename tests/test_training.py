@@ -755,7 +755,9 @@ def test_threads_split_the_small_kernel_without_changing_a_bit(
     # products on one thread, then up to 48 split, ...) within these 12 steps of ~13 products.
     rng = np.random.default_rng(dim)
     phi = np.eye(dim) + 0.3 * rng.standard_normal((dim, dim)) / np.sqrt(dim)
-    options = {"gd": {}, "penalty": {"kappa": 0.1}, "step_and_project": {"psi": 0.5}}[method]
+    # (ψ small enough that every step after the first few projects: the SVD and its product on
+    # the threads)
+    options = {"gd": {}, "penalty": {"kappa": 0.1}, "step_and_project": {"psi": 0.01}}[method]
     one = run_core(phi, 5, method, 12, lr=0.05, threads=1, **options)
     two = run_core(phi, 5, method, 12, lr=0.05, threads=2, split=split, **options)
     np.testing.assert_array_equal(two[0], one[0])
