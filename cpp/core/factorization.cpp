@@ -83,6 +83,30 @@ void BalancedFactorizer<T>::svd_of_layer() {
 }
 
 template <class T>
+Index BalancedFactorizer<T>::lent_size() const {
+    return 2 * layer_.size() + lapack_svd_.work_size();
+}
+
+template <class T>
+void BalancedFactorizer<T>::decompose_lent(const ColMatrix<T>& a, ColMatrix<T>& u, ColVector<T>& sigma, ColMatrix<T>& v,
+                                           T* lent) {
+    if (lapack_svd_.work_size() > 0) {
+        const Index dim = a.rows();
+        Eigen::Map<ColMatrix<T>> copy(lent, dim, dim), vt(lent + dim * dim, dim, dim);
+        copy = a;  // (gesdd destroys its argument)
+        if (lapack_svd_.compute_lent(copy.data(), u.data(), vt.data(), lent + 2 * dim * dim, products_.threads())) {
+            v = vt.transpose();
+            sigma = lapack_svd_.sigma();
+            return;
+        }
+    }
+    decompose(a);  // no LAPACK, or it failed: as decompose() does
+    u = u_;
+    v = v_;
+    sigma = sigma_;
+}
+
+template <class T>
 bool BalancedFactorizer<T>::read_rotation_angles(const ColMatrix<T>& t) {
     angles_.clear();
     for (Index k = 0; k < t.rows();) {

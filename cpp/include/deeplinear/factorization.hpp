@@ -58,6 +58,12 @@ public:
     const ColVector<T>& sigma() const { return sigma_; }
     const ColMatrix<T>& v() const { return v_; }
 
+    // The SVD of `a` straight into u, sigma and v (d × d, d), with LAPACK's copy of `a`, its Vᵀ
+    // and its workspace in `lent` (lent_size() elements, e.g. a caller's spent buffers): the
+    // factorizer's own matrices stay unmade. The same values as decompose() and u(), sigma(), v().
+    void decompose_lent(const ColMatrix<T>& a, ColMatrix<T>& u, ColVector<T>& sigma, ColMatrix<T>& v, T* lent);
+    Index lent_size() const;
+
     // Whether A (σ descending) is singular to working precision: no principal roots.
     static bool is_singular(const ColVector<T>& sigma);
 

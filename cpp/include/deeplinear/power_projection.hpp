@@ -36,12 +36,14 @@
 #include "products.hpp"
 #include "projections.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace deeplinear {
 
@@ -51,11 +53,11 @@ public:
     // The products run as `context` says (see execution.hpp).
     PowerProjectionStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const MethodParams<T>& params,
                            const ExecutionContext& context)
-        : result_(layers), spare_(layers.depth, layers.dim), phi_(phi), phi_col_(phi), params_(params),
-          context_(context), products_(context, layers.dim), projector_(layers.dim), factorizer_(layers.dim, context),
-          scratch_(layers.dim, layers.dim), c_(layers.dim, layers.dim), x_(layers.dim, layers.dim),
-          power_(layers.dim, layers.dim), work_(layers.dim, layers.dim), gemm_scratch_(layers.dim, layers.dim) {
+        : result_(layers), phi_(phi), phi_col_(phi), params_(params), context_(context), products_(context, layers.dim),
+          projector_(layers.dim), factorizer_(layers.dim, context) {
         for (State& state : states_) state = State(layers.dim);
+        const Index size = layers.dim * layers.dim;
+        arena_size_ = std::max({(layers.depth + 2) * size, kFactoredMatrices * size, factorizer_.lent_size()});
     }
 
     // Starts a run from the current state: the factored one that finish() left (whose factors
@@ -139,7 +141,7 @@ public:
         const State& state = states_[current_];
         LayerStack<T> layers = result_;
         if (state.factored) {
-            layers = spare_.view();
+            layers = LayerStack<T>{arena(), result_.depth, result_.dim};
             materialize(state, layers);
         }
         diagnostics_->compute(layers.as_const(), phi_, out);
@@ -155,64 +157,82 @@ private:
         bool broken = false;    // Ψ could not be factored: ℓ = +∞ (see the top of this file)
     };
 
+    // The arena (made at first use): the factored step's six matrices, or the stepped layers,
+    // product and scratch of an ordinary step, or the layers formed for diagnostics, or the
+    // SVD's copy of Ψ, Vᵀ and workspace (decompose()): never two of them at once.
+    static constexpr Index kFactoredMatrices = 6;
+    T* arena() {
+        if (arena_.empty()) arena_.resize(static_cast<std::size_t>(arena_size_));
+        return arena_.data();
+    }
+    // Matrix k of the arena, d × d.
+    T* slot(Index k) { return arena() + k * result_.dim * result_.dim; }
+    Eigen::Map<ColMatrix<T>> matrix(T* data) const { return {data, result_.dim, result_.dim}; }
+
     // c = op(a)·op(b) for column-major n×n matrices: the row-major gemm computes cᵀ = op(b)ᵀ·op(a)ᵀ.
-    void multiply(const ColMatrix<T>& a, bool trans_a, const ColMatrix<T>& b, bool trans_b, ColMatrix<T>& c) {
-        products_.multiply(b.data(), trans_b, a.data(), trans_a, c.data(), gemm_scratch_.data());
+    void multiply(const T* a, bool trans_a, const T* b, bool trans_b, T* c) {
+        products_.multiply(b, trans_b, a, trans_a, c, slot(kFactoredMatrices - 1));
     }
 
-    // Θ'_{1:L} = U C (ΣC)^{L−1} Vᵀ from the factored state (see the top of this file).
+    // Θ'_{1:L} = U C (ΣC)^{L−1} Vᵀ from the factored state (see the top of this file), in the
+    // arena's first five matrices (the sixth is the products' scratch).
     void factored_step(const State& state, ColMatrix<T>& out) {
         const Index depth = result_.depth;
         const T lr = params_.lr;
-        multiply(phi_col_, false, state.v, false, work_);  // Φ V
-        multiply(state.u, true, work_, false, c_);         // Uᵀ Φ V
-        c_ *= lr;                                          // C = D^{2−L} − η (Σ − Uᵀ Φ V)
-        c_.diagonal().array() += state.sigma.array().pow(T(2 - depth) / T(depth)) - lr * state.sigma.array();
-        const ColMatrix<T>* tail = &c_;  // C (ΣC)^{L−1}
+        T *c = slot(0), *x = slot(1), *work = slot(2), *power = slot(3), *spare = slot(4);
+        multiply(phi_col_.data(), false, state.v.data(), false, work);  // Φ V
+        multiply(state.u.data(), true, work, false, c);                 // Uᵀ Φ V
+        auto c_matrix = matrix(c);
+        c_matrix *= lr;  // C = D^{2−L} − η (Σ − Uᵀ Φ V)
+        c_matrix.diagonal().array() += state.sigma.array().pow(T(2 - depth) / T(depth)) - lr * state.sigma.array();
+        const T* tail = c;  // C (ΣC)^{L−1}
         if (depth > 1) {
-            x_ = c_;
-            x_.array().colwise() *= state.sigma.array();  // ΣC
-            power(depth - 1);
-            multiply(c_, false, power_, false, work_);
-            tail = &work_;
+            matrix(x) = c_matrix;
+            matrix(x).array().colwise() *= state.sigma.array();  // ΣC
+            const T* result = raise(x, depth - 1, power, spare);
+            multiply(c, false, result, false, work);
+            tail = work;
         }
-        multiply(state.u, false, *tail, false, scratch_);
-        multiply(scratch_, false, state.v, true, out);
+        multiply(state.u.data(), false, tail, false, spare);  // (tail is c or work)
+        multiply(spare, false, state.v.data(), true, out.data());
     }
 
-    // power_ = x_^n (n ≥ 1) by repeated squaring from the leading bit.
-    void power(Index n) {
+    // x^n (n ≥ 1) by repeated squaring from the leading bit, in `power` and `spare` by turns;
+    // returns the one that holds it.
+    const T* raise(const T* x, Index n, T* power, T* spare) {
         int bit = 0;
         while ((n >> (bit + 1)) != 0) ++bit;
-        power_ = x_;
+        matrix(power) = Eigen::Map<const ColMatrix<T>>(x, result_.dim, result_.dim);
         for (--bit; bit >= 0; --bit) {
-            multiply(power_, false, power_, false, scratch_);
-            power_.swap(scratch_);
+            multiply(power, false, power, false, spare);
+            std::swap(power, spare);
             if ((n >> bit) & 1) {
-                multiply(power_, false, x_, false, scratch_);
-                power_.swap(scratch_);
+                multiply(power, false, x, false, spare);
+                std::swap(power, spare);
             }
         }
+        return power;
     }
 
     // Θ'_{1:L} of the caller's layers by a gradient sweep (evaluate() ran the forward half).
+    // In the arena: the stepped layers, then the (row-major) product and a scratch matrix.
     void ordinary_step(ColMatrix<T>& out) {
         const T lr = params_.lr;
-        LayerStack<T> stepped = spare_.view();
+        const Index depth = result_.depth, dim = result_.dim;
+        LayerStack<T> stepped{arena(), depth, dim};
         GradientSweep<T>& sweep = ordinary_->sweep;
         sweep.backward(result_.as_const(), [&](Index i, const GradientFactors<T>& gradient) {
             sweep.subtract_gradient(gradient, lr, result_.layer(i).data(), stepped.layer(i).data());
         });
-        chain_product(stepped.as_const(), ordinary_->product, ordinary_->scratch, products_);
-        out = ordinary_->product;
+        MatrixMap<T> product(slot(depth), dim, dim), scratch(slot(depth + 1), dim, dim);
+        chain_product(stepped.as_const(), product, scratch, products_);
+        out = product;
     }
 
-    // The SVD of state.psi into the state; false if Ψ is singular to working precision.
+    // The SVD of state.psi into the state (LAPACK's buffers in the arena); false if Ψ is
+    // singular to working precision.
     bool decompose(State& state) {
-        factorizer_.decompose(state.psi);
-        state.u = factorizer_.u();
-        state.v = factorizer_.v();
-        state.sigma = factorizer_.sigma();
+        factorizer_.decompose_lent(state.psi, state.u, state.sigma, state.v, arena());
         return state.sigma.allFinite() && !BalancedFactorizer<T>::is_singular(state.sigma);
     }
 
@@ -225,7 +245,6 @@ private:
     }
 
     LayerStack<T> result_;
-    OwnedStack<T> spare_;  // the stepped layers of an ordinary step; layers formed for diagnostics
     ConstMatrixMap<T> phi_;
     ColMatrix<T> phi_col_;
     MethodParams<T> params_;
@@ -237,15 +256,14 @@ private:
     // The work of an ordinary step (gradient sweep, chained product): only for a call that starts
     // from the caller's layers rather than from Ψ.
     struct Ordinary {
-        Ordinary(Index depth, Index dim, const ExecutionContext& context)
-            : sweep(depth, dim, context), product(dim, dim), scratch(dim, dim) {}
+        Ordinary(Index depth, Index dim, const ExecutionContext& context) : sweep(depth, dim, context) {}
         GradientSweep<T> sweep;
-        Matrix<T> product, scratch;
     };
     std::optional<Ordinary> ordinary_;
     State states_[2];
     int current_ = 0;
-    ColMatrix<T> scratch_, c_, x_, power_, work_, gemm_scratch_;
+    std::vector<T, Eigen::aligned_allocator<T>> arena_;  // see arena()
+    Index arena_size_ = 0;
 };
 
 // Compiled in cpp/core/power_projection.cpp.

@@ -8,8 +8,8 @@ namespace deeplinear {
 
 // Θ_{1:L} = Θ_L ⋯ Θ_1 written into `out` (d×d) by `products` (of size d); `scratch` is a d×d
 // work matrix.
-template <class T, class Out>
-void chain_product(LayerStack<const T> layers, Out&& out, Matrix<T>& scratch, Products<T>& products) {
+template <class T, class Out, class Scratch>
+void chain_product(LayerStack<const T> layers, Out&& out, Scratch&& scratch, Products<T>& products) {
     out = layers.layer(0);
     if (layers.depth == 1) return;
     for (Index i = 1; i < layers.depth; ++i) {
