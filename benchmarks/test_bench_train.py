@@ -77,3 +77,21 @@ def test_power_projection_against_gd(
         sigma = np.linalg.svd(dl.product(result.layers), compute_uv=False) ** (1 / depth)
         for layer in result.layers:
             np.testing.assert_allclose(np.linalg.svd(layer, compute_uv=False), sigma, rtol=1e-8)
+
+
+@pytest.mark.parametrize(("dim", "depth", "steps"), [(128, 8, 6), (256, 8, 3)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_step_and_project_threads(
+    benchmark, threads: int, dim: int, depth: int, steps: int
+) -> None:
+    # Step-and-project on one and on two threads: with ψ this small every step projects every
+    # layer, and the SVDs (one per layer, each on one thread) are most of a step; two threads
+    # take every other layer. Compare within the group; the two runs agree bit for bit.
+    phi, lr = _setup(dim, depth)
+    options = {"psi": 1e-3, "lr": lr, "max_steps": steps, "record_every": steps, "tol": 0.0}
+    benchmark.group = f"step_and_project threads d={dim} L={depth} ({steps} steps)"
+    result = benchmark(dl.train, phi, depth, "step_and_project", threads=threads, **options)
+    other = dl.train(phi, depth, "step_and_project", threads=3 - threads, **options)
+    np.testing.assert_array_equal(result.layers, other.layers)
+    radius = max(np.linalg.norm(layer - np.eye(dim), 2) for layer in result.layers)
+    assert abs(radius - 1e-3) <= 1e-12  # the last step projected

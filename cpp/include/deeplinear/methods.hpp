@@ -12,8 +12,11 @@
 #include "execution.hpp"
 #include "gradient.hpp"
 #include "projections.hpp"
+#include "threads.hpp"
 
 #include <algorithm>
+#include <exception>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -53,10 +56,21 @@ public:
         : result_(layers), spare_(layers.depth, layers.dim), current_(layers), next_(spare_.view()),
           phi_(phi.data(), layers.dim, layers.dim), params_(params), context_(context),
           projector_(make_projector(params.method, layers.dim)),
-          sweep_(layers.depth, layers.dim, context, projector_ ? projector_->identity_ball_block() : 0) {
+          projection_lanes_(projection_lanes(projector_, context, layers.depth)),
+          sweep_(layers.depth, layers.dim, context, projection_lend(layers.dim)) {
         if (params.method == Method::power_projection) {
             throw std::invalid_argument("power projection runs on PowerProjectionStepper");
         }
+        // The other threads' projections: a Projector and products of their own, on one thread
+        // (products on a kernel of ours give the same bits on every kernel and thread count;
+        // the small kernel makes no panels).
+        ExecutionContext one = context;
+        one.threads = 1;
+        if (sweep_.products().backend() != Backend::blas) {
+            one.backend_forced = true;
+            one.backend = Backend::small;
+        }
+        for (int k = 1; k < projection_lanes_; ++k) lanes_.push_back(std::make_unique<Lane>(layers.dim, one));
     }
 
     // Starts a run (or a look) from the caller's layers: finish() left them current.
@@ -102,14 +116,7 @@ public:
                 sweep_.subtract_gradient(gradient, lr, from, next.data());
             },
             next_.data);
-        // Each layer's projection once the sweep is done, in the memory that it has done with: the
-        // SVD's matrices (5d² + 7d, see Projector) add nothing to the workspace for L ≥ 8.
-        if (params_.method == Method::step_and_project) {
-            for (Index i = 0; i < next_.depth; ++i) {
-                projector_->project_identity_ball_lent(next_.layer(i).data(), params_.psi, sweep_.spent_residual(),
-                                                       sweep_.spent_block(), sweep_.products());
-            }
-        }
+        if (params_.method == Method::step_and_project) project_layers();
         std::swap(current_, next_);
     }
 
@@ -152,6 +159,78 @@ private:
         return std::nullopt;
     }
 
+    // Step-and-project: each layer's projection once the sweep is done, in the memory that it has
+    // done with. The SVDs are independent and each runs on one thread, so with several threads
+    // each takes every `lanes`-th layer, with the bits of one thread. Lane 0 borrows the residual's
+    // matrix and the start of the prefix block (its SVD's 5d² + 7d add nothing to the workspace
+    // for L ≥ 8); lane k ≥ 1 a matrix and a block further on in it.
+    struct Lane {
+        Lane(Index dim, const ExecutionContext& one) : projector(dim), products(one, dim) {}
+        Projector<T> projector;
+        Products<T> products;
+    };
+
+    // How many threads project: the call's (at most one per layer) where the SVD runs on LAPACK
+    // and the build has OpenMP, else one.
+    static int projection_lanes(const std::optional<Projector<T>>& projector, const ExecutionContext& context,
+                                Index depth) {
+#ifdef DEEPLINEAR_OPENMP
+        if (projector && projector->identity_ball_block() > 0) {
+            return static_cast<int>(std::max<Index>(1, std::min<Index>(context.threads, depth)));
+        }
+#else
+        (void)context;
+        (void)depth;
+#endif
+        return 1;
+    }
+    // The block of the lanes' projections (cache-line multiples) and what the sweep must lend.
+    Index lane_block() const {
+        const Index line = 64 / static_cast<Index>(sizeof(T));
+        return projector_ ? (projector_->identity_ball_block() + line - 1) / line * line : 0;
+    }
+    Index projection_lend(Index dim) const {
+        const Index line = 64 / static_cast<Index>(sizeof(T)), matrix = (dim * dim + line - 1) / line * line;
+        return lane_block() + (projection_lanes_ - 1) * (matrix + lane_block());
+    }
+
+    void project_layers() {
+        const Index depth = next_.depth, dim = next_.dim;
+        const Index line = 64 / static_cast<Index>(sizeof(T)), matrix = (dim * dim + line - 1) / line * line;
+        auto project = [&](int lane, Index i) {
+            T* layer = next_.layer(i).data();
+            if (lane == 0) {
+                projector_->project_identity_ball_lent(layer, params_.psi, sweep_.spent_residual(),
+                                                       sweep_.spent_block(), sweep_.products());
+                return;
+            }
+            T* own = sweep_.spent_block() + lane_block() + (lane - 1) * (matrix + lane_block());
+            Lane& other = *lanes_[static_cast<std::size_t>(lane - 1)];
+            other.projector.project_identity_ball_lent(layer, params_.psi, own, own + matrix, other.products);
+        };
+#ifdef DEEPLINEAR_OPENMP
+        if (projection_lanes_ > 1 && !omp_in_parallel()) {
+            std::vector<std::exception_ptr> failures(static_cast<std::size_t>(projection_lanes_));
+            const CallerFloatEnvironment caller;
+#pragma omp parallel num_threads(projection_lanes_)
+            {
+                const CallerFloatEnvironment::Adopted adopted(caller);
+                const int lane = omp_get_thread_num(), lanes = omp_get_num_threads();
+                try {
+                    for (Index i = lane; i < depth; i += lanes) project(lane, i);
+                } catch (...) {
+                    failures[static_cast<std::size_t>(lane)] = std::current_exception();
+                }
+            }
+            for (const std::exception_ptr& failure : failures) {
+                if (failure) std::rethrow_exception(failure);
+            }
+            return;
+        }
+#endif
+        for (Index i = 0; i < depth; ++i) project(0, i);
+    }
+
     LayerStack<T> result_;
     OwnedStack<T> spare_;
     LayerStack<T> current_, next_;
@@ -159,8 +238,10 @@ private:
     MethodParams<T> params_;
     ExecutionContext context_;
     std::optional<Projector<T>> projector_;  // step_and_project's (before sweep_, which lends it memory)
+    int projection_lanes_ = 1;
     GradientSweep<T> sweep_;
-    std::vector<T> row_;  // decay_by_rows()'s decayed row
+    std::vector<std::unique_ptr<Lane>> lanes_;  // lanes 1, 2, … of project_layers()
+    std::vector<T> row_;                        // decay_by_rows()'s decayed row
     std::optional<Diagnostics<T>> diagnostics_;
 };
 
