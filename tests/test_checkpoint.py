@@ -102,3 +102,43 @@ def test_saved_files_get_the_permissions_of_a_plain_write(tmp_path: Path) -> Non
         assert stat.S_IMODE(path.stat().st_mode) == 0o640
     finally:
         os.umask(old)
+
+
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [("gd", {}), ("power_projection", {"gamma": 0.6}), ("step_and_project", {"psi": 0.05})],
+)
+def test_layers_edited_before_save_are_recorded_by_the_loaded_trainer_too(
+    tmp_path, method: str, options: dict
+) -> None:
+    # An edit in place since the last call is recorded at the start of the next call: the
+    # trainer loaded from a checkpoint saved between the edit and that call must do the same
+    # (it recorded the step count once, where the saved one records it twice).
+    phi = 1.5 * dl.targets.rotation(5, 1.4, seed=5)
+    saved = dl.Trainer(phi, 2, method, lr=0.1, **options)
+    saved.step(2)
+    saved.layers[0] *= 1.01
+    saved.save(tmp_path / "edited.npz")
+    loaded = dl.Trainer.load(tmp_path / "edited.npz")
+    saved.step(3)
+    loaded.step(3)
+    np.testing.assert_array_equal(loaded.loss_steps, saved.loss_steps)
+    np.testing.assert_array_equal(loaded.losses, saved.losses)
+    np.testing.assert_array_equal(loaded.layers, saved.layers)
+    assert list(saved.loss_steps).count(2) == 2
+
+
+def test_batch_layers_edited_before_save_are_recorded_by_the_loaded_batch_too(tmp_path) -> None:
+    phis = np.stack([dl.targets.gamma_positive(4, 0.4, seed=s) for s in range(3)])
+    saved = dl.BatchTrainer(phis, 2, lr=0.05)
+    saved.step(2)
+    saved.layers[1, 0] *= 1.01
+    saved.save(tmp_path / "edited.npz")
+    loaded = dl.BatchTrainer.load(tmp_path / "edited.npz")
+    saved.step(3)
+    loaded.step(3)
+    for b in range(3):
+        one, two = saved.history(b), loaded.history(b)
+        np.testing.assert_array_equal(two.loss_steps, one.loss_steps)
+        np.testing.assert_array_equal(two.losses, one.losses)
+    assert list(saved.history(1).loss_steps).count(2) == 2

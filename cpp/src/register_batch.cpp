@@ -183,6 +183,12 @@ public:
         for (std::size_t b = 0; b < batch_.size(); ++b) data[b] = loss_of(b);
         return out;
     }
+    // Notes each network's change of layers made from outside since the last call (as the next
+    // call would). ValueError unless every network's layers are finite.
+    void check() {
+        auto lock = guard();
+        for (std::size_t b = 0; b < batch_.size(); ++b) batch_.network(b).check();
+    }
     double network_loss(std::size_t b) {
         auto lock = guard();
         network(b);  // (the index checked)
@@ -259,6 +265,7 @@ void register_for(py::module_& m, const char* suffix) {
         .def("record_current", &S::record_current, py::arg("b"))
         .def("loss", &S::loss)
         .def("network_loss", &S::network_loss, py::arg("b"))
+        .def("check", &S::check)
         .def("restore", &S::restore, py::arg("b"), py::arg("steps"), py::arg("recorded_current"), py::arg("losses"),
              py::arg("loss_steps"), py::arg("diagnostics") = py::none())
         .def("product", &S::product, py::arg("b"))

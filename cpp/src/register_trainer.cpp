@@ -87,6 +87,13 @@ public:
         return trainer_.loss();
     }
 
+    // Notes a change of the layers made from outside since the last call (as the next call
+    // would): then recorded_current is false. ValueError unless the layers are finite.
+    void check() {
+        auto lock = guard();
+        trainer_.check();
+    }
+
     void set_lr(double lr) {
         auto lock = guard();
         trainer_.set_lr(lr);
@@ -158,6 +165,7 @@ void register_for(py::module_& m, const char* suffix) {
         .def("set_record_every", &S::set_record_every, py::arg("record_every"))
         .def("record_current", &S::record_current)
         .def("loss", &S::loss)
+        .def("check", &S::check)
         .def_property_readonly("steps", &S::steps)
         .def_property_readonly("recorded_current", &S::recorded_current)
         .def_property_readonly("history_size", &S::history_size)

@@ -501,6 +501,7 @@ class BatchTrainer(_Live):
                     f"network {int(np.flatnonzero(~finite)[0])}: layers must contain only finite "
                     "values (found NaN or inf): not saved"
                 )
+            self._session.check()  # layers edited in place: noted, as Trainer.save does
             fields: dict[str, Any] = {
                 "format": np.array(BATCH_FORMAT),
                 "layers": self._layers,

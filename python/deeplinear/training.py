@@ -447,6 +447,9 @@ class Trainer(_Live):
                 raise ValueError(
                     "layers must contain only finite values (found NaN or inf): not saved"
                 )
+            # Layers edited in place since the last call: noted now, as the next call would note
+            # them (it records the edited state first), so that the loaded trainer does the same.
+            self._session.check()
             losses, loss_steps, diagnostics = self._session.history(0)
             _checkpoint.write(
                 Path(path),
