@@ -184,19 +184,18 @@ private:
 #endif
         return 1;
     }
-    // The block of the lanes' projections (cache-line multiples) and what the sweep must lend.
-    Index lane_block() const {
+    // A lane's matrix and block (each a whole number of cache lines), and what the sweep lends.
+    static Index whole_lines(Index count) {
         const Index line = 64 / static_cast<Index>(sizeof(T));
-        return projector_ ? (projector_->identity_ball_block() + line - 1) / line * line : 0;
+        return (count + line - 1) / line * line;
     }
+    Index lane_block() const { return projector_ ? whole_lines(projector_->identity_ball_block()) : 0; }
     Index projection_lend(Index dim) const {
-        const Index line = 64 / static_cast<Index>(sizeof(T)), matrix = (dim * dim + line - 1) / line * line;
-        return lane_block() + (projection_lanes_ - 1) * (matrix + lane_block());
+        return lane_block() + (projection_lanes_ - 1) * (whole_lines(dim * dim) + lane_block());
     }
 
     void project_layers() {
-        const Index depth = next_.depth, dim = next_.dim;
-        const Index line = 64 / static_cast<Index>(sizeof(T)), matrix = (dim * dim + line - 1) / line * line;
+        const Index depth = next_.depth, matrix = whole_lines(next_.dim * next_.dim);
         auto project = [&](int lane, Index i) {
             T* layer = next_.layer(i).data();
             if (lane == 0) {
