@@ -95,3 +95,20 @@ def test_step_and_project_threads(
     np.testing.assert_array_equal(result.layers, other.layers)
     radius = max(np.linalg.norm(layer - np.eye(dim), 2) for layer in result.layers)
     assert abs(radius - 1e-3) <= 1e-12  # the last step projected
+
+
+@pytest.mark.parametrize(("dim", "depth", "steps"), [(256, 8, 20), (512, 4, 6)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_power_projection_threads(
+    benchmark, threads: int, dim: int, depth: int, steps: int
+) -> None:
+    # Power projection on one and on two threads: the products are shared, the SVD and the
+    # eigendecomposition run on one thread (LAPACK's results depend on its thread count). Compare
+    # within the group; the two runs agree bit for bit.
+    phi = 1.5 * dl.targets.rotation(dim, 1.0, seed=dim)
+    options = {"gamma": 0.3, "lr": 0.05, "max_steps": steps, "record_every": steps, "tol": 0.0}
+    benchmark.group = f"power_projection threads d={dim} L={depth} ({steps} steps)"
+    result = benchmark(dl.train, phi, depth, "power_projection", threads=threads, **options)
+    other = dl.train(phi, depth, "power_projection", threads=3 - threads, **options)
+    np.testing.assert_array_equal(result.layers, other.layers)
+    assert result.steps == steps
