@@ -28,58 +28,47 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.mark.parametrize(
-    ("dim", "depth", "threads", "dtype"),
+    ("method", "dim", "depth", "threads", "dtype"),
     [
-        (256, 4, 1, "float64"),  # packed kernel: 2L − 1 matrices and its panels
-        (256, 4, 2, "float64"),
-        (384, 2, 1, "float64"),
-        (160, 6, 1, "float64"),  # small kernel: 2L matrices
-        (128, 24, 1, "float64"),
-        (128, 1, 1, "float64"),
-        (256, 1, 1, "float64"),  # no products: no panels
-        (128, 3, 1, "float32"),
+        ("gd", 256, 4, 1, "float64"),  # packed kernel: 2L − 1 matrices and its panels
+        ("gd", 256, 4, 2, "float64"),
+        ("gd", 384, 2, 1, "float64"),
+        ("gd", 160, 6, 1, "float64"),  # small kernel: 2L matrices
+        ("gd", 128, 24, 1, "float64"),
+        ("gd", 128, 1, 1, "float64"),
+        ("gd", 256, 1, 1, "float64"),  # no products: no panels
+        ("gd", 128, 3, 1, "float32"),
+        (
+            "penalty",
+            256,
+            4,
+            1,
+            "float64",
+        ),  # packed kernel: the decayed layer where the update is not
+        ("penalty", 256, 4, 2, "float64"),
+        ("penalty", 256, 3, 1, "float64"),  # the first layer's decayed copy in the spent residual
+        (
+            "penalty",
+            384,
+            2,
+            1,
+            "float64",
+        ),  # the first of two layers: its decayed rows one at a time
+        ("penalty", 256, 1, 1, "float64"),
+        ("penalty", 160, 6, 1, "float64"),  # small kernel
+        ("penalty", 128, 3, 1, "float32"),
+        # step-and-project from seven layers: the SVD's 5d² + 7d in the L − 2 spent prefix products
+        ("step_and_project", 256, 8, 1, "float64"),
+        ("step_and_project", 256, 13, 2, "float64"),  # two threads, two SVDs at once: 11d² + 14d
+        ("step_and_project", 256, 8, 1, "float32"),
+        ("step_and_project", 160, 8, 1, "float64"),  # small kernel
+        ("step_and_project", 128, 7, 1, "float64"),
     ],
 )
-def test_gd_workspace_is_within_two_l_d_squared(
-    dim: int, depth: int, threads: int, dtype: str
+def test_workspace_is_within_two_l_d_squared(
+    method: str, dim: int, depth: int, threads: int, dtype: str
 ) -> None:
-    workspace, bound = probe.workspace_bytes(dim, depth, threads, dtype)
-    assert workspace <= bound + probe.SLACK_BYTES, (workspace / bound, workspace, bound)
-
-
-@pytest.mark.parametrize(
-    ("dim", "depth", "threads", "dtype"),
-    [
-        (256, 4, 1, "float64"),  # packed kernel: the decayed layer where the update is not
-        (256, 4, 2, "float64"),
-        (256, 3, 1, "float64"),  # the first layer's decayed copy in the spent residual
-        (384, 2, 1, "float64"),  # the first of two layers: its decayed rows one at a time
-        (256, 1, 1, "float64"),
-        (160, 6, 1, "float64"),  # small kernel
-        (128, 3, 1, "float32"),
-    ],
-)
-def test_penalty_workspace_is_within_two_l_d_squared(
-    dim: int, depth: int, threads: int, dtype: str
-) -> None:
-    workspace, bound = probe.workspace_bytes(dim, depth, threads, dtype, method="penalty")
-    assert workspace <= bound + probe.SLACK_BYTES, (workspace / bound, workspace, bound)
-
-
-@pytest.mark.parametrize(
-    ("dim", "depth", "threads", "dtype"),
-    [
-        (256, 8, 1, "float64"),  # the SVD's 5d² + 7d in the L − 2 spent prefix products
-        (256, 13, 2, "float64"),  # two threads: two SVDs at once, 11d² + 14d
-        (256, 8, 1, "float32"),
-        (160, 8, 1, "float64"),  # small kernel
-        (128, 7, 1, "float64"),
-    ],
-)
-def test_step_and_project_workspace_is_within_two_l_d_squared_from_seven_or_thirteen_layers(
-    dim: int, depth: int, threads: int, dtype: str
-) -> None:
-    workspace, bound = probe.workspace_bytes(dim, depth, threads, dtype, "step_and_project")
+    workspace, bound = probe.workspace_bytes(dim, depth, threads, dtype, method)
     assert workspace <= bound + probe.SLACK_BYTES, (workspace / bound, workspace, bound)
 
 
