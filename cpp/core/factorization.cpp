@@ -55,7 +55,7 @@ template <class T>
 FactorStatus BalancedFactorizer<T>::rotation_roots(const ColMatrix<T>& u, const ColMatrix<T>& v) {
     orthogonal_.noalias() = u * v.transpose();
     const ColMatrix<T>* schur_t = nullptr;
-    if (lapack_schur_.compute(orthogonal_, 1)) {
+    if (lapack_schur_.compute(orthogonal_)) {
         schur_t = &lapack_schur_.t();
         basis_ = &lapack_schur_.q();
     } else {
@@ -69,7 +69,7 @@ FactorStatus BalancedFactorizer<T>::rotation_roots(const ColMatrix<T>& u, const 
 
 template <class T>
 void BalancedFactorizer<T>::svd_of_layer() {
-    if (lapack_svd_.compute(layer_, 1)) {
+    if (lapack_svd_.compute(layer_)) {
         u_ = lapack_svd_.u();
         v_ = lapack_svd_.vt().transpose();
         sigma_ = lapack_svd_.sigma();
@@ -94,7 +94,7 @@ void BalancedFactorizer<T>::decompose_lent(const ColMatrix<T>& a, ColMatrix<T>& 
         const Index dim = a.rows();
         Eigen::Map<ColMatrix<T>> copy(lent, dim, dim), vt(lent + dim * dim, dim, dim);
         copy = a;  // (gesdd destroys its argument)
-        if (lapack_svd_.compute_lent(copy.data(), u.data(), vt.data(), lent + 2 * dim * dim, 1)) {
+        if (lapack_svd_.compute_lent(copy.data(), u.data(), vt.data(), lent + 2 * dim * dim)) {
             v = vt.transpose();
             sigma = lapack_svd_.sigma();
             return;

@@ -41,7 +41,7 @@ Svd<T>& Svd<T>::operator=(Svd&&) noexcept = default;
 template <class T>
 void Svd<T>::compute(const ColMatrix<T>& a, bool with_vectors) {
     Impl& impl = *impl_;
-    impl.from_lapack = impl.lapack && impl.lapack->compute(a, 1, with_vectors);
+    impl.from_lapack = impl.lapack && impl.lapack->compute(a, with_vectors);
     if (impl.from_lapack) {
         if (with_vectors) impl.v = impl.lapack->vt().transpose();
         return;
@@ -52,7 +52,7 @@ void Svd<T>::compute(const ColMatrix<T>& a, bool with_vectors) {
 template <class T>
 bool Svd<T>::compute_lent(T* a, T* u, T* vt, T* work) {
     Impl& impl = *impl_;
-    impl.from_lapack = impl.lapack && impl.lapack->compute_lent(a, u, vt, work, 1);
+    impl.from_lapack = impl.lapack && impl.lapack->compute_lent(a, u, vt, work);
     return impl.from_lapack;
 }
 template <class T>

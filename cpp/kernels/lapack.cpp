@@ -83,42 +83,36 @@ LapackSvd<T>::LapackSvd(Index dim) : dim_(dim), sigma_(dim), iwork_(static_cast<
 }
 
 template <class T>
-bool LapackSvd<T>::compute(const ColMatrix<T>& a, int threads, bool vectors) {
-#ifdef DEEPLINEAR_BLAS
-    if (lwork_ == 0 || !a.allFinite()) return false;  // (LAPACK may not terminate on NaN)
+bool LapackSvd<T>::compute(const ColMatrix<T>& a, bool vectors) {
+    if (lwork_ == 0) return false;
     if (work_.empty()) {
         work_.resize(static_cast<std::size_t>(lwork_));
         u_.resize(dim_, dim_);
         vt_.resize(dim_, dim_);
     }
     work_matrix_ = a;
-    int info = 0;
-    const blas::ThreadGate gate(threads);
-    gesdd(vectors ? "S" : "N", static_cast<int>(dim_), work_matrix_.data(), sigma_.data(), u_.data(), vt_.data(),
-          work_.data(), lwork_, iwork_.data(), &info);
-    return info == 0;
-#else
-    (void)a;
-    (void)threads;
-    (void)vectors;
-    return false;
-#endif
+    return run(vectors ? "S" : "N", work_matrix_.data(), u_.data(), vt_.data(), work_.data());
 }
 
 template <class T>
-bool LapackSvd<T>::compute_lent(T* a, T* u, T* vt, T* work, int threads) {
+bool LapackSvd<T>::compute_lent(T* a, T* u, T* vt, T* work) {
+    return lwork_ != 0 && run("S", a, u, vt, work);
+}
+
+template <class T>
+bool LapackSvd<T>::run(const char* job, T* a, T* u, T* vt, T* work) {
 #ifdef DEEPLINEAR_BLAS
-    if (lwork_ == 0 || !Eigen::Map<const ColMatrix<T>>(a, dim_, dim_).allFinite()) return false;
+    if (!Eigen::Map<const ColMatrix<T>>(a, dim_, dim_).allFinite()) return false;  // (may not terminate on NaN)
     int info = 0;
-    const blas::ThreadGate gate(threads);
-    gesdd("S", static_cast<int>(dim_), a, sigma_.data(), u, vt, work, lwork_, iwork_.data(), &info);
+    const blas::ThreadGate gate(1);
+    gesdd(job, static_cast<int>(dim_), a, sigma_.data(), u, vt, work, lwork_, iwork_.data(), &info);
     return info == 0;
 #else
+    (void)job;
     (void)a;
     (void)u;
     (void)vt;
     (void)work;
-    (void)threads;
     return false;
 #endif
 }
@@ -136,18 +130,17 @@ LapackSchur<T>::LapackSchur(Index dim)
 }
 
 template <class T>
-bool LapackSchur<T>::compute(const ColMatrix<T>& a, int threads) {
+bool LapackSchur<T>::compute(const ColMatrix<T>& a) {
 #ifdef DEEPLINEAR_BLAS
     if (work_.empty() || !a.allFinite()) return false;
     t_ = a;
     int info = 0;
-    const blas::ThreadGate gate(threads);
+    const blas::ThreadGate gate(1);
     gees(static_cast<int>(dim_), t_.data(), real_.data(), imag_.data(), q_.data(), work_.data(),
          static_cast<int>(work_.size()), bwork_.data(), &info);
     return info == 0;
 #else
     (void)a;
-    (void)threads;
     return false;
 #endif
 }

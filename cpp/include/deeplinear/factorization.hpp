@@ -27,9 +27,7 @@ template <class T>
 class BalancedFactorizer {
 public:
     // The products of the factors run as `context` says (see execution.hpp); LAPACK's SVD and
-    // Schur form on one thread whatever its count: their results depend on the thread count
-    // (two moved power projection's layers by 5e-15 at d = 256), and at d ≤ 512 one thread was
-    // the faster (benchmarks/test_bench_train.py::test_power_projection_threads).
+    // Schur form on one thread whatever its count (see lapack.hpp).
     BalancedFactorizer(Index dim, const ExecutionContext& context);
 
     template <class In, class OutR, class OutP>
