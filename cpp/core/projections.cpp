@@ -7,6 +7,27 @@
 
 namespace deeplinear {
 
+namespace {
+
+// Whether A − I (its Frobenius norm) is so far inside the ψ-ball that the SVD would clip nothing:
+// ‖A − I‖₂ ≤ ‖A − I‖_F, with a slack for the rounding of both norms, so that the shortcut returns
+// exactly where the SVD would have (a NaN or an overflow goes on to the SVD).
+template <class T>
+bool well_inside_ball(T frobenius, T psi, Index dim) {
+    const T slack = T(1) - T(16) * static_cast<T>(dim) * std::numeric_limits<T>::epsilon();
+    return slack > T(0) && frobenius <= psi * slack;
+}
+
+// How many of the singular values σ (descending) exceed ψ.
+template <class T>
+Index clipped_count(const ColVector<T>& sigma, T psi) {
+    Index clipped = 0;
+    while (clipped < sigma.size() && sigma(clipped) > psi) ++clipped;
+    return clipped;
+}
+
+}  // namespace
+
 template <class T>
 Projector<T>::Projector(Index dim) : dim_(dim), svd_(dim) {}
 
@@ -59,15 +80,11 @@ template <class T>
 void Projector<T>::project_identity_ball(T psi) {
     symmetric_ = work_;  // reused as the work matrix A − I
     symmetric_.diagonal().array() -= T(1);
-    // ‖A − I‖₂ ≤ ‖A − I‖_F: well inside the ball the projection leaves A as it is, and the SVD
-    // would find every σ ≤ ψ. The slack covers the rounding of both norms, so that the shortcut
-    // returns exactly where the SVD would have (a NaN or an overflow goes on to the SVD).
-    const T slack = T(1) - T(16) * static_cast<T>(work_.rows()) * std::numeric_limits<T>::epsilon();
-    if (slack > T(0) && symmetric_.norm() <= psi * slack) return;
+    // Well inside the ball the projection leaves A as it is.
+    if (well_inside_ball(symmetric_.norm(), psi, work_.rows())) return;
     svd_.compute(symmetric_, true);
     const auto& sigma = svd_.singular_values();  // descending
-    Index clipped = 0;
-    while (clipped < sigma.size() && sigma(clipped) > psi) ++clipped;
+    const Index clipped = clipped_count(sigma, psi);
     if (clipped == 0) return;
     shifted_.resize(dim_, dim_);
     // As in project_positive: subtract the clipped part while it is no larger than ψ (the
@@ -102,8 +119,7 @@ void Projector<T>::project_identity_ball_lent(T* a, T psi, T* matrix, T* block, 
     Eigen::Map<ColMatrix<T>> x(matrix, dim_, dim_), u(block, dim_, dim_);
     x = layer;
     x.diagonal().array() -= T(1);
-    const T slack = T(1) - T(16) * static_cast<T>(dim_) * std::numeric_limits<T>::epsilon();
-    if (slack > T(0) && x.norm() <= psi * slack) return;
+    if (well_inside_ball(x.norm(), psi, dim_)) return;
     T* vt = block + size;
     T* spent = block + 2 * size;  // gesdd's workspace, free again once it has returned
     if (!svd_.compute_lent(x.data(), u.data(), vt, spent)) {
@@ -111,8 +127,7 @@ void Projector<T>::project_identity_ball_lent(T* a, T psi, T* matrix, T* block, 
         return;
     }
     const auto& sigma = svd_.singular_values();
-    Index clipped = 0;
-    while (clipped < sigma.size() && sigma(clipped) > psi) ++clipped;
+    const Index clipped = clipped_count(sigma, psi);
     if (clipped == 0) return;
     // Column-major U and Vᵀ are Uᵀ and V to the row-major products: A − U f(Σ) Vᵀ is
     // A − op(Uᵀ)·op(V) with both transposed, and the small kernel's transposed copy goes into
