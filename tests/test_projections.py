@@ -104,6 +104,29 @@ def test_float32_is_kept() -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dim", [16, 17, 40, 129])
+def test_projection_onto_h_gamma_of_larger_matrices_against_numpy(dim: int, dtype) -> None:
+    # The projection onto H_γ against numpy's eigh in float64 at sizes the hypothesis tests above
+    # (d ≤ 7) do not reach, in the branch that subtracts the clipped part and in the one that
+    # forms K + V max(Λ, γ) Vᵀ, and members left as they are.
+    rng = np.random.default_rng(dim)
+    eps = float(np.finfo(dtype).eps)
+    for scale, gamma in ((1.0, 0.5), (1.0, 3.0), (1e3, 0.05), (1e-3, 1e-4)):
+        a = (np.eye(dim) + scale * rng.standard_normal((dim, dim))).astype(dtype)
+        exact = a.astype(np.float64)
+        reference = numpy_project_positive(exact, gamma)
+        size = np.abs(reference).max() + scale
+        assert abs(dl.positivity_margin(a) - np.linalg.eigvalsh((exact + exact.T) / 2)[0]) <= (
+            20 * dim * eps * size
+        )
+        projected = dl.project_positive(a, gamma)
+        assert projected.dtype == dtype
+        np.testing.assert_allclose(projected, reference, rtol=0, atol=20 * dim * eps * size)
+        member = random_in_h_gamma(rng, dim, gamma, scale).astype(dtype)
+        np.testing.assert_array_equal(dl.project_positive(member, gamma), member)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_positivity_margin_of_matrices_near_the_largest_float(dtype, sign: float) -> None:
     largest = float(np.finfo(dtype).max)
