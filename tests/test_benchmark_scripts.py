@@ -85,6 +85,29 @@ def test_the_benchmarks_run_the_blas_unhandicapped() -> None:
     assert f"OpenBLAS kernel {expected}" in printed
 
 
+def test_the_pytest_benchmarks_run_the_blas_unhandicapped() -> None:
+    # The same for `pytest benchmarks/`, whose conftest removes the variables in its own process
+    # before a BLAS is loaded; the header names every BLAS's kernel (numpy's and the
+    # scipy-openblas32 that deeplinear links). Without the removal both would run "Katmai".
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", str(BENCHMARKS / "test_bench_train.py"), "--collect-only"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, "OPENBLAS_CORETYPE": "Prescott"},
+        cwd=BENCHMARKS.parent,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    header = next(
+        line for line in completed.stdout.splitlines() if line.startswith("BLAS kernels:")
+    )
+    kernels = header.removeprefix("BLAS kernels: ").split("; ")
+    assert len(kernels) == 2, header
+    assert all(kernel.endswith(" " + clean_kernel()) for kernel in kernels), header
+    assert "warning" not in completed.stdout
+
+
 def test_portable_vs_native_runs_both_builds_in_turn() -> None:
     # the same interpreter as both builds: the table's ratio is then about 1, and its row is there
     printed = run(
