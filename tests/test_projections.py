@@ -235,3 +235,27 @@ def test_step_and_project_keeps_its_ball_when_a_step_lands_far_outside() -> None
     for layer in result.layers:
         radius = np.linalg.norm(layer.astype(np.float64) - np.eye(64), 2)
         assert radius <= 0.1 * (1 + 100 * 64 * eps)
+
+
+@pytest.mark.parametrize(
+    ("dim", "dtype", "scale", "lr"), [(5, np.float32, 1e3, 1e37), (65, np.float64, 1e10, 1e300)]
+)
+def test_step_and_project_diverges_when_a_step_overflows(
+    dim: int, dtype, scale: float, lr: float
+) -> None:
+    # A gradient step that overflows to inf has no projection: the run ends diverged with the
+    # last finite state (here the start), the same after any other run. The SVD of a non-finite
+    # matrix once returned what an earlier one had left (Eigen's Jacobi writes nothing then), and
+    # the run went on from that: "max_steps" with layers off the ψ-ball, different each time.
+    rng = np.random.default_rng(dim)
+    phi = (scale * rng.standard_normal((dim, dim))).astype(dtype)
+    options = {"psi": 0.5, "max_steps": 3}
+    for factor in (1e-7, 2e-7, 3e-7):  # finite steps, whose SVDs leave values behind
+        dl.train(phi, 3, "step_and_project", lr=factor * lr, threads=2, **options)
+        result = dl.train(phi, 3, "step_and_project", lr=lr, **options)
+        assert result.status == "diverged"
+        assert result.steps == 0
+        np.testing.assert_array_equal(result.layers, np.stack([np.eye(dim, dtype=dtype)] * 3))
+        batch = dl.train_batch(phi[None], 3, "step_and_project", lr=lr, threads=2, **options)
+        assert batch.status[0] == "diverged"
+        np.testing.assert_array_equal(batch.layers[0], result.layers)

@@ -82,7 +82,10 @@ void Projector<T>::project_identity_ball(T psi) {
     symmetric_.diagonal().array() -= T(1);
     // Well inside the ball the projection leaves A as it is.
     if (well_inside_ball(symmetric_.norm(), psi, work_.rows())) return;
-    svd_.compute(symmetric_, true);
+    if (!svd_.compute(symmetric_, true)) {  // A is not finite: so is its projection
+        work_.setConstant(std::numeric_limits<T>::quiet_NaN());
+        return;
+    }
     const auto& sigma = svd_.singular_values();  // descending
     const Index clipped = clipped_count(sigma, psi);
     if (clipped == 0) return;

@@ -9,6 +9,7 @@
 #include <deeplinear/decompositions.hpp>
 #include <deeplinear/lapack.hpp>
 
+#include <limits>
 #include <optional>
 
 namespace deeplinear {
@@ -24,8 +25,9 @@ struct Svd<T>::Impl {
     }
     Index dim;
     std::optional<LapackSvd<T>> lapack;
-    bool from_lapack = false;
-    ColMatrix<T> v;  // Vᵀ of gesdd, transposed
+    bool from_lapack = false, failed = false;
+    ColMatrix<T> v;          // Vᵀ of gesdd, transposed
+    ColVector<T> nan_sigma;  // the singular values after a failure
     std::optional<Eigen::JacobiSVD<ColMatrix<T>, Eigen::NoQRPreconditioner>> jacobi;
 };
 
@@ -39,19 +41,26 @@ template <class T>
 Svd<T>& Svd<T>::operator=(Svd&&) noexcept = default;
 
 template <class T>
-void Svd<T>::compute(const ColMatrix<T>& a, bool with_vectors) {
+bool Svd<T>::compute(const ColMatrix<T>& a, bool with_vectors) {
     Impl& impl = *impl_;
+    impl.failed = false;
     impl.from_lapack = impl.lapack && impl.lapack->compute(a, with_vectors);
     if (impl.from_lapack) {
         if (with_vectors) impl.v = impl.lapack->vt().transpose();
-        return;
+        return true;
     }
     if (!impl.jacobi) impl.jacobi.emplace(impl.dim, impl.dim, Eigen::ComputeThinU | Eigen::ComputeThinV);
     impl.jacobi->compute(a, with_vectors ? Eigen::ComputeThinU | Eigen::ComputeThinV : 0);
+    // Jacobi returns without writing anything on non-finite input (InvalidInput): what it holds
+    // is an earlier matrix's.
+    impl.failed = impl.jacobi->info() != Eigen::Success;
+    if (impl.failed) impl.nan_sigma.setConstant(impl.dim, std::numeric_limits<T>::quiet_NaN());
+    return !impl.failed;
 }
 template <class T>
 bool Svd<T>::compute_lent(T* a, T* u, T* vt, T* work) {
     Impl& impl = *impl_;
+    impl.failed = false;
     impl.from_lapack = impl.lapack && impl.lapack->compute_lent(a, u, vt, work);
     return impl.from_lapack;
 }
@@ -61,6 +70,7 @@ Index Svd<T>::lent_work_size() const {
 }
 template <class T>
 const ColVector<T>& Svd<T>::singular_values() const {
+    if (impl_->failed) return impl_->nan_sigma;
     return impl_->from_lapack ? impl_->lapack->sigma() : impl_->jacobi->singularValues();
 }
 template <class T>

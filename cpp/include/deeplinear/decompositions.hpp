@@ -39,8 +39,9 @@ public:
     Svd(Svd&&) noexcept;
     Svd& operator=(Svd&&) noexcept;
 
-    // with_vectors: also U and V
-    void compute(const ColMatrix<T>& a, bool with_vectors);
+    // with_vectors: also U and V. False where `a` is not finite (no decomposition): the
+    // singular values are then NaN, and u() and v() are not the result.
+    bool compute(const ColMatrix<T>& a, bool with_vectors);
     // LAPACK's SVD with U and Vᵀ on buffers the caller lends (LapackSvd::compute_lent): a (d × d,
     // column-major, destroyed), u and vt (d × d) and work (lent_work_size() elements). False
     // where this size has no LAPACK path (lent_work_size() is 0) or gesdd failed; the caller then
