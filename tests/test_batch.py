@@ -594,3 +594,29 @@ def test_a_callback_that_changes_record_every_is_next_called_on_the_new_grid() -
     assert seen["batch"] == [3, 6, 10, 15]
     np.testing.assert_array_equal(trainer.layers, batch.layers[0])
     np.testing.assert_array_equal(trainer.loss_steps, batch.history(0).loss_steps)
+
+
+@pytest.mark.parametrize(
+    ("method", "name", "value", "shown"),
+    [
+        ("power_projection", "gamma", 1e-46, "0.0"),
+        ("step_and_project", "psi", 1e-50, "0.0"),
+        ("step_and_project", "psi", 1e39, "inf"),
+        ("penalty", "kappa", 1e-50, "0.0"),
+        ("penalty", "kappa", 1e39, "inf"),
+    ],
+)
+def test_a_float32_method_parameter_must_stay_positive_and_finite_in_float32(
+    method: str, name: str, value: float, shown: str
+) -> None:
+    # As for lr: a value the steps would compute with as 0 or infinity (γ = 1e-46 made power
+    # projection end "diverged" after 0 steps, without a word) is refused, naming the argument.
+    phis = _phis(2, 3, np.float32)
+    message = rf"{name} = {value:g} is {shown} in float32".replace("+", r"\+")
+    with pytest.raises(ValueError, match=message):
+        dl.train(phis[0], 2, method, lr=0.1, **{name: value})
+    with pytest.raises(ValueError, match=message):
+        dl.train_batch(phis, 2, method, lr=0.1, **{name: [1.0, value]})
+    # float64 takes it, and step-and-project's γ only sets the initial scale (in float64)
+    dl.train(phis[0].astype(np.float64), 2, method, lr=1e-3, max_steps=1, **{name: value})
+    dl.train(phis[0], 2, "step_and_project", psi=0.5, gamma=1e-46, lr=0.1, max_steps=1)

@@ -296,6 +296,61 @@ def test_a_product_that_does_not_belong_to_the_layers_is_refused(tmp_path: Path)
         _load_with(tmp_path, data)
 
 
+def test_a_power_projection_checkpoint_that_lost_its_product_is_refused(tmp_path: Path) -> None:
+    # A power-projection checkpoint says whether it holds the product: one that lost it would
+    # resume from the layers instead, off the saved run by rounding.
+    data = _saved(tmp_path, "power_projection", gamma=0.2)
+    assert bool(data["has_product"])
+    with pytest.raises(ValueError, match="product"):
+        _load_with(tmp_path, {k: v for k, v in data.items() if k != "product"})
+    _load_with(tmp_path, {k: v for k, v in data.items() if k not in ("product", "has_product")})
+    batch = dl.BatchTrainer(np.stack([PHI, PHI.T]), 3, "power_projection", gamma=0.2, lr=0.05)
+    batch.step(10)
+    batch.save(tmp_path / "batch.npz")
+    with np.load(tmp_path / "batch.npz") as saved:
+        data = dict(saved)
+    for broken in (
+        {k: v for k, v in data.items() if k != "products"},
+        {k: v for k, v in data.items() if k not in ("products", "has_product")},
+        dict(data, has_product=np.array([True, True, True])),  # an IndexError before
+        dict(data, has_product=np.array([1, 1])),
+        dict(data, products=data["products"].astype(np.complex128)),
+        dict(data, phis=data["phis"].astype(np.float16)),
+    ):
+        np.savez(tmp_path / "crafted.npz", **broken)
+        with pytest.raises(ValueError, match="incomplete or invalid"):
+            dl.BatchTrainer.load(tmp_path / "crafted.npz")
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_members_hidden_by_a_damaged_zip_directory_are_an_error(tmp_path: Path, batch) -> None:
+    # One flipped bit in the comment length of a central-directory entry makes Python's zipfile
+    # skip the entries after it, without an error: the archive's end record, which counts them,
+    # must catch it (a power-projection checkpoint loaded without its product and the flag).
+    if batch:
+        trainer = dl.BatchTrainer(np.stack([PHI, PHI.T]), 3, "power_projection", gamma=0.2, lr=0.05)
+    else:
+        trainer = dl.Trainer(PHI, 3, "power_projection", gamma=0.2, lr=0.05)
+    trainer.step(5)
+    good = tmp_path / "good.npz"
+    trainer.save(good)
+    with zipfile.ZipFile(good) as archive:
+        names = [info.filename for info in archive.infolist()]
+    blob = bytearray(good.read_bytes())
+    before = names[-3].encode()  # the entry whose comment would swallow the last two
+    entry = blob.rfind(b"PK\x01\x02", 0, blob.rfind(before))
+    assert blob[entry + 46 : entry + 46 + len(before)] == before
+    blob[entry + 32] ^= 0x80  # its comment length: 0 → 128
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(bytes(blob))
+    with np.load(damaged) as hidden:
+        assert len(hidden.files) < len(names)  # zipfile itself does not notice
+    load = dl.BatchTrainer.load if batch else dl.Trainer.load
+    with pytest.raises(ValueError, match="end record"):
+        load(damaged)
+    load(good)
+
+
 def test_files_of_every_broken_kind_raise_value_error(tmp_path: Path) -> None:
     data = _saved(tmp_path)
     plain = tmp_path / "plain.npy"

@@ -4,8 +4,10 @@ checked on its own and against the others.
 A checkpoint holds plain arrays (never pickled objects): ``format``, ``layers``, ``phi``,
 ``method``, ``lr``, ``gamma``, ``psi``, ``kappa``, ``record_every``, ``threads``, ``steps``,
 ``recorded_current``, ``record_diagnostics``, ``status``, ``losses``, ``loss_steps`` and, when
-recorded, ``diagnostics`` (9 × records) and, for power projection, ``product`` (Ψ, whose
-balanced factors the layers are).
+recorded, ``diagnostics`` (9 × records) and, for power projection, ``has_product`` and, when
+true, ``product`` (Ψ, whose balanced factors the layers are; the flag makes a ``product`` lost
+from a damaged archive an error, not a resume from the layers). Checkpoints written before the
+flag existed load as before.
 
 ``read`` raises ValueError — never another type — for a file that is missing, unreadable, not
 an .npz archive, corrupt or truncated, of another format, or whose fields are missing, of the
@@ -77,6 +79,8 @@ def write(path: Path, **fields: Any) -> None:
         extra["diagnostics"] = np.ascontiguousarray(diagnostics.T)
     if product is not None:
         extra["product"] = product
+    if fields["method"] == "power_projection":
+        extra["has_product"] = np.array(product is not None)
     arrays: dict[str, Any] = {"format": np.array(FORMAT)}
     arrays.update((name, np.asarray(value)) for name, value in fields.items())
     arrays.update((name, np.array(float(options[name]))) for name in PARAMETER_NAMES)
@@ -146,14 +150,34 @@ def _float_array(data: dict[str, np.ndarray], name: str, ndim: int) -> np.ndarra
     return value
 
 
+def _entries_recorded(stream: Any) -> int | None:
+    """The number of members that the zip archive's end record states (None if it has none).
+
+    Python's zipfile stops reading the central directory where its recorded size ends, so that
+    one damaged length field in it can hide the members that follow without an error."""
+    stream.seek(0, os.SEEK_END)
+    size = stream.tell()
+    stream.seek(max(0, size - 22 - 0xFFFF))  # the end record (22 bytes) and at most a comment
+    tail = stream.read()
+    stream.seek(0)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return None
+    return int.from_bytes(tail[at + 10 : at + 12], "little")
+
+
 def _load_raw(path: Path) -> dict[str, np.ndarray]:
     """Every array of the archive; ValueError for anything that is not a readable .npz."""
     try:
         with open(path, "rb") as stream:
+            recorded = _entries_recorded(stream)
             saved = np.load(stream, allow_pickle=False)
             if not isinstance(saved, np.lib.npyio.NpzFile):
                 raise _fail("it holds a single array, not a checkpoint archive (.npz)")
             with saved:
+                found = len(saved.zip.infolist()) if saved.zip is not None else len(saved.files)
+                if recorded is not None and recorded != 0xFFFF and recorded != found:
+                    raise _fail(f"its directory lists {found} members, its end record {recorded}")
                 return {name: saved[name] for name in saved.files}
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -203,7 +227,7 @@ def _check(data: dict[str, np.ndarray]) -> Checkpoint:
         raise _fail(f"lr must be > 0, got {lr}")
     spec = SPECS[method]
     given = {p.name: _real(data, p.name) for p in spec.parameters}
-    resolve(method, depth, given)  # the method's own checks
+    resolve(method, depth, given, phi.dtype)  # the method's own checks
     record_every = integer(data, "record_every", 1)
     threads = min(integer(data, "threads", 1), 1 << 16)
     steps = integer(data, "steps", 0)
@@ -228,6 +252,8 @@ def _check(data: dict[str, np.ndarray]) -> Checkpoint:
         diagnostics = np.ascontiguousarray(table.T, dtype=np.float64)
 
     product = data.get("product")
+    if "has_product" in data and flag(data, "has_product") != (product is not None):
+        raise _fail("the field 'product' is missing" if product is None else "has_product is false")
     if product is not None:
         if method != "power_projection":
             raise _fail("only a power_projection checkpoint holds a product")

@@ -10,8 +10,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from . import _core
-from ._validation import check_nonnegative, check_positive
+from ._validation import check_nonnegative, check_positive, check_representable
 
 __all__ = ["METHODS", "SPECS", "MethodSpec", "Parameter", "resolve"]
 
@@ -26,6 +28,9 @@ class Parameter:
     check: Callable[[object, str], float]
     required: bool = True
     default: float | None = None
+    # whether the steps compute with it in the run's dtype (a value that this rounds to 0 or to
+    # infinity is refused), or only the initial scale, in float64
+    in_steps: bool = True
 
     @property
     def bound(self) -> str:
@@ -53,7 +58,13 @@ class MethodSpec:
 
 _GAMMA_MARGIN = Parameter("gamma", "γ", "the margin of H_γ = {A : uᵀAu ≥ γ}", check_positive)
 _GAMMA_START = Parameter(
-    "gamma", "γ", "sets the initial scale γ^{1/L}", check_nonnegative, required=False, default=1.0
+    "gamma",
+    "γ",
+    "sets the initial scale γ^{1/L}",
+    check_nonnegative,
+    required=False,
+    default=1.0,
+    in_steps=False,
 )
 _PSI = Parameter("psi", "ψ", "the radius of the ball {A : ‖A − I‖₂ ≤ ψ}", check_positive)
 _KAPPA = Parameter(
@@ -125,14 +136,15 @@ PARAMETER_NAMES: tuple[str, ...] = ("gamma", "psi", "kappa")
 
 
 def resolve(
-    method: object, depth: int, given: Mapping[str, Any]
+    method: object, depth: int, given: Mapping[str, Any], dtype: np.dtype | None = None
 ) -> tuple[str, dict[str, float], float]:
     """Validate ``method`` and its parameters ``given`` (name → value or None).
 
     Returns (method name, every parameter of ``PARAMETER_NAMES`` as a float for the compiled
     core, 0 where unused, and the initial scale). Raises ValueError naming the argument for an
     unknown method, a parameter the method does not take, a missing required one or a value out
-    of range, and TypeError for a value that is not a real number.
+    of range (with ``dtype``, the run's: also one that becomes 0 or infinite there), and
+    TypeError for a value that is not a real number.
     """
     if not isinstance(method, str) or method not in SPECS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
@@ -151,6 +163,8 @@ def resolve(
                 )
             value = parameter.default
         values[parameter.name] = parameter.check(value, parameter.name)
+        if dtype is not None and parameter.in_steps:
+            check_representable(values[parameter.name], parameter.name, dtype)
     core = {name: values.get(name, 0.0) for name in PARAMETER_NAMES}
     # The initial scale of step-and-project takes its γ; power projection's γ is also the margin.
     return method, core, spec.initial_scale(values, depth)

@@ -22,6 +22,8 @@ __all__ = [
     "check_nonnegative",
     "check_positive",
     "check_real",
+    "check_representable",
+    "check_step_size",
     "result_dtype",
 ]
 
@@ -118,14 +120,21 @@ def check_positive(value: object, name: str) -> float:
 def check_step_size(value: object, name: str, dtype: np.dtype) -> float:
     """A step size > 0 that stays > 0 and finite in the run's dtype (in float32, 1e-50 would be 0
     and the run would silently not move; 1e39 would be inf)."""
-    result = check_positive(value, name)
+    return check_representable(check_positive(value, name), name, dtype)
+
+
+def check_representable(value: float, name: str, dtype: np.dtype) -> float:
+    """``value`` unless, not 0, it becomes 0 or infinite in ``dtype``: a parameter that the run
+    uses in its arithmetic (float32: γ = 1e-46 would be a margin of 0, κ = 1e39 infinite)."""
+    if value == 0:
+        return value
     with np.errstate(over="ignore"):
-        rounded = dtype.type(result)
-    if not (np.isfinite(rounded) and rounded > 0):
+        rounded = dtype.type(value)
+    if not (np.isfinite(rounded) and rounded != 0):
         raise ValueError(
-            f"{name} = {result} is {rounded} in {dtype.name}: it must be > 0 and finite there"
+            f"{name} = {value} is {rounded} in {dtype.name}: it must be > 0 and finite there"
         )
-    return result
+    return value
 
 
 def check_nonnegative(value: object, name: str) -> float:

@@ -227,7 +227,10 @@ class BatchTrainer(_Live):
         for b in range(1 if shared else count):
             try:
                 _, values, scales[b] = resolve(
-                    method, self.depth, {n: columns[n][b] for n in PARAMETER_NAMES}
+                    method,
+                    self.depth,
+                    {n: columns[n][b] for n in PARAMETER_NAMES},
+                    self._phis.dtype,
                 )
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"network {b}: {exc}") from None
@@ -561,9 +564,14 @@ class BatchTrainer(_Live):
         try:
             if str(data.get("format", "")) != BATCH_FORMAT:
                 raise ValueError(f"not a {BATCH_FORMAT} checkpoint")
-            layers = data["layers"]
+            layers, phis = data["layers"], data["phis"]
             if layers.ndim != 4:
                 raise ValueError(f"layers must be (B, L, d, d), got shape {layers.shape}")
+            if layers.dtype not in (np.float32, np.float64) or phis.dtype != layers.dtype:
+                raise ValueError(
+                    f"layers ({layers.dtype}) and phis ({phis.dtype}) must have one dtype, "
+                    "float32 or float64"
+                )
             options = {name: data[name] for name in PARAMETER_NAMES}
             spec = SPECS[str(data["method"])] if str(data["method"]) in SPECS else None
             given = {
@@ -571,7 +579,7 @@ class BatchTrainer(_Live):
                 for name in PARAMETER_NAMES
             }
             trainer = cls(
-                data["phis"],
+                phis,
                 layers.shape[1],
                 str(data["method"]),
                 lr=data["lr"],
@@ -619,10 +627,18 @@ class BatchTrainer(_Live):
                 )
                 trainer._session.restore(b, int(steps[b]), bool(recorded[b]), *history, rows)
             trainer.status = status.astype(object)
-            if "products" in data:
+            # A power-projection batch always saves both (a network without a product has zeros
+            # and False), so that a member lost from the archive cannot pass for none.
+            if trainer.method == "power_projection" or "products" in data:
                 products, has = data["products"], np.asarray(data["has_product"])
-                if trainer.method != "power_projection" or products.shape != trainer._phis.shape:
+                if (
+                    trainer.method != "power_projection"
+                    or products.shape != trainer._phis.shape
+                    or products.dtype != trainer._phis.dtype
+                ):
                     raise ValueError("products do not match the batch")
+                if has.shape != (count,) or has.dtype.kind != "b":
+                    raise ValueError("has_product needs one boolean per network")
                 for index in np.flatnonzero(has):
                     b = int(index)
                     product = np.ascontiguousarray(products[b], dtype=trainer._phis.dtype)

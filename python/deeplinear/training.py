@@ -347,7 +347,7 @@ class Trainer(_Live):
         self._phi.flags.writeable = False
         self.depth = check_depth(depth)
         self.method, self._options, scale = resolve(
-            method, self.depth, {name: given[name] for name in PARAMETER_NAMES}
+            method, self.depth, {name: given[name] for name in PARAMETER_NAMES}, self._phi.dtype
         )
         self._lr = check_step_size(given["lr"], "lr", self._phi.dtype)
         settings = RunSettings.check(given)
