@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -254,6 +255,7 @@ def test_stores_of_one_file_per_run_are_read(tmp_path: Path, monkeypatch) -> Non
         {"steps": True},
         {"final_loss": None},
         {"final_loss": float("inf")},
+        {"status": "diverged", "final_loss": float("nan")},
         {"seconds": -1.0},
         {"status": "nonsense"},
     ],
@@ -268,6 +270,35 @@ def test_inconsistent_records_are_ignored_and_run_again(tmp_path: Path, change: 
     with pytest.warns(RuntimeWarning, match="1 records"):
         table = rows(dl.sweep([config], store=tmp_path, progress=False))
     assert not table[0]["cached"] and table[0]["final_loss"] == result["final_loss"]
+
+
+def test_a_run_that_diverges_at_an_infinite_start_loss_resumes_cached(tmp_path: Path) -> None:
+    # Φ = 10²⁰⁰·I: the loss of the start overflows, the run ends "diverged" after 0 steps with
+    # that infinite loss, and it is stored; its record was refused on every read, so the config
+    # ran again at each resume, adding one record and a warning each time.
+    config = {"phi": 1e200 * np.eye(3), "depth": 2, "lr": 0.1, "max_steps": 5}
+    first = rows(dl.sweep([config], store=tmp_path, progress=False))[0]
+    assert first["status"] == "diverged" and first["steps"] == 0
+    assert first["final_loss"] == float("inf") and not first["cached"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = rows(dl.sweep([config], store=tmp_path, progress=False))[0]
+    assert again["cached"] and again["status"] == "diverged"
+    assert again["final_loss"] == float("inf")
+    assert len(records(tmp_path)) == 1
+
+
+def test_a_shard_line_that_is_not_utf8_is_ignored(tmp_path: Path) -> None:
+    # One damaged byte in a shard: that record is ignored with the warning, the others are used
+    # (it raised UnicodeDecodeError, and the store could not be read at all).
+    configs = configs_of(3)
+    dl.sweep(configs, store=tmp_path, progress=False)
+    (shard,) = tmp_path.glob("runs-*.jsonl")
+    lines = shard.read_bytes().splitlines(keepends=True)
+    shard.write_bytes(lines[0] + b'{"key":"\xff\xfe"}\n' + b"".join(lines[1:]))
+    with pytest.warns(RuntimeWarning, match="1 records"):
+        table = rows(dl.sweep(configs, store=tmp_path, progress=False))
+    assert all(row["cached"] for row in table)
 
 
 def test_a_record_filed_under_another_configs_key_is_ignored(tmp_path: Path) -> None:

@@ -88,8 +88,10 @@ def _checked(result: object) -> dict[str, Any] | None:
     if status == "error":
         if not is_deterministic_error(error) or steps != 0:
             return None
-    elif status not in FINISHED_STATUSES or error is not None or not math.isfinite(loss):
+    elif status not in FINISHED_STATUSES or error is not None or math.isnan(loss):
         return None
+    elif status != "diverged" and math.isinf(loss):  # (a diverged run's last finite state
+        return None  # may have an infinite loss: Φ = 1e200·I diverges at its start)
     return {"status": status, "steps": steps, "final_loss": float(loss),
             "seconds": float(seconds), "error": error}  # fmt: skip
 
@@ -138,8 +140,13 @@ class Store:
                 elif _prefer(found.get(name[:-5]), result):
                     found[name[:-5]] = result
         for shard in self.shards():
-            with open(shard, encoding="utf-8") as stream:
-                for line in stream:
+            with open(shard, "rb") as stream:
+                for raw in stream:
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError:  # a damaged record: its key is unknown
+                        ignored += 1
+                        continue
                     key = line[8:40]
                     if key not in keys:
                         continue

@@ -134,14 +134,15 @@ def _stop_if_interrupted(result: Any, kept: str = "") -> None:
 def _demo(args: argparse.Namespace) -> int:
     import deeplinear as dl
 
+    cond = args.cond if args.cond is not None else (4.0 if args.d > 1 else 1.0)
     try:
-        phi = dl.targets.spd(args.d, args.cond, seed=args.seed)
+        phi = dl.targets.spd(args.d, cond, seed=args.seed)
     except (TypeError, ValueError) as exc:
         raise _UsageError(_one_line(exc)) from None
     lr = dl.theory.theorem2_lr(phi, args.depth)
     print(
         f"Gradient descent from the identity (Sec. 3.1) on a random SPD target: "
-        f"d={args.d}, L={args.depth}, condition number {args.cond:g}, seed {args.seed}"
+        f"d={args.d}, L={args.depth}, condition number {cond:g}, seed {args.seed}"
     )
     print(f"step size η = 1/(L(1 + ‖Φ‖₂²)) = {lr:.4g} (Theorem 2)\n")
     record_every = max(1, args.steps // 10)
@@ -283,8 +284,8 @@ def _target(args: argparse.Namespace) -> tuple[np.ndarray, str, dict[str, Any]]:
                 f"{family} has no parameter {name!r}; its parameters are {', '.join(accepted)} "
                 "(set the dimension with --d and the seed with --seed)"
             )
-    if family == "spd":
-        params.setdefault("cond", 4.0)
+    if family == "spd":  # a 1×1 matrix has condition number 1
+        params.setdefault("cond", 1.0 if args.d == 1 else 4.0)
     if "count" in params:
         if params["count"] != int(params["count"]):
             raise _UsageError(f"count must be an integer, got {params['count']:g}")
@@ -705,7 +706,10 @@ def _parser() -> argparse.ArgumentParser:
         "--depth", type=_positive_int, default=8, help="number of layers L (default 8)"
     )
     demo.add_argument(
-        "--cond", type=_positive_float, default=4.0, help="condition number of Φ, ≥ 1 (default 4)"
+        "--cond",
+        type=_positive_float,
+        default=None,
+        help="condition number of Φ, ≥ 1 (default 4; 1 when d = 1)",
     )
     demo.add_argument(
         "--steps", type=_positive_int, default=3000, help="maximum steps (default 3000)"

@@ -191,6 +191,16 @@ def test_demo_runs(capsys) -> None:
     assert "status" in capsys.readouterr().out
 
 
+def test_a_one_dimensional_spd_target_needs_no_condition_number(capsys) -> None:
+    # The default condition number (4) is impossible at d = 1: both commands take 1 there
+    # instead of failing on an option the user never gave.
+    assert cli.main(["demo", "--d", "1", "--depth", "2", "--steps", "20"]) == 0
+    assert "condition number 1," in capsys.readouterr().out
+    assert cli.main(["train", "--d", "1", "--depth", "2", "--steps", "20"]) == 0
+    assert cli.main(["demo", "--d", "1", "--cond", "4"]) == 2  # given, it is still checked
+    assert "cond must be 1 when d = 1" in capsys.readouterr().err
+
+
 def test_help_and_version(capsys) -> None:
     assert cli.main([]) == 0
     assert "reproduce" in capsys.readouterr().out
