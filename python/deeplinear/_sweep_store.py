@@ -88,10 +88,12 @@ def _checked(result: object) -> dict[str, Any] | None:
     if status == "error":
         if not is_deterministic_error(error) or steps != 0:
             return None
+    # A finished run has a loss, finite unless it diverged: the last finite state of a diverged
+    # run may have an infinite loss (Φ = 1e200·I diverges at its start).
     elif status not in FINISHED_STATUSES or error is not None or math.isnan(loss):
         return None
-    elif status != "diverged" and math.isinf(loss):  # (a diverged run's last finite state
-        return None  # may have an infinite loss: Φ = 1e200·I diverges at its start)
+    elif math.isinf(loss) and status != "diverged":
+        return None
     return {"status": status, "steps": steps, "final_loss": float(loss),
             "seconds": float(seconds), "error": error}  # fmt: skip
 
