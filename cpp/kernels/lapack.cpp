@@ -51,9 +51,12 @@ void gees(int n, float* a, float* wr, float* wi, float* vs, float* work, int lwo
 }
 #endif
 
-// The workspace size LAPACK reports for a query (lwork = −1), as an int.
+// The workspace size LAPACK reports for a query (lwork = −1), as an int; 0 when it does not fit
+// LAPACK's int (float64 gesdd past d ≈ 26,750), which the callers read as no LAPACK at that size:
+// they use Eigen.
 template <class T>
 int queried(T size) {
+    if (!(size < static_cast<T>(std::numeric_limits<int>::max()))) return 0;
     return static_cast<int>(std::max<T>(size, T(1)));
 }
 
