@@ -126,6 +126,43 @@ def test_gamma_within_rounding_of_zero_checks_the_roots_every_step() -> None:
     np.testing.assert_allclose(result.layers, expected, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    ("dtype", "dim", "gamma"), [(np.float32, 17, 1e-6), (np.float64, 3, 1e-17)]
+)
+def test_a_product_singular_to_working_precision_is_still_stepped(
+    dtype, dim: int, gamma: float
+) -> None:
+    # Φ = diag(1, …, 1, 0) is not γ-positive: the projected product is pressed against the edge of
+    # H_γ, its σ_min ≈ γ, below d·ε·σ_max. Its balanced factors still exist (R = UVᵀ has real
+    # roots: Re λ(R) ≥ γ/σ_max), so the run goes on towards diag(1, …, 1, γ). It stopped here as
+    # "diverged" with a finite, falling loss.
+    phi = np.eye(dim, dtype=dtype)
+    phi[-1, -1] = 0
+    depth, lr, steps = 2, 0.1, 300
+    result = dl.train(phi, depth, "power_projection", gamma=gamma, lr=lr, max_steps=steps)
+    assert result.status == "max_steps" and result.steps == steps
+    eps = np.finfo(dtype).eps
+    product = dl.product(result.layers).astype(np.float64)
+    margin = np.linalg.eigvalsh((product + product.T) / 2)[0]
+    assert margin >= gamma - 10 * dim * eps  # in H_γ to working precision
+    # Balanced: every layer has the singular values of the product, to the power 1/L (Lemma 7).
+    sigma = np.linalg.svd(product, compute_uv=False) ** (1 / depth)
+    for layer in result.layers.astype(np.float64):
+        np.testing.assert_allclose(np.linalg.svd(layer, compute_uv=False), sigma, atol=100 * eps)
+    # The float64 run against Algorithm 2 in numpy (only the products: R is arbitrary on a
+    # direction with σ ≈ 10⁻¹⁷, the factors there are not).
+    if dtype == np.float64:
+        expected, losses = numpy_power_projection(phi, start(dim, depth, gamma), gamma, lr, steps)
+        np.testing.assert_allclose(product, dl.product(expected), atol=1e-12)
+        np.testing.assert_allclose(result.losses[1:], losses, rtol=1e-9, atol=1e-15)
+    assert result.final_loss < 1e-6
+    batch = dl.train_batch(
+        phi[np.newaxis], depth, "power_projection", gamma=gamma, lr=lr, max_steps=steps
+    )
+    assert batch.status[0] == "max_steps"
+    np.testing.assert_array_equal(batch.layers[0], result.layers)
+
+
 def test_divergence_keeps_the_last_finite_state() -> None:
     phi = 3 * dl.targets.gamma_positive(4, 0.3, seed=1)
     trainer = dl.Trainer(phi, 3, "power_projection", gamma=0.2, lr=0.01)

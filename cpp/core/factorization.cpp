@@ -24,7 +24,6 @@ template <class T>
 FactorStatus BalancedFactorizer<T>::factor_svd(const ColMatrix<T>& u, const ColVector<T>& sigma, const ColMatrix<T>& v,
                                                LayerStack<T> out) {
     const Index depth = out.depth, dim = out.dim;
-    if (is_singular(sigma)) return FactorStatus::singular;
     const FactorStatus roots = rotation_roots(u, v);
     if (roots != FactorStatus::ok) return roots;
     scratch_.noalias() = v * sigma.array().pow(T(1) / T(depth)).matrix().asDiagonal();

@@ -39,14 +39,17 @@ public:
     }
 
     // Writes the L balanced factors of `a` into `out` (out.layer(j − 1) = Θ_j) so that
-    // Θ_L ⋯ Θ_1 = A. `a` must not alias `out`.
+    // Θ_L ⋯ Θ_1 = A. `a` must not alias `out`. Refused (singular) when A is singular to working
+    // precision: its R = UVᵀ, and with it the factors, would be set by the SVD's rounding.
     template <class In>
     FactorStatus factor(const In& a, LayerStack<T> out) {
         decompose(a);
+        if (is_singular(sigma_)) return FactorStatus::singular;
         return factor_svd(u_, sigma_, v_, out);
     }
 
-    // The same from the SVD A = U diag(σ) Vᵀ (σ descending).
+    // The same from the SVD A = U diag(σ) Vᵀ (σ descending), whose U and V are taken as given
+    // however small σ_min is (not refused as singular).
     FactorStatus factor_svd(const ColMatrix<T>& u, const ColVector<T>& sigma, const ColMatrix<T>& v, LayerStack<T> out);
 
     // The SVD of `a`, for factor_svd (u(), sigma(), v() until the next call).

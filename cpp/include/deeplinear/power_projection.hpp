@@ -21,9 +21,12 @@
 // outside: invalidate()), or from a Ψ given back by resume() (a checkpoint). Then a run split
 // over several calls takes exactly the steps of one long call.
 //
-// A stepped product that cannot be factored (singular to working precision, or R without real
-// roots: γ within rounding of 0 relative to ‖Ψ‖, which in practice means the run has blown up)
-// is a state with ℓ = +∞: the loop reverts to the last factored state and reports divergence.
+// A stepped product that cannot be factored (σ_min = 0, or R without real roots: γ within
+// rounding of 0 relative to ‖Ψ‖, where rounding can flip the sign of the product on the edge of
+// H_γ) is a state with ℓ = +∞: the loop reverts to the last factored state and reports
+// divergence. A product that is merely singular to working precision (σ_min ≤ d·ε·σ_max, e.g.
+// a target outside H_γ pressing it against the edge with γ that small) is factored and stepped
+// like any other once its R is checked: the factored step needs σ > 0, not well-conditioned.
 #pragma once
 
 #include "common.hpp"
@@ -111,12 +114,13 @@ public:
             projector_.project_positive(next.psi, params_.gamma, next.psi);
             // Real principal roots: the projected Ψ is γ-positive, so every eigenvalue λ of R has
             // Re λ ≥ γ / σ_max(Ψ) > 0 (R z = λ z, y = P⁻¹z: y*Ψy = λ y*Py); rounding can only
-            // break that when γ is within rounding of 0 relative to ‖Ψ‖, where R's Schur form
-            // is checked every step, as the layers would need it.
+            // break that when γ is within rounding of 0 relative to ‖Ψ‖ (so also when Ψ is
+            // singular to working precision), where R's Schur form is checked every step, as the
+            // layers would need it.
             next.broken = !decompose(next);
             if (!next.broken) {
                 const T rounding = T(100) * T(next.sigma.size()) * std::numeric_limits<T>::epsilon() * next.sigma(0);
-                if (!(params_.gamma > rounding)) {
+                if (!(params_.gamma > rounding) || BalancedFactorizer<T>::is_singular(next.sigma)) {
                     next.broken = factorizer_.rotation_roots(next.u, next.v) != FactorStatus::ok;
                 }
             }
@@ -230,10 +234,10 @@ private:
     }
 
     // The SVD of state.psi into the state (LAPACK's buffers in the arena); false if Ψ is
-    // singular to working precision.
+    // singular (σ_min = 0: the factored step's D^{2−L} would not exist) or σ is not finite.
     bool decompose(State& state) {
         factorizer_.decompose_lent(state.psi, state.u, state.sigma, state.v, arena());
-        return state.sigma.allFinite() && !BalancedFactorizer<T>::is_singular(state.sigma);
+        return state.sigma.allFinite() && state.sigma(state.sigma.size() - 1) > T(0);
     }
 
     // The layers of a factored state (advance() checked that they exist).
