@@ -93,6 +93,17 @@ def test_every_network_has_its_own_stop_and_status() -> None:
         )
 
 
+@pytest.mark.parametrize("dim", [4, 20])  # the lanes; a kernel per network
+def test_a_network_whose_start_overflows_has_an_infinite_loss(dim: int) -> None:
+    # Network 1 starts at 10²⁰⁰·I (L = 3): its product overflows, and its loss came out NaN.
+    phis = _phis(2, dim)
+    init = np.stack([np.stack([np.eye(dim)] * 3), np.stack([1e200 * np.eye(dim)] * 3)])
+    result = dl.train_batch(phis, 3, lr=0.05, max_steps=5, init=init)
+    assert list(result.status) == ["max_steps", "diverged"] and result.steps[1] == 0
+    assert result.final_loss[1] == np.inf and result[1].losses.tolist() == [np.inf]
+    assert np.isfinite(result.final_loss[0])
+
+
 def test_init_shared_per_network_and_numbers() -> None:
     phis = _phis(2, 3)
     shared = np.stack([np.eye(3) * 0.9] * 2)

@@ -288,6 +288,19 @@ def test_a_run_that_diverges_at_an_infinite_start_loss_resumes_cached(tmp_path: 
     assert len(records(tmp_path)) == 1
 
 
+def test_a_run_whose_start_overflows_resumes_cached(tmp_path: Path) -> None:
+    # init = 10²⁰⁰·I at L = 3: the start's product overflows; its loss came out NaN, the store
+    # refused that record at every read and the config ran again at each resume.
+    config = {"phi": np.eye(3), "depth": 3, "lr": 0.1, "max_steps": 5, "init": 1e200}
+    first = rows(dl.sweep([config], store=tmp_path, progress=False))[0]
+    assert first["status"] == "diverged" and first["final_loss"] == float("inf")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = rows(dl.sweep([config], store=tmp_path, progress=False))[0]
+    assert again["cached"] and again["final_loss"] == float("inf")
+    assert len(records(tmp_path)) == 1
+
+
 def test_a_shard_line_that_is_not_utf8_is_ignored(tmp_path: Path) -> None:
     # One damaged byte in a shard: that record is ignored with the warning, the others are used
     # (it raised UnicodeDecodeError, and the store could not be read at all).

@@ -415,6 +415,25 @@ def test_divergence_keeps_the_last_finite_state(record_every: int) -> None:
     assert not np.isfinite(following)
 
 
+@pytest.mark.parametrize(
+    ("dim", "dtype", "scale"),
+    [(3, np.float64, 1e200), (20, np.float64, 1e200), (3, np.float32, 1e20)],
+)
+def test_a_start_whose_product_overflows_has_an_infinite_loss(
+    dim: int, dtype, scale: float
+) -> None:
+    # Finite layers s·I (L = 3) whose product s³·I overflows: the product's zero off-diagonal
+    # sums meet 0·∞ and ∞ − ∞, and ℓ came out NaN (the fixed-size kernels at d = 3, the general
+    # sweep at d = 20). The loss of finite layers is a number, here past the largest float: +∞.
+    layers = np.stack([scale * np.eye(dim, dtype=dtype)] * 3)
+    phi = np.eye(dim, dtype=dtype)
+    assert dl.loss(layers, phi) == math.inf
+    result = dl.train(phi, 3, lr=0.1, max_steps=5, init=layers)
+    assert result.status == "diverged" and result.steps == 0
+    assert result.final_loss == math.inf and list(result.losses) == [math.inf]
+    np.testing.assert_array_equal(result.layers, layers)
+
+
 def test_a_huge_step_size_diverges_past_1e100() -> None:
     # η = 50: ℓ = 2.6, 5e15, 3e125 > 1e100: the run stops there, keeping that (finite) state.
     phi = symmetric_target([0.5, 1.0, 2.0, 3.0], seed=0)

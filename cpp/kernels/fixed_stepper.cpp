@@ -30,7 +30,8 @@ FixedStepper<T>::FixedStepper(LayerStack<T> layers, ConstMatrixMap<T> phi, const
 
 template <class T>
 T FixedStepper<T>::evaluate() {
-    return forward_(current_.data, current_.depth, phi_.data(), prefix_t_.data(), residual_.data());
+    const T loss = forward_(current_.data, current_.depth, phi_.data(), prefix_t_.data(), residual_.data());
+    return overflowed_loss(loss, current_.data, current_.size());
 }
 
 template <class T>

@@ -121,7 +121,10 @@ void run_lane_group(const ExecutionContext& context, Trainer<T>* const* networks
                 if (!lane.active) continue;
                 const LoopOptions& options = lane.options;
                 LoopResult& result = lane.result;
-                const double loss = static_cast<double>(losses.data[l]);
+                double loss = static_cast<double>(losses.data[l]);
+                if (t == 0 && std::isnan(loss)) {  // the caller's layers
+                    loss = static_cast<double>(overflowed_loss(losses.data[l], networks[l]->state(), stack));
+                }
                 const std::int64_t step = options.first_step + t;
                 const bool fresh = t > 0 || options.record_first;
                 bool stop = true;

@@ -3,7 +3,9 @@
 
 #include <Eigen/Core>
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -54,5 +56,16 @@ struct OwnedStack {
         : storage(static_cast<std::size_t>(depth_ * dim_ * dim_)), depth(depth_), dim(dim_) {}
     LayerStack<T> view() { return {storage.data(), depth, dim}; }
 };
+
+// ℓ of finite layers is a number ≥ 0, and comes out NaN only where their product overflows
+// (∞ − ∞ or 0·∞ in its sums): that ℓ is +∞. Layers that are not finite keep their NaN.
+template <class T, class Size>
+T overflowed_loss(T loss, const T* layers, Size count) {
+    if (!std::isnan(loss)) return loss;
+    for (Size k = 0; k < count; ++k) {
+        if (!std::isfinite(layers[k])) return loss;
+    }
+    return std::numeric_limits<T>::infinity();
+}
 
 }  // namespace deeplinear

@@ -83,7 +83,7 @@ public:
         products_.multiply(layers.data + (depth - 1) * size, false, current, false, residual_.data(), nullptr,
                            upcoming);
         residual_ -= phi;
-        return T(0.5) * products_.squared_norm(residual_.data());
+        return overflowed_loss(T(0.5) * products_.squared_norm(residual_.data()), layers.data, layers.size());
     }
 
     // Backward sweep from B_L = E with B_{i−1} = Θ_iᵀ B_i (backpropagation). For each layer,
