@@ -56,7 +56,13 @@ def test_rotation_layers_rotate_by_the_angle_over_depth(dim: int, depth: int) ->
 
 def test_depth_one_and_identity() -> None:
     a = dl.targets.gamma_positive(4, 0.3, seed=1)
-    np.testing.assert_allclose(dl.balanced_factorization(a, 1)[0], a, atol=1e-13)
+    np.testing.assert_array_equal(dl.balanced_factorization(a, 1)[0], a)
+    # One layer is A itself for any A, also one whose R has an eigenvalue −1 or that is
+    # singular (these were refused as having no real root).
+    for any_a in (np.diag([-1.0, 2.0]), -np.eye(3, dtype=np.float32), np.diag([1.0, 0.0])):
+        layers = dl.balanced_factorization(any_a, 1)
+        assert layers.shape == (1, *any_a.shape) and layers.dtype == any_a.dtype
+        np.testing.assert_array_equal(layers[0], any_a)
     identities = np.stack([np.eye(4)] * 6)
     np.testing.assert_allclose(dl.balanced_factorization(np.eye(4), 6), identities, atol=1e-14)
 

@@ -343,6 +343,16 @@ def test_trainer_layers_setter_rejects_bad_layers(value, error) -> None:
     np.testing.assert_array_equal(trainer.layers, before)
 
 
+def test_finite_values_beyond_float32_are_named_as_such() -> None:
+    # A float64 init for a float32 Φ is rounded to float32; 1e300 became inf there and was
+    # refused as "not finite", which it was not.
+    phi = np.eye(2, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"init has values beyond the range of float32"):
+        dl.train(phi, 2, lr=0.1, max_steps=1, init=np.full((2, 2, 2), 1e300))
+    with pytest.raises(ValueError, match=r"init must contain only finite values"):
+        dl.train(phi, 2, lr=0.1, max_steps=1, init=np.full((2, 2, 2), np.inf))
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_trainer_refuses_non_finite_values_written_into_its_live_layers(value: float) -> None:
     trainer = dl.Trainer(PHI, DEPTH, lr=0.05)

@@ -44,7 +44,9 @@ static void register_for(py::module_& m) {
                 status = factorizer.factor(a, out_view);
             }
             if (status == FactorStatus::singular) {
-                throw py::value_error("a is singular (numerically): it has no balanced factorization");
+                throw py::value_error(
+                    "a is singular to working precision: the orthogonal factor of its polar decomposition, "
+                    "and with it the balanced factorization, is not determined");
             }
             if (status == FactorStatus::negative_eigenvalue) {
                 throw py::value_error(

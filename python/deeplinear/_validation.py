@@ -51,8 +51,18 @@ def as_float_array(value: object, name: str, dtype: np.dtype | None = None) -> n
         raise TypeError(f"{name} must be a real numeric array, got dtype {array.dtype}")
     if dtype is None:
         dtype = np.dtype(np.float32) if array.dtype == np.float32 else np.dtype(np.float64)
-    array = np.ascontiguousarray(array, dtype=dtype)
+    given = array
+    if array.dtype == dtype:
+        array = np.ascontiguousarray(array)
+    else:
+        with np.errstate(over="ignore"):  # a value past the new type's range: said below
+            array = np.ascontiguousarray(array, dtype=dtype)
     if not np.isfinite(array).all():
+        if given is not array and np.isfinite(given).all():
+            raise ValueError(
+                f"{name} has values beyond the range of {dtype} "
+                f"(its largest is {np.finfo(dtype).max:.4g})"
+            )
         raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
     return array
 

@@ -699,7 +699,7 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="train on a random SPD target from the identity and print a loss table",
         description="Train Θ_L⋯Θ_1 towards a random symmetric positive definite Φ by gradient "
-        "descent from the identity (Sec. 3.1, Theorem 2) and print the loss every 10%% of the run.",
+        "descent from the identity (Sec. 3.1, Theorem 2) and print the loss every 10% of the run.",
     )
     demo.add_argument("--d", type=_positive_int, default=8, help="dimension d (default 8)")
     demo.add_argument(

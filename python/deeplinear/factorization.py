@@ -30,8 +30,13 @@ def balanced_factorization(a: ArrayLike, depth: int) -> np.ndarray:
     ``dl.product(layers)`` = A. Every layer has singular values σ_k(A)^{1/L} (Lemma 7), and the
     layers are balanced: Θ_{j+1}ᵀΘ_{j+1} = Θ_jΘ_jᵀ.
 
-    Raises ValueError when A has no real principal root: A singular, or R with an eigenvalue −1.
-    Every γ-positive A (γ > 0) has one (Lemma 10).
+    With depth 1 the one layer is A itself, for any A. For depth ≥ 2, raises ValueError when A
+    has no real principal root (R with an eigenvalue −1) or is singular to working precision
+    (σ_min ≤ d·ε·σ_max): R, and with it the factors, would then be set by the SVD's rounding.
+    Every γ-positive A (γ > 0) has real principal roots (Lemma 10).
     """
     depth = check_depth(depth)
-    return _core.balanced_factorization(as_square(a, "a"), depth)
+    matrix = as_square(a, "a")
+    if depth == 1:
+        return matrix[np.newaxis].copy()
+    return _core.balanced_factorization(matrix, depth)

@@ -207,6 +207,9 @@ def test_help_and_version(capsys) -> None:
     assert cli.main(["train", "--help"]) == 0
     helped = capsys.readouterr().out
     assert "rotation(angle" in helped and "examples:" in helped
+    assert cli.main(["demo", "--help"]) == 0
+    helped = capsys.readouterr().out
+    assert "every 10% of the run" in " ".join(helped.split())  # (a literal %% was printed)
     assert cli.main(["--version"]) == 0
     assert dl.__version__ in capsys.readouterr().out
 
