@@ -15,6 +15,7 @@ that must FAIL under each.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -409,6 +410,97 @@ class HessianTimesTen(NumpyEngine):
         return 10.0 * super().hvp(layers, phi, direction)
 
 
+class EntrywiseBall(NumpyEngine):
+    """Step-and-project clips each entry of Θ_i − I to [−ψ, ψ] (not its singular values)."""
+
+    def project_identity_ball(self, a, psi):
+        eye = np.eye(a.shape[-1])
+        return eye + np.clip(a - eye, -psi, psi)
+
+
+class SigmaOfABall(NumpyEngine):
+    """Step-and-project clips the singular values of Θ_i into [1 − ψ, 1 + ψ] (those of Θ_i,
+    not of Θ_i − I: the same on multiples of I)."""
+
+    def project_identity_ball(self, a, psi):
+        left, singular, right_t = np.linalg.svd(a)
+        return (left * np.clip(singular, 1 - psi, 1 + psi)[..., None, :]) @ right_t
+
+
+class SwappedGradientSides(NumpyEngine):
+    """GD, penalty and step-and-project step along Θ_{1:i−1}ᵀ E Θ_{i+1:L}ᵀ: Lemma 1's factors
+    on the wrong sides (the same where everything commutes)."""
+
+    def step(self, layers, phi, spec):
+        if spec.method == "power_projection":
+            return super().step(layers, phi, spec)
+        self._swapped = True
+        try:
+            return super().step(layers, phi, spec)
+        finally:
+            self._swapped = False
+
+    def training_gradient(self, layers, phi):
+        if not getattr(self, "_swapped", False):
+            return super().training_gradient(layers, phi)
+        prefixes = _prefixes(layers)
+        residual = prefixes[-1] - phi
+        gradients = np.empty_like(layers)
+        for i in range(len(layers)):
+            after = _prefixes(layers[i + 1 :])[-1]
+            gradients[i] = prefixes[i].T @ residual @ after.T
+        return gradients
+
+
+class ReversedTrainer(NumpyEngine):
+    """GD, penalty and step-and-project multiply Θ_1 ⋯ Θ_L (the first layer on the left): the
+    right run of the layers taken in the reverse order."""
+
+    def train_one(self, spec):
+        if spec.method == "power_projection":
+            return super().train_one(spec)
+        start = self._start(spec)[::-1].copy()
+        result = super().train_one(dataclasses.replace(spec, init=start))
+        result.layers = result.layers[::-1].copy()
+        if result.states is not None:
+            result.states = result.states[:, ::-1].copy()
+        return result
+
+
+class ZeroRadius(NumpyEngine):
+    """The diagnostics report R = maxᵢ‖Θ_i − I‖₂ as 0."""
+
+    def diagnostics(self, layers, phi):
+        return {**super().diagnostics(layers, phi), "radius": 0.0}
+
+
+class ZeroBalancedness(NumpyEngine):
+    """The diagnostics report the layers as balanced (0)."""
+
+    def diagnostics(self, layers, phi):
+        return {**super().diagnostics(layers, phi), "balancedness": 0.0}
+
+
+class FirstLayerSingularValues(NumpyEngine):
+    """The diagnostics' σ_min and σ_max are those of the first layer only."""
+
+    def diagnostics(self, layers, phi):
+        singular = np.linalg.svd(layers[0], compute_uv=False)
+        values = super().diagnostics(layers, phi)
+        return {
+            **values,
+            "min_singular": float(singular.min()),
+            "max_singular": float(singular.max()),
+        }
+
+
+class DoubledLoss(NumpyEngine):
+    """The loss without its ½: 2ℓ reported, recorded and compared with tol."""
+
+    def loss(self, layers, phi):
+        return 2.0 * super().loss(layers, phi)
+
+
 TRAINING = ("theorem1", "theorem2", "lemmas56", "theorem3", "theorems45", "section6")
 
 FAULTS: dict[str, tuple[type[NumpyEngine], Sequence[str]]] = {
@@ -428,5 +520,16 @@ FAULTS: dict[str, tuple[type[NumpyEngine], Sequence[str]]] = {
     "SVD-balanced factors": (SvdBalancedFactors, ("theorem3", "lemma7")),
     "reversed layer order": (ReversedFactors, ("theorem3", "lemma7")),
     "Hessian ×10": (HessianTimesTen, ("lemmas23",)),
+    "entrywise ψ-clip": (EntrywiseBall, ("theorems45", "section6")),
+    "ψ-clip of σ(Θ_i)": (SigmaOfABall, ("theorems45", "section6")),
+    "gradient sides swapped": (SwappedGradientSides, ("theorem1", "theorems45", "section6")),
+    "trainer multiplies Θ_1 ⋯ Θ_L": (ReversedTrainer, ("theorem1", "theorems45", "section6")),
+    "radius reported as 0": (ZeroRadius, ("theorem1",)),
+    "balancedness reported as 0": (ZeroBalancedness, ("theorem1",)),
+    "σ of the first layer only": (FirstLayerSingularValues, ("theorem1",)),
+    "loss without its ½": (
+        DoubledLoss,
+        ("theorem1", "theorem2", "lemmas56", "theorems45", "section6"),
+    ),
 }
 """Each fault: the engine that has it and the claims that must FAIL under it."""

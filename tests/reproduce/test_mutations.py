@@ -68,6 +68,14 @@ def test_every_listed_fault_is_covered() -> None:
         "SVD-balanced factors",
         "reversed layer order",
         "Hessian ×10",
+        "entrywise ψ-clip",
+        "ψ-clip of σ(Θ_i)",
+        "gradient sides swapped",
+        "trainer multiplies Θ_1 ⋯ Θ_L",
+        "radius reported as 0",
+        "balancedness reported as 0",
+        "σ of the first layer only",
+        "loss without its ½",
     }
     assert listed <= set(FAULTS)
     names = {experiment.name for experiment in claims.CLAIMS}

@@ -56,6 +56,53 @@ def project_h_gamma(a: np.ndarray, gamma: float) -> np.ndarray:
     return skew + (basis * np.maximum(eigenvalues, gamma)[..., None, :]) @ _t(basis)
 
 
+def project_identity_ball(a: np.ndarray, psi: float) -> np.ndarray:
+    """Projection onto {A : ‖A − I‖₂ ≤ ψ} (Sec. 6): I + U min(Σ, ψ) Vᵀ where A − I = UΣVᵀ
+    (``a`` may be a stack (..., d, d))."""
+    eye = np.eye(a.shape[-1])
+    left, singular, right_t = np.linalg.svd(a - eye)
+    return eye + (left * np.minimum(singular, psi)[..., None, :]) @ right_t
+
+
+def dense_step(
+    layers: np.ndarray,
+    phi: np.ndarray,
+    method: str,
+    lr: float,
+    kappa: float | None = None,
+    psi: float | None = None,
+) -> np.ndarray:
+    """One step of GD (Sec. 3.1), penalty GD Θ_i − η(G_i + κ(Θ_i − I)) or ψ-step-and-project (the
+    gradient step, then each layer's projection onto the ψ-ball around I), Sec. 6; ``layers``
+    may be a stack of states (..., L, d, d)."""
+    stepped = layers - lr * gradient(layers, phi)
+    if method == "penalty":
+        stepped = stepped - lr * float(kappa) * (layers - np.eye(layers.shape[-1]))
+    elif method == "step_and_project":
+        stepped = project_identity_ball(stepped, float(psi))
+    elif method != "gd":
+        raise ValueError(f"not a dense method: {method!r}")
+    return stepped
+
+
+def diagnostics(layers: np.ndarray, phi: np.ndarray) -> dict[str, float]:
+    """``theory.diagnostics``' definitions of one state: ℓ, maxᵢ‖Θ_i − I‖₂, minᵢ σ_min(Θ_i),
+    maxᵢ σ_max(Θ_i), ‖∇ℓ‖ (Lemma 1 term by term), λ_min of the product's symmetric part and
+    maxᵢ‖Θ_{i+1}ᵀΘ_{i+1} − Θ_iΘ_iᵀ‖_F."""
+    singular = np.linalg.svd(layers, compute_uv=False)
+    whole = product(layers)
+    gaps = _t(layers[1:]) @ layers[1:] - layers[:-1] @ _t(layers[:-1])
+    return {
+        "loss": loss(layers, phi),
+        "radius": float(np.linalg.svd(layers - np.eye(layers.shape[-1]), compute_uv=False).max()),
+        "min_singular": float(singular.min()),
+        "max_singular": float(singular.max()),
+        "grad_norm": float(np.sqrt(np.sum(gradient(layers, phi) ** 2))),
+        "margin": float(np.linalg.eigvalsh((whole + whole.T) / 2)[0]),
+        "balancedness": float(np.sqrt(np.sum(gaps**2, axis=(1, 2))).max()) if len(gaps) else 0.0,
+    }
+
+
 def definition3(a: np.ndarray, depth: int) -> np.ndarray:
     """Definition 3's balanced factors of A, as network layers (``layers[j-1]`` = Θ_j).
 

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..engine import Engine, RunResult, bar
+from . import _checks
 
 EPS = float(np.finfo(float).eps)
 
@@ -214,6 +215,46 @@ def public(record: Any) -> Any:
     if isinstance(record, list):
         return [public(item) for item in record]
     return record
+
+
+def dense_step_errors(
+    states: np.ndarray,
+    phi: np.ndarray,
+    method: str,
+    lr: float,
+    kappa: float | None = None,
+    psi: float | None = None,
+) -> dict[str, Any]:
+    """Every kept step of a GD, penalty or step-and-project run recomputed in numpy
+    (``_checks.dense_step``): the largest difference from the run's layers at t + 1, relative
+    to 1 + max|Θ|. Fewer than two states give NaN (nothing was checked)."""
+    if states is None or len(states) < 2:
+        return {"steps": 0, "max_error": math.nan}
+    before, after = states[:-1], states[1:]
+    expected = _checks.dense_step(before, phi, method, lr, kappa, psi)
+    errors = np.abs(expected - after).max(axis=(1, 2, 3)) / (
+        1.0 + np.abs(after).max(axis=(1, 2, 3))
+    )
+    return {"steps": len(states) - 1, "max_error": worst(errors, math.nan)}
+
+
+def diagnostics_errors(result: RunResult, phi: np.ndarray) -> dict[str, Any]:
+    """A run's recorded diagnostics (ℓ, radius, σ_min, σ_max, ‖∇ℓ‖, margin, balancedness)
+    against ``_checks.diagnostics`` of its kept states, each relative to 1e-12 + |value|, and
+    its final ℓ against the loss of its final layers: two-sided, so a diagnostic that reports
+    too little fails as one that reports too much. NaN when nothing could be compared."""
+    table, states = result.diagnostics or {}, result.states
+    if states is None or not len(states) or not table:
+        return {"states": 0, "max_error": math.nan, "worst": None}
+    errors: dict[str, float] = {}
+    for index, layers in enumerate(states):
+        for name, value in _checks.diagnostics(layers, phi).items():
+            error = abs(float(table[name][index]) - value) / (1e-12 + abs(value))
+            errors[name] = max(errors.get(name, 0.0), error)
+    final = _checks.loss(result.layers, phi)
+    errors["final_loss"] = abs(result.final_loss - final) / (1e-300 + abs(final))
+    name = max(errors, key=lambda key: errors[key])
+    return {"states": len(states), "max_error": worst(errors.values(), math.nan), "worst": name}
 
 
 def worst(values: Iterable[float], default: float = 0.0) -> float:

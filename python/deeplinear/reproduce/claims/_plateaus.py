@@ -17,6 +17,7 @@ diagonal structure exactly, and judge each run against its recursion computed he
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,16 +27,27 @@ import scipy.optimize
 
 from ..engine import RunResult, RunSpec, SpectralSpec
 from . import _checks
-from ._common import Context, at_rounding, lower_bound_text, thin
+from ._common import (
+    Context,
+    at_rounding,
+    dense_step_errors,
+    lower_bound_text,
+    thin,
+    tolerance,
+    worst,
+)
 
 __all__ = [
     "FAILURE_METHODS",
+    "STEP_CHECK_STEPS",
+    "STEP_TOLERANCE",
     "Method",
     "escape_text",
     "plateau_check",
     "recursion_limit",
     "recursion_losses",
     "run_failure_experiments",
+    "step_check_text",
 ]
 
 LIMIT_TOLERANCE = 1e-3
@@ -304,7 +316,37 @@ def run_failure_experiments(
             for depth in (2, 3, 4)
         ]
         plans.append((phi, mu, exact, side, first, spectral_first))
+    # Each dense method's steps recomputed in numpy from a start off the diagonal and off the
+    # ψ-ball, on the first Φ: on diag(μ) from multiples of I every step commutes, and a
+    # gradient with its sides swapped, layers multiplied in the reverse order or a projection
+    # that clips entries or σ(A) instead of σ(A − I) would follow the recursions exactly.
+    check_first = len(specs)
+    check_scale = float(np.abs(np.linalg.eigvalsh(phis[0])).max())
+    check_specs = [
+        dataclasses.replace(
+            method.spec(
+                phis[0], 0.5 / (method.depth * (1.0 + check_scale**2)), STEP_CHECK_STEPS, False
+            ),
+            init=step_check_start(method.depth, len(phis[0])),
+            keep_layers=True,
+        )
+        for method in STEP_CHECK_METHODS
+    ]
+    specs += check_specs
     results = context.engine.train(specs, progress=context.progress, desc=desc)
+    step_checks = []
+    for method, spec, result in zip(STEP_CHECK_METHODS, check_specs, results[check_first:]):
+        errors = dense_step_errors(
+            result.states, spec.phi, spec.method, spec.lr, spec.kappa, spec.psi
+        )
+        step_checks.append(
+            {
+                "method": method.label,
+                "status": result.status,
+                **errors,
+                "passed": bool(result.finished and errors["max_error"] <= STEP_TOLERANCE),
+            }
+        )
     spectral_results = context.engine.spectral(spectral_specs)
     # every exact run's recursion in one pass (each plateau_check compares its run with it)
     recursions = iter(
@@ -401,6 +443,8 @@ def run_failure_experiments(
                 },
             }
         )
+    experiments[0]["step_checks"] = step_checks
+    experiments[0]["passed"] = experiments[0]["passed"] and all(c["passed"] for c in step_checks)
     return experiments
 
 
@@ -444,6 +488,46 @@ def exact_summary(experiments: list[dict[str, Any]]) -> dict[str, Any]:
             }
         ),
     }
+
+
+STEP_CHECK_METHODS = [
+    Method("GD, L = 3", "gd", 3),
+    Method("penalty κ = 1, L = 4", "penalty", 4, {"kappa": 1.0}),
+    Method("step-and-project ψ = 0.1, L = 3", "step_and_project", 3, {"psi": 0.1}),
+]
+"""The methods whose every step is recomputed in numpy (ψ = 0.1: every step projects)."""
+
+STEP_CHECK_STEPS = 10
+
+STEP_TOLERANCE = 1e-9
+"""A recomputed step against the run's, relative to 1 + max|Θ| (rounding: about 1e-16)."""
+
+
+def step_check_start(depth: int, dim: int) -> np.ndarray:
+    """The step checks' start: each layer I + 0.4·Q, Q a fixed random matrix of spectral norm 1
+    (no symmetry, ‖Θ_i − I‖₂ = 0.4 > ψ)."""
+    rng = np.random.default_rng(20180710)
+    layers = []
+    for _ in range(depth):
+        q = rng.standard_normal((dim, dim))
+        layers.append(np.eye(dim) + 0.4 * q / np.linalg.norm(q, 2))
+    return np.array(layers)
+
+
+def step_check_text(experiments: list[dict[str, Any]]) -> str:
+    """The step checks in one sentence."""
+    checks = [c for e in experiments for c in e.get("step_checks", [])]
+    worst_error = worst((c["max_error"] for c in checks), math.nan)
+    verdict = (
+        f"within {tolerance(STEP_TOLERANCE)}"
+        if worst_error <= STEP_TOLERANCE
+        else f"off by up to {worst_error:.1e}"
+    )
+    steps = sum(c["steps"] for c in checks)
+    return (
+        f"Dense steps from a non-symmetric start recomputed in numpy: {steps} steps of "
+        f"{len(checks)} methods, {verdict}."
+    )
 
 
 def escape_text(experiments: list[dict[str, Any]]) -> str:

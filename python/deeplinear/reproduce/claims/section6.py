@@ -15,6 +15,8 @@ from ._common import Context, Experiment, Verdict, public, spectral_norm, tolera
 from ._plateaus import (
     FAILURE_METHODS,
     LIMIT_TOLERANCE,
+    STEP_CHECK_STEPS,
+    STEP_TOLERANCE,
     TRAJECTORY_TOLERANCE,
     draw_plateaus,
     escape_text,
@@ -22,6 +24,7 @@ from ._plateaus import (
     exact_text,
     figure_data,
     run_failure_experiments,
+    step_check_text,
 )
 
 __all__ = ["EXPERIMENT", "near_identity_representation"]
@@ -115,12 +118,15 @@ def _run(context: Context) -> Verdict:
         + f" The explicit factorization has ‖Θ_{{1:L}} − Φ‖_F ≤ {product_error:.0e} with "
         f"max‖Θ_i − I‖₂ = {representation['8']['max_distance_from_identity']:.3f} (L = 8), "
         f"{representation['32']['max_distance_from_identity']:.3f} (L = 32). Side "
-        "experiment: " + escape_text(experiments),
+        "experiment: " + escape_text(experiments) + " " + step_check_text(experiments),
         criterion="det Φ > 0, condition number = max(λ, 1/λ), ℓ(I) = (1+λ)² (to 1e-9); the "
         "explicit near-identity layers multiply to Φ (error ≤ 1e-12·(1+λ)d); every exact run "
         f"finishes, follows its scalar recursion to {tolerance(TRAJECTORY_TOLERANCE)}·ℓ(0), ends "
         f"within {tolerance(LIMIT_TOLERANCE)}·(ℓ(0) − ℓ_∞) of the recursion's limit, keeps "
-        f"ℓ(t) ≥ λ² − 1e-12 and its method's invariant at {recorded} (as in claim 5).",
+        f"ℓ(t) ≥ λ² − 1e-12 and its method's invariant at {recorded} (as in claim 5); "
+        f"{STEP_CHECK_STEPS} steps of GD, penalty GD and step-and-project (ψ = 0.1) on Φ from "
+        "a non-symmetric start off the ψ-ball each equal the step recomputed in numpy to "
+        f"{tolerance(STEP_TOLERANCE)}.",
         passed=passed,
         notes="A good solution exists close to the identity (‖Θ_i − I‖₂ ≈ π/L), but gradient "
         "descent from the identity cannot rotate the negative plane: in exact arithmetic the "

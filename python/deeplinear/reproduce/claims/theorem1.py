@@ -16,16 +16,35 @@ from ._common import (
     Context,
     Experiment,
     Verdict,
+    dense_step_errors,
+    diagnostics_errors,
     fit_line,
     least,
     public,
     thin,
+    tolerance,
     unfinished,
     unfinished_text,
     worst,
 )
 
 __all__ = ["EXPERIMENT", "contraction_bracket", "theorem1_check"]
+
+STEP_CHECK_STEPS = 20
+"""The kept run's steps (each recomputed in numpy, with its diagnostics)."""
+
+STEP_TOLERANCE = 1e-9
+"""The kept run against numpy, relative: rounding is some 1e-15 here, a wrong step is 1e-5 or
+more (a gradient with its sides swapped moved these layers by 4e-3)."""
+
+
+def _deviation(error: float) -> str:
+    """'within 1e-9', or the deviation where it is larger (or NaN: nothing was compared); the
+    value itself below the tolerance depends on the build's rounding, the report does not."""
+    return (
+        f"within {tolerance(STEP_TOLERANCE)}" if error <= STEP_TOLERANCE else f"off by {error:.1e}"
+    )
+
 
 SLACK = 1e-3
 """Relative slack on σ^{2(L−1)} between two recorded steps (the layers move by ηG per step)."""
@@ -171,8 +190,31 @@ def _run(context: Context) -> Verdict:
         RunSpec(phi, 8, lr=theory.theorem2_lr(phi, 8), max_steps=2000, tol=1e-12, diagnostics=True)
         for phi in practical_phis
     ]
+    # Every step and every diagnostic of one practical run recomputed in numpy: the checks
+    # above read losses, σ and R only, which a gradient with its sides swapped or layers
+    # multiplied in the reverse order would still satisfy on these near-identity targets.
+    step_phi = practical_phis[-1]
+    step_spec = RunSpec(
+        step_phi,
+        4,
+        lr=theory.theorem2_lr(step_phi, 4),
+        max_steps=STEP_CHECK_STEPS,
+        diagnostics=True,
+        keep_layers=True,
+    )
     results = context.engine.train(
-        specs + practical_specs, progress=context.progress, desc="Theorem 1"
+        specs + practical_specs + [step_spec], progress=context.progress, desc="Theorem 1"
+    )
+    step_result = results.pop()
+    step_check = {
+        "status": step_result.status,
+        "steps": dense_step_errors(step_result.states, step_phi, "gd", step_spec.lr),
+        "diagnostics": diagnostics_errors(step_result, step_phi),
+    }
+    step_check["passed"] = bool(
+        step_result.finished
+        and step_check["steps"]["max_error"] <= STEP_TOLERANCE
+        and step_check["diagnostics"]["max_error"] <= STEP_TOLERANCE
     )
     runs = [
         theorem1_check(result, phi, depth, c)
@@ -202,7 +244,9 @@ def _run(context: Context) -> Verdict:
     labels = [f"c = {c}, d = {d}, L = {L}" for c, d, L in grid]
     labels += [f"ℓ(I) = {excess}, d = L = 8" for excess in excesses]
     failures = unfinished(results, labels)
-    passed = not failures and all(run["passed"] for run in runs + practical)
+    passed = (
+        not failures and all(run["passed"] for run in runs + practical) and step_check["passed"]
+    )
     checked = [run for run in runs if "bracket" in run]
     setup = (
         f"{len(runs)} runs of GD from I: c ∈ {sorted({g[0] for g in grid})}, d ∈ "
@@ -210,7 +254,8 @@ def _run(context: Context) -> Verdict:
         "with ℓ(I) = half the threshold each, η at the bound, until the guarantee fell by e⁻⁸ "
         f"(≤ {max_steps} steps, about {records} records each); then d = L = 8, ℓ(I) ∈ "
         f"{list(excesses)} at η = 1/(L(1+‖Φ‖₂²)) until ℓ ≤ 1e-12 (≤ 2000 steps). Diagnostics "
-        "(σ_min, σ_max, R) at every recorded step."
+        "(σ_min, σ_max, R) at every recorded step. One more run on the last practical target "
+        f"(L = 4, {STEP_CHECK_STEPS} steps) keeps its layers and diagnostics at every step."
     )
     criterion = (
         "hypotheses hold; at every recorded step ℓ(t) ≤ exp(−tηL/c⁴)ℓ(0) + 10d(ε_mach/η)² "
@@ -218,7 +263,10 @@ def _run(context: Context) -> Verdict:
         "recorded interval of every run, down to 1000× that rounding floor, inside "
         "(1 − 2ηLσ_max^{2(L−1)}(1 + ηM/2))^k ≤ ℓ(t+k)/ℓ(t) ≤ (1 − 2ηLσ_min^{2(L−1)}(1 − ηM/2))^k "
         "(M = Lσ^{2(L−1)} + (L−1)√(2ℓ)σ^{L−2} bounds ‖∇²ℓ‖₂); the practical runs converge to "
-        "1e-12; no run diverges or raises."
+        "1e-12; no run diverges or raises; every step of the kept run equals Θ_i − ηG_i "
+        "recomputed in numpy (Lemma 1 term by term), and its diagnostics (ℓ, R, σ_min, σ_max, "
+        "‖∇ℓ‖, margin, balancedness) and final ℓ equal numpy's of its layers, to "
+        f"{tolerance(STEP_TOLERANCE)} (relative)."
     )
     if not checked:
         return Verdict(
@@ -251,10 +299,14 @@ def _run(context: Context) -> Verdict:
         f"{len(converged)}/{len(practical)} reached 1e-12, in "
         f"{', '.join(str(r['steps']) for r in converged) or '–'} steps"
         + (
-            f", log ℓ linear in t (R² ≥ {min(r['log_loss_r2'] for r in converged):.3f})."
+            f", log ℓ linear in t (R² ≥ {min(r['log_loss_r2'] for r in converged):.3f})"
             if converged
-            else "."
+            else ""
         )
+        + f"; the kept run's {step_check['steps']['steps']} steps against numpy: "
+        + f"{_deviation(step_check['steps']['max_error'])}, its diagnostics "
+        + f"{_deviation(step_check['diagnostics']['max_error'])} (largest: "
+        + f"{step_check['diagnostics']['worst']})."
     )
     notes = (
         f"The proof's guarantee is within a factor {min(speedup):.1f}–{max(speedup):.1f} of "
@@ -274,7 +326,11 @@ def _run(context: Context) -> Verdict:
         criterion=criterion,
         passed=passed,
         notes=notes,
-        numbers={"runs": [public(r) for r in runs], "practical": [public(r) for r in practical]},
+        numbers={
+            "runs": [public(r) for r in runs],
+            "practical": [public(r) for r in practical],
+            "step_check": step_check,
+        },
         figure={
             "run": {key: shown[key] for key in ("c", "d", "depth", "radius_bound", "_curve")},
             "practical": [

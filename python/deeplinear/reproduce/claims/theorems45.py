@@ -11,6 +11,8 @@ from ._common import Context, Experiment, Verdict, listing, public, tolerance
 from ._plateaus import (
     FAILURE_METHODS,
     LIMIT_TOLERANCE,
+    STEP_CHECK_STEPS,
+    STEP_TOLERANCE,
     TRAJECTORY_TOLERANCE,
     draw_plateaus,
     escape_text,
@@ -18,6 +20,7 @@ from ._plateaus import (
     exact_text,
     figure_data,
     run_failure_experiments,
+    step_check_text,
 )
 
 __all__ = ["EXPERIMENT"]
@@ -67,7 +70,9 @@ def _run(context: Context) -> Verdict:
         )
         + exact_text(summary, "λ²/2")
         + " Side experiment: "
-        + escape_text(experiments),
+        + escape_text(experiments)
+        + " "
+        + step_check_text(experiments),
         criterion=(
             "every exact run finishes (no divergence, no exception); ℓ(t) equals its method's "
             f"scalar recursion to {tolerance(TRAJECTORY_TOLERANCE)}·ℓ(0) at {recorded} and "
@@ -77,7 +82,10 @@ def _run(context: Context) -> Verdict:
             f"method's invariant at {recorded}: the product never gets a "
             "negative eigenvalue, GD never increases ℓ, step-and-project keeps "
             "‖Θ_i − I‖₂ ≤ ψ. The exact dynamics on Φ: ℓ(t) ≥ λ²/2 − 1e-12 and within "
-            f"{tolerance(LIMIT_TOLERANCE)} of its way to λ²/2."
+            f"{tolerance(LIMIT_TOLERANCE)} of its way to λ²/2. {STEP_CHECK_STEPS} steps of GD, "
+            "penalty GD and step-and-project (ψ = 0.1) on Φ from a non-symmetric start off the "
+            "ψ-ball each equal the step recomputed in numpy (Lemma 1 term by term; "
+            f"I + U min(Σ, ψ) Vᵀ of A − I) to {tolerance(STEP_TOLERANCE)}."
         ),
         passed=passed,
         notes="In exact arithmetic the layers stay equal, symmetric and commuting with Φ "
