@@ -75,13 +75,13 @@ def dense_step(
     """One step of GD (Sec. 3.1), penalty GD Θ_i − η(G_i + κ(Θ_i − I)) or ψ-step-and-project (the
     gradient step, then each layer's projection onto the ψ-ball around I), Sec. 6; ``layers``
     may be a stack of states (..., L, d, d)."""
-    stepped = layers - lr * gradient(layers, phi)
-    if method == "penalty":
-        stepped = stepped - lr * float(kappa) * (layers - np.eye(layers.shape[-1]))
-    elif method == "step_and_project":
-        stepped = project_identity_ball(stepped, float(psi))
+    stepped: np.ndarray = layers - lr * gradient(layers, phi)
+    if method == "penalty" and kappa is not None:
+        stepped = stepped - (lr * kappa) * (layers - np.eye(layers.shape[-1]))
+    elif method == "step_and_project" and psi is not None:
+        stepped = project_identity_ball(stepped, psi)
     elif method != "gd":
-        raise ValueError(f"not a dense method: {method!r}")
+        raise ValueError(f"not a dense method with its parameter: {method!r}")
     return stepped
 
 

@@ -218,7 +218,7 @@ def public(record: Any) -> Any:
 
 
 def dense_step_errors(
-    states: np.ndarray,
+    states: np.ndarray | None,
     phi: np.ndarray,
     method: str,
     lr: float,

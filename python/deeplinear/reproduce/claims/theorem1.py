@@ -206,7 +206,7 @@ def _run(context: Context) -> Verdict:
         specs + practical_specs + [step_spec], progress=context.progress, desc="Theorem 1"
     )
     step_result = results.pop()
-    step_check = {
+    step_check: dict[str, Any] = {
         "status": step_result.status,
         "steps": dense_step_errors(step_result.states, step_phi, "gd", step_spec.lr),
         "diagnostics": diagnostics_errors(step_result, step_phi),
