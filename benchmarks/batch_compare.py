@@ -9,8 +9,10 @@ measurement runs in its own process, pinned to one core (taskset -c 0; two cores
 "deeplinear 2 threads"), with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its
 environment so that no BLAS runs handicapped, in rounds that rotate through the implementations
 (a noisy spell on a shared machine falls on all of them alike). The table gives the median
-network-steps per second of the rounds and the ratios; every implementation's final loss must
-agree with deeplinear's (float64, to 1e-6 relative).
+network-steps per second of the rounds and the ratios. Every implementation's final loss of
+every network must agree with an independent numpy run of the same B trainings (batched
+products, float64) to 1e-6 relative; the script stops with an error naming the implementation
+and the network otherwise.
 """
 
 from __future__ import annotations
@@ -28,21 +30,30 @@ from pathlib import Path
 SIZES = [(1024, 4, 8, 1000), (256, 8, 32, 100), (256, 16, 16, 100)]
 IMPLEMENTATIONS = ["deeplinear", "deeplinear_2_threads", "loop_of_train", "jax_vmap"]
 
-WORKER = textwrap.dedent(
+TARGETS = textwrap.dedent(
     """
-    import json, os, sys, time
-    name, count, dim, depth, steps = sys.argv[1], *map(int, sys.argv[2:6])
     import numpy as np
 
-    def targets():
+    def targets(count, dim, depth):
+        \"\"\"B SPD targets (condition number 4) and the step size 0.5/(L(1 + max ‖Φ‖₂²)).\"\"\"
         out = []
         for seed in range(count):
             q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((dim, dim)))
             out.append((q * np.logspace(-0.5, 0.5, dim, base=4.0)) @ q.T)
-        return np.stack(out)
+        phis = np.stack(out)
+        return phis, 0.5 / (depth * (1 + float(np.abs(np.linalg.eigvalsh(phis)).max()) ** 2))
+    """
+)
 
-    phis = targets()
-    lr = 0.5 / (depth * (1 + float(np.abs(np.linalg.eigvalsh(phis)).max()) ** 2))
+WORKER = TARGETS + textwrap.dedent(
+    """
+    import json, os, sys, time
+    name, count, dim, depth, steps = sys.argv[1], *map(int, sys.argv[2:6])
+
+    phis, lr = targets(count, dim, depth)
+    if os.environ.get("DEEPLINEAR_BENCH_FAULT") == name:
+        phis = phis.copy()
+        phis[-1] *= 1.001  # an injected fault in the last network: the check must flag it
     if name.startswith("deeplinear") or name == "loop_of_train":
         import deeplinear as dl
         threads = 2 if name == "deeplinear_2_threads" else 1
@@ -51,12 +62,12 @@ WORKER = textwrap.dedent(
                 results = [
                     dl.train(p, depth, lr=lr, max_steps=steps, record_every=steps) for p in phis
                 ]
-                return float(np.mean([r.final_loss for r in results]))
+                return [r.final_loss for r in results]
         else:
             def run():
                 result = dl.train_batch(phis, depth, lr=lr, max_steps=steps, record_every=steps,
                                         threads=threads)
-                return float(np.mean(result.final_loss))
+                return result.final_loss.tolist()
     else:
         os.environ["XLA_FLAGS"] = (
             "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -79,16 +90,56 @@ WORKER = textwrap.dedent(
         goal = jnp.asarray(phis)
         many(goal).block_until_ready()  # compile outside the timing
         def run():
-            return float(jnp.mean(many(goal)))
+            return np.asarray(many(goal)).tolist()
     run()  # warm
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
         loss = run()
         best = min(best, time.perf_counter() - started)
-    print(json.dumps({"rate": count * steps / best, "loss": loss}))
+    print(json.dumps({"rate": count * steps / best, "losses": loss}))
     """
 )
+
+
+def numpy_losses(size: tuple[int, int, int, int]) -> list[float]:
+    """The final loss of every network by GD in numpy (batched products over the B networks),
+    independent of deeplinear: Θ_{1:i} forward, B ← Θ_iᵀB backward, G_i = B_i Θ_{1:i−1}ᵀ."""
+    import numpy as np
+
+    count, dim, depth, steps = size
+    namespace: dict = {}
+    exec(TARGETS, namespace)
+    phis, lr = namespace["targets"](count, dim, depth)
+    layers = [np.broadcast_to(np.eye(dim), phis.shape).copy() for _ in range(depth)]
+    eye = np.broadcast_to(np.eye(dim), phis.shape)
+    for _ in range(steps):
+        prefixes = [eye]
+        for layer in layers:
+            prefixes.append(layer @ prefixes[-1])
+        backward = prefixes[-1] - phis
+        for i in range(depth - 1, -1, -1):
+            gradient = backward @ np.swapaxes(prefixes[i], -1, -2)
+            backward = np.swapaxes(layers[i], -1, -2) @ backward
+            layers[i] = layers[i] - lr * gradient
+    product = eye
+    for layer in layers:
+        product = layer @ product
+    return (0.5 * np.sum((product - phis) ** 2, axis=(1, 2))).tolist()
+
+
+def check_agreement(losses: dict[str, list[float]], reference: list[float]) -> None:
+    """SystemExit naming the first implementation and network whose final loss is not the
+    numpy run's to 1e-6 relative."""
+    for name, found in losses.items():
+        if len(found) != len(reference):
+            raise SystemExit(f"{name} returned {len(found)} losses for {len(reference)} networks")
+        for index, (loss, expected) in enumerate(zip(found, reference)):
+            if not abs(loss - expected) <= 1e-6 * abs(expected) + 1e-15:
+                raise SystemExit(
+                    f"{name} disagrees with numpy on network {index}: final loss {loss} "
+                    f"vs {expected}"
+                )
 
 
 def environment() -> dict[str, str]:
@@ -142,14 +193,9 @@ def main(argv: list[str] | None = None) -> int:
                 result = measure(name, size)
                 if "rate" in result:
                     rates[name].append(result["rate"])
-                    losses[name] = result["loss"]
+                    losses[name] = result["losses"]
         median = {name: statistics.median(v) if v else float("nan") for name, v in rates.items()}
-        reference = losses.get("deeplinear")
-        for name, loss in losses.items():
-            if reference is not None and abs(loss - reference) > 1e-6 * abs(reference) + 1e-15:
-                raise SystemExit(
-                    f"{name} disagrees with deeplinear: final loss {loss} vs {reference}"
-                )
+        check_agreement(losses, numpy_losses(size))
         cells = [f"{median[name] / 1e6:.3f}M" for name in IMPLEMENTATIONS]
         ratios = [
             median["deeplinear"] / median["loop_of_train"],

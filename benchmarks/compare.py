@@ -48,7 +48,7 @@ import numpy as np
 import deeplinear as dl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compare_worker import target
+from compare_worker import CHECK_STEPS, target
 
 SIZES = [(4, 8), (8, 32), (16, 16), (32, 64), (64, 16), (128, 32), (256, 8), (512, 4)]
 IMPLEMENTATIONS = ["deeplinear", "numpy", "torch_autograd", "torch_closed", "jax_jit"]
@@ -187,13 +187,21 @@ def main() -> None:
             if done:
                 rates[name] = statistics.median(r["steps"] / r["seconds"] for r in done)
                 memory[name] = statistics.median(r["extra_kib"] for r in done) / 1024
-                losses[name] = done[0]["loss"], done[0]["steps"]
+                losses[name] = done[0]["loss"], done[0]["steps"], done[0]["check_loss"]
         if losses:
             # Every implementation must agree with the exact dynamics of Lemmas 5–6 (Φ is
-            # symmetric) after its own number of steps.
+            # symmetric): after CHECK_STEPS steps, where ℓ is far from 0 and a wrong step shows
+            # (to 1e-8), and after its own number of timed steps (to 1e-6, or 1e-20 absolute
+            # once converged: there the losses are rounding).
             phi, lr = target(dim, depth)
-            for name, (loss, steps) in losses.items():
+            short = dl.spectral_gd(phi, depth, lr=lr, max_steps=CHECK_STEPS).final_loss
+            for name, (loss, steps, check_loss) in losses.items():
                 exact = dl.spectral_gd(phi, depth, lr=lr, max_steps=steps, record_every=steps)
+                if not np.isclose(check_loss, short, rtol=1e-8, atol=0.0):
+                    notes.append(
+                        f"{name} d={dim} L={depth}: loss after {CHECK_STEPS} steps "
+                        f"{check_loss:.10e} != exact {short:.10e}"
+                    )
                 if not np.isclose(loss, exact.final_loss, rtol=1e-6, atol=1e-20):
                     notes.append(
                         f"{name} d={dim} L={depth}: final loss {loss:.6e} "

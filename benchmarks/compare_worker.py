@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+CHECK_STEPS = 10
+
 
 def target(dim: int, depth: int) -> tuple[np.ndarray, float]:
     """The SPD target (condition number 4) and step size 0.5/(L(1 + ‖Φ‖₂²)) of every peer."""
@@ -160,6 +162,8 @@ def main() -> None:
     cores = sorted(os.sched_getaffinity(0))
     os.sched_setaffinity(0, set(cores[:threads]))
     phi, lr = target(dim, depth)
+    if os.environ.get("DEEPLINEAR_BENCH_FAULT") == name:
+        lr *= 1.001  # an injected fault: the agreement check must flag it (tests only)
     makers = {
         "deeplinear": lambda: deeplinear_train(phi, depth, lr, threads),
         "numpy": lambda: numpy_closed_form(phi, depth, lr),
@@ -172,6 +176,9 @@ def main() -> None:
     except ImportError as exc:
         print(json.dumps({"skipped": f"{type(exc).__name__}: {exc}"}))
         return
+    # The agreement check's run: after CHECK_STEPS steps ℓ is still far from 0 at every size, so
+    # a wrong step shows (the timed runs' final losses are at rounding level once they converge).
+    check_loss = run(CHECK_STEPS)
     baseline = memory_baseline_kib()
     steps = 1
     while True:  # grow the step count until one timed call takes about `seconds`
@@ -181,7 +188,7 @@ def main() -> None:
         if elapsed >= seconds or steps >= 10**8:
             break
         steps = max(steps * 2, int(steps * seconds / max(elapsed, 1e-9) * 1.1))
-    report = {"steps": steps, "seconds": elapsed, "loss": loss}
+    report = {"steps": steps, "seconds": elapsed, "loss": loss, "check_loss": check_loss}
     report["extra_kib"] = memory_peak_kib() - baseline
     report["blas"] = blas_kernels()
     if name == "deeplinear":

@@ -1,6 +1,8 @@
 """Independent numpy references for the tests: the paper's formulas written literally.
 
-Nothing here calls deeplinear; tests compare the compiled core against these.
+The formulas call nothing of deeplinear; tests compare the compiled core against them.
+``run_session`` alone is not a reference: it runs the compiled core's session, for tests that
+compare the core with itself (thread counts, kernels) next to a numpy reference.
 """
 
 from __future__ import annotations

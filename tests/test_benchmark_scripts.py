@@ -39,6 +39,43 @@ def test_compare_runs_and_the_implementations_agree(tmp_path: Path) -> None:
     assert "peak GFLOP/s" in table
 
 
+def test_compare_flags_an_implementation_that_steps_wrong(tmp_path: Path) -> None:
+    # The agreement check can fail: numpy's workers step with η·1.001 (a hook for this test).
+    out = tmp_path / "table.md"
+    run(
+        "compare.py",
+        *("--sizes", "4x2,17x3", "--repeats", "1", "--seconds", "0.01"),
+        *("--only", "deeplinear,numpy", "--out", str(out)),
+        env={**os.environ, "DEEPLINEAR_BENCH_FAULT": "numpy"},
+    )
+    flagged = [line for line in out.read_text().splitlines() if "!=" in line]
+    assert any(line.startswith("numpy d=4 L=2: loss after 10 steps") for line in flagged)
+    assert any(line.startswith("numpy d=17 L=3: loss after 10 steps") for line in flagged)
+    assert not any(line.startswith("deeplinear") for line in flagged)
+
+
+def test_batch_compare_runs_and_every_network_agrees_with_numpy() -> None:
+    printed = run("batch_compare.py", "--rounds", "1", "--sizes", "5x3x2x20,9x4x3x30")
+    assert any(line.startswith("| 5, 3, 2, 20 |") for line in printed.splitlines())
+    assert any(line.startswith("| 9, 4, 3, 30 |") for line in printed.splitlines())
+
+
+def test_batch_compare_flags_a_network_that_trained_wrong() -> None:
+    # The last network's target is off by 1e-3 in the batch's worker (a hook for this test):
+    # the mean of the losses would barely move; the per-network check names it.
+    command = [sys.executable, str(BENCHMARKS / "batch_compare.py")]
+    completed = subprocess.run(
+        [*command, "--rounds", "1", "--sizes", "5x3x2x20"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, "DEEPLINEAR_BENCH_FAULT": "deeplinear"},
+    )
+    assert completed.returncode != 0
+    assert "deeplinear disagrees with numpy on network 4" in completed.stderr
+
+
 def test_matmul_ceiling_runs() -> None:
     printed = run("matmul_ceiling.py", "--sizes", "8x2", "--rounds", "1", "--seconds", "0.001")
     assert any(line.startswith("| 8, 2 |") for line in printed.splitlines())
