@@ -10,6 +10,7 @@ import pytest
 import deeplinear as dl
 from deeplinear.reproduce.claims import (
     _checks,
+    _common,
     _plateaus,
     lemma7,
     lemmas23,
@@ -112,6 +113,45 @@ def test_algorithm2_step_check_catches_a_wrong_projection() -> None:
     assert good["max_error"] < 1e-12 and good["active"] > 0
     # the same layers judged with γ/2: the projected steps no longer match
     assert theorem3.algorithm2_step_errors(states, phi, lr, gamma / 2)["max_error"] > 1e-6
+    # a run that kept one state has no step to check: that must not pass (it gave 0)
+    assert not theorem3.algorithm2_step_errors(states[:1], phi, lr, gamma)["max_error"] <= 1e-8
+
+
+def test_the_dense_step_and_diagnostics_checks_catch_what_they_check() -> None:
+    # Claims 1, 5 and 6: the numpy recomputation of GD, penalty and step-and-project steps and
+    # of the diagnostics, on a run from a non-symmetric start; each fails on a wrong input.
+    phi = dl.targets.near_identity(4, 0.3, seed=3)
+    start = _plateaus.step_check_start(3, 4)
+    for method, options in (
+        ("gd", {}),
+        ("penalty", {"kappa": 0.5}),
+        ("step_and_project", {"psi": 0.1}),
+    ):
+        spec = RunSpec(phi, 3, method, lr=0.05, max_steps=8, init=start, keep_layers=True,
+                       diagnostics=True, **options)  # fmt: skip
+        result = _train(spec)
+        kappa, psi = options.get("kappa"), options.get("psi")
+        errors = _common.dense_step_errors(result.states, phi, method, 0.05, kappa, psi)
+        assert errors["steps"] == 8 and errors["max_error"] < 1e-13
+        assert (
+            _common.dense_step_errors(result.states, phi, method, 0.051, kappa, psi)["max_error"]
+            > 1e-6
+        )
+        assert _common.diagnostics_errors(result, phi)["max_error"] < 1e-9
+    # the diagnostics of another run, and states reversed layer by layer
+    other = _train(dataclasses.replace(spec, max_steps=8, init=start * 1.01))
+    result.diagnostics = other.diagnostics
+    assert _common.diagnostics_errors(result, phi)["max_error"] > 1e-6
+    reversed_states = result.states[:, ::-1]
+    assert (
+        _common.dense_step_errors(reversed_states, phi, method, 0.05, kappa, psi)["max_error"]
+        > 1e-6
+    )
+    # nothing kept: NaN, never a pass
+    assert (
+        not _common.dense_step_errors(result.states[:1], phi, method, 0.05, kappa, psi)["max_error"]
+        <= 1
+    )
 
 
 def test_theorem3_invariants_flag_a_product_below_gamma() -> None:
