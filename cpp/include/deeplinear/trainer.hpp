@@ -13,6 +13,7 @@
 #include "diagnostics.hpp"
 #include "engine.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -69,7 +70,7 @@ public:
         if (max_steps < 0) throw std::invalid_argument("max_steps must be >= 0");
         if (max_steps > std::numeric_limits<std::int64_t>::max() - steps_) {
             throw std::invalid_argument(
-                "max_steps would take the step count past 2**63 - 1 (steps = " + std::to_string(steps_) + ")");
+                "max_steps would take the step count past 2**63 - 1 (steps = " + std::to_string(steps_.load()) + ")");
         }
         if (!checked) refresh();
         LoopOptions options;
@@ -205,8 +206,10 @@ private:
     std::unique_ptr<Engine<T>> engine_;
     TrainerSettings settings_;
     History history_;
-    std::int64_t steps_ = 0;
-    bool recorded_current_ = false;
+    // Atomic: steps() and recorded_current() may be read from another thread while a call runs
+    // (Trainer.steps and BatchTrainer.steps take no lock); the call writes them at its end.
+    std::atomic<std::int64_t> steps_{0};
+    std::atomic<bool> recorded_current_{false};
     std::uint64_t fingerprint_ = 0;
 };
 
