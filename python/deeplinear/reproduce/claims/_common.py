@@ -217,6 +217,29 @@ def public(record: Any) -> Any:
     return record
 
 
+STEP_TOLERANCE = 1e-9
+"""A run's steps or diagnostics recomputed in numpy against the run's own, relative: rounding
+is about 1e-16 there, a wrong step 1e-5 or more (a gradient with its sides swapped moved the
+layers of claim 1's kept run by 4e-3)."""
+
+
+def step_errors(expected: np.ndarray, after: np.ndarray) -> float:
+    """The largest difference of recomputed states from a run's (stacks (steps, L, d, d)),
+    relative to 1 + max|Θ| of each state; NaN when there is no step (never a vacuous pass)."""
+    errors = np.abs(expected - after).max(axis=(1, 2, 3)) / (
+        1.0 + np.abs(after).max(axis=(1, 2, 3))
+    )
+    return worst(errors, math.nan)
+
+
+def within_text(error: float) -> str:
+    """'within 1e-9', or the deviation where it is larger (or NaN: nothing was compared); the
+    value itself below the tolerance depends on the build's rounding, the report does not."""
+    if error <= STEP_TOLERANCE:
+        return f"within {tolerance(STEP_TOLERANCE)}"
+    return f"off by {error:.1e}"
+
+
 def dense_step_errors(
     states: np.ndarray | None,
     phi: np.ndarray,
@@ -232,10 +255,7 @@ def dense_step_errors(
         return {"steps": 0, "max_error": math.nan}
     before, after = states[:-1], states[1:]
     expected = _checks.dense_step(before, phi, method, lr, kappa, psi)
-    errors = np.abs(expected - after).max(axis=(1, 2, 3)) / (
-        1.0 + np.abs(after).max(axis=(1, 2, 3))
-    )
-    return {"steps": len(states) - 1, "max_error": worst(errors, math.nan)}
+    return {"steps": len(states) - 1, "max_error": step_errors(expected, after)}
 
 
 def diagnostics_errors(result: RunResult, phi: np.ndarray) -> dict[str, Any]:

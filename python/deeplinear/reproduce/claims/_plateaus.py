@@ -28,12 +28,13 @@ import scipy.optimize
 from ..engine import RunResult, RunSpec, SpectralSpec
 from . import _checks
 from ._common import (
+    STEP_TOLERANCE,
     Context,
     at_rounding,
     dense_step_errors,
     lower_bound_text,
     thin,
-    tolerance,
+    within_text,
     worst,
 )
 
@@ -499,9 +500,6 @@ STEP_CHECK_METHODS = [
 
 STEP_CHECK_STEPS = 10
 
-STEP_TOLERANCE = 1e-9
-"""A recomputed step against the run's, relative to 1 + max|Θ| (rounding: about 1e-16)."""
-
 
 def step_check_start(depth: int, dim: int) -> np.ndarray:
     """The step checks' start: each layer I + 0.4·Q, Q a fixed random matrix of spectral norm 1
@@ -517,12 +515,7 @@ def step_check_start(depth: int, dim: int) -> np.ndarray:
 def step_check_text(experiments: list[dict[str, Any]]) -> str:
     """The step checks in one sentence."""
     checks = [c for e in experiments for c in e.get("step_checks", [])]
-    worst_error = worst((c["max_error"] for c in checks), math.nan)
-    verdict = (
-        f"within {tolerance(STEP_TOLERANCE)}"
-        if worst_error <= STEP_TOLERANCE
-        else f"off by up to {worst_error:.1e}"
-    )
+    verdict = within_text(worst((c["max_error"] for c in checks), math.nan))
     steps = sum(c["steps"] for c in checks)
     return (
         f"Dense steps from a non-symmetric start recomputed in numpy: {steps} steps of "

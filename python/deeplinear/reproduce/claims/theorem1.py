@@ -13,6 +13,7 @@ from ..engine import RunResult, RunSpec
 from . import _checks
 from ._common import (
     EPS,
+    STEP_TOLERANCE,
     Context,
     Experiment,
     Verdict,
@@ -25,6 +26,7 @@ from ._common import (
     tolerance,
     unfinished,
     unfinished_text,
+    within_text,
     worst,
 )
 
@@ -32,19 +34,6 @@ __all__ = ["EXPERIMENT", "contraction_bracket", "theorem1_check"]
 
 STEP_CHECK_STEPS = 20
 """The kept run's steps (each recomputed in numpy, with its diagnostics)."""
-
-STEP_TOLERANCE = 1e-9
-"""The kept run against numpy, relative: rounding is some 1e-15 here, a wrong step is 1e-5 or
-more (a gradient with its sides swapped moved these layers by 4e-3)."""
-
-
-def _deviation(error: float) -> str:
-    """'within 1e-9', or the deviation where it is larger (or NaN: nothing was compared); the
-    value itself below the tolerance depends on the build's rounding, the report does not."""
-    return (
-        f"within {tolerance(STEP_TOLERANCE)}" if error <= STEP_TOLERANCE else f"off by {error:.1e}"
-    )
-
 
 SLACK = 1e-3
 """Relative slack on σ^{2(L−1)} between two recorded steps (the layers move by ηG per step)."""
@@ -304,8 +293,8 @@ def _run(context: Context) -> Verdict:
             else ""
         )
         + f"; the kept run's {step_check['steps']['steps']} steps against numpy: "
-        + f"{_deviation(step_check['steps']['max_error'])}, its diagnostics "
-        + f"{_deviation(step_check['diagnostics']['max_error'])} (largest: "
+        + f"{within_text(step_check['steps']['max_error'])}, its diagnostics "
+        + f"{within_text(step_check['diagnostics']['max_error'])} (largest: "
         + f"{step_check['diagnostics']['worst']})."
     )
     notes = (

@@ -21,6 +21,7 @@ from ._common import (
     lower_bound_text,
     public,
     spectral_norm,
+    step_errors,
     unfinished,
     unfinished_text,
     worst,
@@ -90,11 +91,7 @@ def algorithm2_step_errors(
         np.sum(np.linalg.eigvalsh((product + np.swapaxes(product, -1, -2)) / 2)[:, 0] < gamma)
     )
     expected = _checks.definition3(_checks.project_h_gamma(product, gamma), states.shape[1])
-    errors = np.abs(expected - after).max(axis=(1, 2, 3)) / (
-        1.0 + np.abs(after).max(axis=(1, 2, 3))
-    )
-    # (no step kept: NaN, which fails the criterion, rather than a vacuous 0)
-    return {"steps": len(states) - 1, "max_error": worst(errors, math.nan), "active": active}
+    return {"steps": len(states) - 1, "max_error": step_errors(expected, after), "active": active}
 
 
 def contraction_check(
