@@ -53,6 +53,37 @@ def test_diagnostics_match_numpy(depth: int, dim: int) -> None:
         assert got[name] == pytest.approx(value, rel=1e-10, abs=1e-12), name
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dim", [1, 2, 3, 6, 9, 16, 17])
+def test_singular_values_of_singular_and_extreme_layers_match_numpy(dim: int, dtype) -> None:
+    # The layers' singular values (one-sided Jacobi up to 16 rows, values only): a singular
+    # layer, one with a condition number of 10¹², one with a cluster at √ε, and layers of scale
+    # 10^±150 (whose squared column norms would over- or underflow unscaled), to rounding of the
+    # largest
+    rng = np.random.default_rng(dim)
+    eps = float(np.finfo(dtype).eps)
+    for scale in (1.0, 1e150, 1e-150) if dtype == np.float64 else (1.0, 1e15, 1e-15):
+        u, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+        v, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+        sigma = [
+            np.resize([1.0, 0.5, 0.0, 0.0], dim),
+            np.geomspace(1.0, 1e-12, dim),
+            rng.uniform(0.5, 2.0, dim),
+            # a cluster at √ε: columns there need rotating to ε·σ_max, not merely to ε·‖A‖²
+            np.r_[1.0, np.sqrt(eps) * rng.uniform(1.0, 2.0, dim - 1)],
+        ]
+        for s in sigma:  # one layer each: the diagnostics report the extremes over layers
+            layer = ((u * s) @ v.T * scale).astype(dtype)
+            got = dict(
+                zip(_core.diagnostic_names, _core.diagnostics(layer[None], np.zeros_like(layer)))
+            )
+            singular = np.linalg.svd(layer.astype(np.float64), compute_uv=False)
+            assert got["max_singular"] == pytest.approx(singular[0], rel=10 * dim * eps)
+            assert got["min_singular"] == pytest.approx(
+                singular[-1], rel=0, abs=10 * dim * eps * singular[0]
+            )
+
+
 @pytest.mark.parametrize(("scale", "depth"), [(2.0, 1), (1.5, 3), (1.0, 2), (0.7, 2)])
 def test_stated_lemma2_ratio_is_at_least_one_half(scale: float, depth: int) -> None:
     # Lemma 2 has 1 − a ≤ 1: for layers larger than the identity the stated bound uses 1, and the

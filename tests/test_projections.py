@@ -164,6 +164,45 @@ def test_project_identity_ball_with_clustered_singular_values(dim: int, dtype) -
     assert np.linalg.norm(projected.astype(np.float64) - np.eye(dim), 2) <= psi * (1 + scale)
 
 
+def spectrum_of(kind: str, dim: int, psi: float) -> np.ndarray:
+    """Singular values of A − I that are hard for an SVD, largest first."""
+    if kind == "zeros":  # rank 2: exact zero singular values (a singular A − I)
+        return np.array([1.9 * psi, 1.2 * psi] + [0.0] * (dim - 2))[:dim]
+    if kind == "rounding":  # zeros to rounding, as a step of singular layers leaves them
+        return np.array([1.9 * psi, 0.5 * psi] + [1e-17 * psi] * (dim - 2))[:dim]
+    if kind == "edge":  # clustered around ψ: just outside, exactly on it and just inside
+        return np.resize([psi * (1 + 1e-9), psi * (1 + 1e-9), psi, psi * (1 - 1e-9)], dim)
+    if kind == "spread":  # a condition number of 10¹⁶
+        return np.geomspace(1.9 * psi, 1.9e-16 * psi, dim)
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("kind", ["zeros", "rounding", "edge", "spread"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dim", [2, 3, 5, 8, 11, 16])
+def test_project_identity_ball_at_small_sizes_on_hard_spectra(dim: int, dtype, kind: str) -> None:
+    # Up to 16 rows the projection's SVD is one-sided Jacobi (rotations of A − I's columns, with
+    # a stopping rule of its own that leaves columns at rounding level unorthogonalized): singular,
+    # clustered and ill-conditioned A − I, at the scale of ψ and at 10²⁰⁰ (where the squared
+    # column norms would overflow unscaled), against numpy's SVD of the same A − I
+    rng = np.random.default_rng(dim)
+    u, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    v, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    eps = float(np.finfo(dtype).eps)
+    for scale in (1.0, 1e200 if dtype == np.float64 else 1e30):
+        psi = 0.5 * scale
+        a = (np.eye(dim) + (u * spectrum_of(kind, dim, psi)) @ v.T).astype(dtype)
+        b = a.astype(np.float64) - np.eye(dim)
+        uu, ss, vvt = np.linalg.svd(b)
+        expected = np.eye(dim) + (uu * np.minimum(ss, psi)) @ vvt
+        projected = dl.project_identity_ball(a, psi)
+        assert projected.dtype == dtype
+        tolerance = 20 * dim * eps * max(scale, 1.0)
+        np.testing.assert_allclose(projected, expected, rtol=0, atol=tolerance)
+        radius = np.linalg.norm(projected.astype(np.float64) - np.eye(dim), 2)
+        assert radius <= psi + tolerance
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_a_matrix_well_inside_the_ball_is_returned_unchanged(dtype) -> None:
     # ‖A − I‖_F below ψ (so ‖A − I‖₂ too): the projection returns A itself, at every size

@@ -60,11 +60,13 @@ private:
     T margin();
     void project_positive(T gamma);
     void project_identity_ball(T psi);
+    void project_identity_ball_jacobi(T psi);  // its SVD where the size has no LAPACK path
 
     Index dim_;
     ColMatrix<T> work_, symmetric_, shifted_;  // sized on first use
     std::optional<SymmetricEigen<T>> eig_;     // made on first use
     Svd<T> svd_;
+    std::optional<OneSidedJacobi<T>> jacobi_;  // made on first use
 };
 
 extern template class Projector<double>;
