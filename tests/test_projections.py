@@ -177,7 +177,9 @@ def spectrum_of(kind: str, dim: int, psi: float) -> np.ndarray:
     raise ValueError(kind)
 
 
-@pytest.mark.parametrize("kind", ["zeros", "rounding", "edge", "spread"])
+@pytest.mark.parametrize(
+    "kind", ["zeros", "rounding", "edge", "spread", "diagonal zeros", "diagonal spread"]
+)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("dim", [2, 3, 5, 8, 11, 16])
 def test_project_identity_ball_at_small_sizes_on_hard_spectra(dim: int, dtype, kind: str) -> None:
@@ -188,6 +190,9 @@ def test_project_identity_ball_at_small_sizes_on_hard_spectra(dim: int, dtype, k
     rng = np.random.default_rng(dim)
     u, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
     v, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    if kind.startswith("diagonal"):  # taken as it is (W = A − I, V = I), signs and zeros kept
+        u, v = np.eye(dim), np.diag(rng.choice([-1.0, 1.0], dim))
+        kind = kind.removeprefix("diagonal ")
     eps = float(np.finfo(dtype).eps)
     for scale in (1.0, 1e200 if dtype == np.float64 else 1e30):
         psi = 0.5 * scale

@@ -50,18 +50,37 @@ void rotate(T* __restrict x, T* __restrict y, T c, T s, Index n) {
 // |γ| ≤ 2^−500·|β − α|, and the test γ² > tol²·αβ leaves such a pair rotating only when one
 // column is below 2^−400 of A's largest entry.
 template <class T>
-void angles(const T* __restrict alpha, const T* __restrict beta, const T* __restrict gram, T* __restrict tangent,
+bool angles(const T* __restrict alpha, const T* __restrict beta, const T* __restrict gram, T* __restrict tangent,
             T* __restrict cosine, T tol2, T floor2, Index count) {
+    // The test first, and the angles only for a round that rotates (most rounds of the last
+    // sweep, and every round of an A whose columns are orthogonal already, rotate nothing).
+    Index apart = 0;
+    for (Index k = 0; k < count; ++k) {
+        const T g = gram[k];
+        apart += g * g > tol2 * (alpha[k] * beta[k]) && g * g > floor2 * std::max(alpha[k], beta[k]);
+    }
+    if (apart == 0) return false;
     for (Index k = 0; k < count; ++k) {
         const T g = gram[k];
         const T zeta = (beta[k] - alpha[k]) / (T(2) * g);
         const T size = std::abs(zeta);
         const T t = std::copysign(T(1) / (size + std::sqrt(T(1) + size * size)), zeta);
-        const bool apart = g * g > tol2 * (alpha[k] * beta[k]) && g * g > floor2 * std::max(alpha[k], beta[k]);
-        const T rotation = apart ? t : T(0);
+        const bool rotates = g * g > tol2 * (alpha[k] * beta[k]) && g * g > floor2 * std::max(alpha[k], beta[k]);
+        const T rotation = rotates ? t : T(0);
         tangent[k] = rotation;
         cosine[k] = T(1) / std::sqrt(T(1) + rotation * rotation);
     }
+    return true;
+}
+
+template <class T>
+bool is_diagonal(const ColMatrix<T>& a) {
+    for (Index j = 0; j < a.cols(); ++j) {
+        for (Index i = 0; i < a.rows(); ++i) {
+            if (i != j && a(i, j) != T(0)) return false;
+        }
+    }
+    return true;
 }
 
 }  // namespace
@@ -92,12 +111,12 @@ bool OneSidedJacobi<T>::compute(const ColMatrix<T>& a, bool with_vectors) {
     sweeps_ = 0;
     v_.setIdentity();
     if (!a.allFinite()) return false;
-    const T largest = a.cwiseAbs().maxCoeff();
-    if (largest == T(0)) {
-        w_.setZero();
-        sigma_.setZero();
+    if (is_diagonal(a)) {  // orthogonal columns already (0 among them): W = A, V = I, exactly
+        w_ = a;
+        sigma_ = a.diagonal().cwiseAbs();
         return true;
     }
+    const T largest = a.cwiseAbs().maxCoeff();
     int exponent = 0;
     std::frexp(largest, &exponent);  // largest = f·2^exponent, f in [½, 1)
     w_ = a * std::ldexp(T(1), -exponent);
@@ -128,7 +147,10 @@ bool OneSidedJacobi<T>::compute(const ColMatrix<T>& a, bool with_vectors) {
             }
             // The round's angles side by side, without branches (so that they vectorize): a pair
             // with |γ| ≤ tol·√(αβ) gets t = 0 (no rotation), whatever ζ its γ gives.
-            angles(alpha_.data(), beta_.data(), gram_.data(), tangent_.data(), cosine_.data(), tol2, floor2, per_round);
+            if (!angles(alpha_.data(), beta_.data(), gram_.data(), tangent_.data(), cosine_.data(), tol2, floor2,
+                        per_round)) {
+                continue;
+            }
             for (Index k = 0; k < per_round; ++k) {
                 const T t = tangent_(k);
                 if (t == T(0)) continue;
