@@ -7,6 +7,7 @@ shared machine. Each benchmark also checks that both implementations agree on th
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -95,6 +96,56 @@ def test_step_and_project_threads(
     np.testing.assert_array_equal(result.layers, other.layers)
     radius = max(np.linalg.norm(layer - np.eye(dim), 2) for layer in result.layers)
     assert abs(radius - 1e-3) <= 1e-12  # the last step projected
+
+
+def numpy_step_and_project(
+    phi: np.ndarray, depth: int, lr: float, psi: float, steps: int
+) -> np.ndarray:
+    """The plain numpy loop of step-and-project: Lemma 1's gradients from prefix and suffix
+    products, then each layer's projection I + U min(Σ, ψ) Vᵀ by numpy's SVD of Θ_i − I."""
+    dim = len(phi)
+    eye = np.eye(dim)
+    layers = np.stack([eye] * depth)
+    for _ in range(steps):
+        prefixes = [eye]  # Θ_{i−1} ⋯ Θ_1
+        for layer in layers[:-1]:
+            prefixes.append(layer @ prefixes[-1])
+        residual = layers[-1] @ prefixes[-1] - phi
+        suffix = eye  # Θ_L ⋯ Θ_{i+1}
+        gradients = np.empty_like(layers)
+        for i in range(depth - 1, -1, -1):
+            gradients[i] = suffix.T @ residual @ prefixes[i].T
+            suffix = suffix @ layers[i]
+        u, sigma, vt = np.linalg.svd(layers - lr * gradients - eye)
+        layers = eye + (u * np.minimum(sigma, psi)[:, None, :]) @ vt
+    return layers
+
+
+@pytest.mark.parametrize(("dim", "depth", "steps"), [(4, 8, 2000), (8, 4, 2000), (16, 4, 500)])
+@pytest.mark.parametrize("implementation", ["deeplinear", "numpy"])
+def test_small_step_and_project(
+    benchmark, implementation: str, dim: int, depth: int, steps: int
+) -> None:
+    # Step-and-project at small d, where the SVD of each layer (one-sided Jacobi up to d = 16) is
+    # most of a step: a target with a negative eigenvalue keeps the layers on the edge of the
+    # ball, so every step projects every layer once it is there (from step 300-600 on). Compare
+    # within the group; the two end within 1e-9 of each other (DEEPLINEAR_BENCH_FAULT=
+    # step_and_project gives deeplinear a ψ 0.1 % too large: tests only).
+    phi = dl.targets.negative_eigenvalue(dim, 1.0, seed=dim)
+    lr, psi = 0.5 / (depth * 2.0), 0.5
+    fault = os.environ.get("DEEPLINEAR_BENCH_FAULT") == "step_and_project"
+    ours = psi * 1.001 if fault else psi  # deeplinear's ψ
+    options = {"psi": ours, "lr": lr, "max_steps": steps, "record_every": steps, "tol": 0.0}
+    benchmark.group = f"step_and_project d={dim} L={depth} ({steps} steps)"
+    if implementation == "deeplinear":
+        layers = benchmark(dl.train, phi, depth, "step_and_project", **options).layers
+        other = numpy_step_and_project(phi, depth, lr, psi, steps)
+    else:
+        layers = benchmark(numpy_step_and_project, phi, depth, lr, psi, steps)
+        other = dl.train(phi, depth, "step_and_project", **options).layers
+    np.testing.assert_allclose(layers, other, rtol=0, atol=1e-9)
+    radius = max(np.linalg.norm(layer - np.eye(dim), 2) for layer in layers)
+    assert abs(radius - psi) <= 1e-9  # on the edge: the last step projected
 
 
 @pytest.mark.parametrize(("dim", "depth", "steps"), [(256, 8, 20), (512, 4, 6)])

@@ -145,6 +145,27 @@ def test_the_pytest_benchmarks_run_the_blas_unhandicapped() -> None:
     assert "warning" not in completed.stdout
 
 
+def test_the_small_step_and_project_benchmark_checks_against_numpy() -> None:
+    # Its agreement check passes, and fails when the trainer projects onto a ball 0.1 % too
+    # large (DEEPLINEAR_BENCH_FAULT, a hook for this test)
+    command = [sys.executable, "-m", "pytest", str(BENCHMARKS / "test_bench_train.py"), "-q"]
+    command += ["-k", "small_step_and_project", "--benchmark-disable", "-p", "no:cacheprovider"]
+    outcomes = {}
+    for fault in ("", "step_and_project"):
+        completed = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+            env={**os.environ, "DEEPLINEAR_BENCH_FAULT": fault},
+            cwd=BENCHMARKS.parent,
+        )
+        outcomes[fault] = completed.stdout.strip().splitlines()[-1]
+    assert "6 passed" in outcomes[""], outcomes
+    assert "6 failed" in outcomes["step_and_project"], outcomes
+
+
 def test_portable_vs_native_runs_both_builds_in_turn() -> None:
     # the same interpreter as both builds: the table's ratio is then about 1, and its row is there
     printed = run(
