@@ -6,8 +6,9 @@
 // their divisions and square roots (in the cyclic order each angle waits for the last one:
 // latency-bound, 1.6 times slower at d = 8). A sweep is every pair once; the sweeps stop when
 // one rotates nothing: every pair has |w_pᵀw_q| ≤ tol·‖w_p‖‖w_q‖, tol = √d·ε (LAPACK's gesvj),
-// or after kMaxSweeps (gesvj's 30). The columns are scaled by a power of two first (exact), so
-// that no squared norm overflows or underflows whatever A's scale.
+// or is below an absolute floor at the level of A's rounding (see compute()), or after
+// kMaxSweeps (gesvj's 30). The columns are scaled by a power of two first (exact), so that no
+// squared norm overflows or underflows whatever A's scale; a diagonal A is its own W.
 #include <deeplinear/decompositions.hpp>
 
 #include <algorithm>
@@ -52,21 +53,20 @@ void rotate(T* __restrict x, T* __restrict y, T c, T s, Index n) {
 template <class T>
 bool angles(const T* __restrict alpha, const T* __restrict beta, const T* __restrict gram, T* __restrict tangent,
             T* __restrict cosine, T tol2, T floor2, Index count) {
+    const auto rotates = [&](Index k) {
+        const T square = gram[k] * gram[k];
+        return square > tol2 * (alpha[k] * beta[k]) && square > floor2 * std::max(alpha[k], beta[k]);
+    };
     // The test first, and the angles only for a round that rotates (most rounds of the last
     // sweep, and every round of an A whose columns are orthogonal already, rotate nothing).
     Index apart = 0;
-    for (Index k = 0; k < count; ++k) {
-        const T g = gram[k];
-        apart += g * g > tol2 * (alpha[k] * beta[k]) && g * g > floor2 * std::max(alpha[k], beta[k]);
-    }
+    for (Index k = 0; k < count; ++k) apart += rotates(k);
     if (apart == 0) return false;
     for (Index k = 0; k < count; ++k) {
-        const T g = gram[k];
-        const T zeta = (beta[k] - alpha[k]) / (T(2) * g);
+        const T zeta = (beta[k] - alpha[k]) / (T(2) * gram[k]);
         const T size = std::abs(zeta);
         const T t = std::copysign(T(1) / (size + std::sqrt(T(1) + size * size)), zeta);
-        const bool rotates = g * g > tol2 * (alpha[k] * beta[k]) && g * g > floor2 * std::max(alpha[k], beta[k]);
-        const T rotation = rotates ? t : T(0);
+        const T rotation = rotates(k) ? t : T(0);
         tangent[k] = rotation;
         cosine[k] = T(1) / std::sqrt(T(1) + rotation * rotation);
     }
@@ -146,7 +146,8 @@ bool OneSidedJacobi<T>::compute(const ColMatrix<T>& a, bool with_vectors) {
                 beta_(k) = norms_(pair[2 * k + 1]);
             }
             // The round's angles side by side, without branches (so that they vectorize): a pair
-            // with |γ| ≤ tol·√(αβ) gets t = 0 (no rotation), whatever ζ its γ gives.
+            // that the stopping rule calls orthogonal gets t = 0 (no rotation), whatever ζ its γ
+            // gives; a round without a rotation computes none.
             if (!angles(alpha_.data(), beta_.data(), gram_.data(), tangent_.data(), cosine_.data(), tol2, floor2,
                         per_round)) {
                 continue;

@@ -1,6 +1,7 @@
-// Eigen's dense decompositions behind classes whose members are defined out of line
-// (cpp/core/svd.cpp, symmetric_eigen.cpp, …): each decomposition is compiled once per scalar type, not in
-// every translation unit that uses it (an SVD alone takes about a minute and 1 GB per type).
+// Dense decompositions behind classes whose members are defined out of line (cpp/core/svd.cpp,
+// symmetric_eigen.cpp, real_schur.cpp, one_sided_jacobi.cpp): each is compiled once per scalar
+// type, not in every translation unit that uses it (an SVD alone takes about a minute and 1 GB
+// per type).
 #pragma once
 
 #include <memory>
