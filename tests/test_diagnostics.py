@@ -58,11 +58,13 @@ def test_diagnostics_match_numpy(depth: int, dim: int) -> None:
 def test_singular_values_of_singular_and_extreme_layers_match_numpy(dim: int, dtype) -> None:
     # The layers' singular values (one-sided Jacobi up to 16 rows, values only): a singular
     # layer, one with a condition number of 10¹², one with a cluster at √ε, and layers of scale
-    # 10^±150 (whose squared column norms would over- or underflow unscaled), to rounding of the
-    # largest
+    # 10^±150 (whose squared column norms would over- or underflow unscaled), near the largest
+    # float and subnormal (beyond 2^±512 the two-sided Jacobi takes them: one-sided Jacobi's
+    # scaling would overflow), to rounding of the largest
     rng = np.random.default_rng(dim)
     eps = float(np.finfo(dtype).eps)
-    for scale in (1.0, 1e150, 1e-150) if dtype == np.float64 else (1.0, 1e15, 1e-15):
+    scales = (1.0, 1e150, 1e-150, 5e307, 1e-300, 1e-310)  # the last subnormal
+    for scale in scales if dtype == np.float64 else (1.0, 1e15, 1e-15, 1e37, 1e-35, 1e-40):
         u, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
         v, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
         sigma = [
@@ -79,8 +81,9 @@ def test_singular_values_of_singular_and_extreme_layers_match_numpy(dim: int, dt
             )
             singular = np.linalg.svd(layer.astype(np.float64), compute_uv=False)
             assert got["max_singular"] == pytest.approx(singular[0], rel=10 * dim * eps)
+            floor = 10 * float(np.finfo(dtype).smallest_subnormal)
             assert got["min_singular"] == pytest.approx(
-                singular[-1], rel=0, abs=10 * dim * eps * singular[0]
+                singular[-1], rel=0, abs=max(10 * dim * eps * singular[0], floor)
             )
 
 

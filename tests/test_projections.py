@@ -185,8 +185,9 @@ def spectrum_of(kind: str, dim: int, psi: float) -> np.ndarray:
 def test_project_identity_ball_at_small_sizes_on_hard_spectra(dim: int, dtype, kind: str) -> None:
     # Up to 16 rows the projection's SVD is one-sided Jacobi (rotations of A − I's columns, with
     # a stopping rule of its own that leaves columns at rounding level unorthogonalized): singular,
-    # clustered and ill-conditioned A − I, at the scale of ψ and at 10²⁰⁰ (where the squared
-    # column norms would overflow unscaled), against numpy's SVD of the same A − I
+    # clustered and ill-conditioned A − I, at the scale of ψ, at 10¹⁰⁰ (where the squared column
+    # norms would overflow unscaled) and at 10³⁰⁰ (beyond 2^512, where the two-sided Jacobi takes
+    # over), against numpy's SVD of the same A − I
     rng = np.random.default_rng(dim)
     u, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
     v, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
@@ -194,7 +195,7 @@ def test_project_identity_ball_at_small_sizes_on_hard_spectra(dim: int, dtype, k
         u, v = np.eye(dim), np.diag(rng.choice([-1.0, 1.0], dim))
         kind = kind.removeprefix("diagonal ")
     eps = float(np.finfo(dtype).eps)
-    for scale in (1.0, 1e200 if dtype == np.float64 else 1e30):
+    for scale in (1.0, 1e100, 1e300) if dtype == np.float64 else (1.0, 1e15, 1e35):
         psi = 0.5 * scale
         a = (np.eye(dim) + (u * spectrum_of(kind, dim, psi)) @ v.T).astype(dtype)
         b = a.astype(np.float64) - np.eye(dim)
@@ -206,6 +207,20 @@ def test_project_identity_ball_at_small_sizes_on_hard_spectra(dim: int, dtype, k
         np.testing.assert_allclose(projected, expected, rtol=0, atol=tolerance)
         radius = np.linalg.norm(projected.astype(np.float64) - np.eye(dim), 2)
         assert radius <= psi + tolerance
+
+
+@pytest.mark.parametrize("dim", [3, 8, 16])
+def test_project_identity_ball_near_the_largest_float(dim: int) -> None:
+    # A − I with an entry of 1.5·10³⁰⁸ (σ_max beyond the largest float; numpy's SVD, with its
+    # σ_max of inf, still projects it): at small d the two-sided Jacobi takes it, as one-sided
+    # Jacobi's scaling cannot
+    rng = np.random.default_rng(dim)
+    m = rng.standard_normal((dim, dim))
+    a = np.eye(dim) + 1.5e308 * (m / np.abs(m).max())
+    with np.errstate(over="ignore"):
+        u, sigma, vt = np.linalg.svd(a - np.eye(dim))
+    expected = np.eye(dim) + (u * np.minimum(sigma, 1.0)) @ vt
+    np.testing.assert_allclose(dl.project_identity_ball(a, 1.0), expected, rtol=0, atol=1e-13)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

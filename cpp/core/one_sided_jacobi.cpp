@@ -116,7 +116,12 @@ bool OneSidedJacobi<T>::compute(const ColMatrix<T>& a, bool with_vectors) {
         sigma_ = a.diagonal().cwiseAbs();
         return true;
     }
+    // Beyond 2^±(max_exponent/2) the scaling below, W or σ could leave the range of T (an
+    // entry of 10³⁰⁸ has σ beyond it, a subnormal one a scale of 2¹⁰³⁰): the caller's Svd, whose
+    // two-sided Jacobi scales by the largest entry itself, takes such a matrix.
+    constexpr int kLimit = std::numeric_limits<T>::max_exponent / 2;
     const T largest = a.cwiseAbs().maxCoeff();
+    if (!(largest >= std::ldexp(T(1), -kLimit) && largest <= std::ldexp(T(1), kLimit))) return false;
     int exponent = 0;
     std::frexp(largest, &exponent);  // largest = f·2^exponent, f in [½, 1)
     w_ = a * std::ldexp(T(1), -exponent);

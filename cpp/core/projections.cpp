@@ -82,10 +82,9 @@ void Projector<T>::project_identity_ball(T psi) {
     symmetric_.diagonal().array() -= T(1);
     // Well inside the ball the projection leaves A as it is.
     if (well_inside_ball(symmetric_.norm(), psi, work_.rows())) return;
-    if (svd_.lent_work_size() == 0) {  // no LAPACK path for this size: one-sided Jacobi
-        project_identity_ball_jacobi(psi);
-        return;
-    }
+    // No LAPACK path for this size: one-sided Jacobi, where it takes A − I (finite, and not of
+    // an extreme scale).
+    if (svd_.lent_work_size() == 0 && project_identity_ball_jacobi(psi)) return;
     if (!svd_.compute(symmetric_, true)) {  // A is not finite: so is its projection
         work_.setConstant(std::numeric_limits<T>::quiet_NaN());
         return;
@@ -108,29 +107,27 @@ void Projector<T>::project_identity_ball(T psi) {
 }
 
 template <class T>
-void Projector<T>::project_identity_ball_jacobi(T psi) {
+bool Projector<T>::project_identity_ball_jacobi(T psi) {
     if (!jacobi_) jacobi_.emplace(dim_);
-    if (!jacobi_->compute(symmetric_)) {
-        work_.setConstant(std::numeric_limits<T>::quiet_NaN());
-        return;
-    }
+    if (!jacobi_->compute(symmetric_)) return false;
     // A − I = W Vᵀ with W = UΣ: the projection is A − Σ_{σ_i > ψ} (1 − ψ/σ_i) w_i v_iᵀ, the
     // clipped part alone while it is no larger than ψ, else I + W min(1, ψ/σ) Vᵀ (as above).
     const auto& sigma = jacobi_->sigma();  // in no order
     const auto& w = jacobi_->w();
     const auto& v = jacobi_->v();
     const T largest = sigma.maxCoeff();
-    if (!(largest > psi)) return;
+    if (!(largest > psi)) return true;
     if (largest - psi <= psi) {
         for (Index i = 0; i < dim_; ++i) {
             if (sigma(i) > psi) work_.noalias() -= (w.col(i) * ((sigma(i) - psi) / sigma(i))) * v.col(i).transpose();
         }
-        return;
+        return true;
     }
     shifted_.resize(dim_, dim_);
     for (Index i = 0; i < dim_; ++i) shifted_.col(i) = w.col(i) * (sigma(i) > psi ? psi / sigma(i) : T(1));
     work_.noalias() = shifted_ * v.transpose();
     work_.diagonal().array() += T(1);
+    return true;
 }
 
 template <class T>

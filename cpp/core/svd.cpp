@@ -59,15 +59,12 @@ bool Svd<T>::compute(const ColMatrix<T>& a, bool with_vectors) {
     }
     if (!with_vectors) {
         if (!impl.columns) impl.columns.emplace(impl.dim);
-        impl.failed = !impl.columns->compute(a, false);
-        if (impl.failed) {
-            impl.nan_sigma.setConstant(impl.dim, std::numeric_limits<T>::quiet_NaN());
-            return false;
+        if (impl.columns->compute(a, false)) {  // else (not finite, an extreme scale) Jacobi below
+            impl.sorted = impl.columns->sigma();
+            std::sort(impl.sorted.begin(), impl.sorted.end(), std::greater<T>());
+            impl.from_columns = true;
+            return true;
         }
-        impl.sorted = impl.columns->sigma();
-        std::sort(impl.sorted.begin(), impl.sorted.end(), std::greater<T>());
-        impl.from_columns = true;
-        return true;
     }
     if (!impl.jacobi) impl.jacobi.emplace(impl.dim, impl.dim, Eigen::ComputeThinU | Eigen::ComputeThinV);
     impl.jacobi->compute(a, with_vectors ? Eigen::ComputeThinU | Eigen::ComputeThinV : 0);

@@ -69,8 +69,9 @@ class OneSidedJacobi {
 public:
     explicit OneSidedJacobi(Index dim);
 
-    // False where `a` is not finite (w, v and sigma are then not the result). Without
-    // with_vectors, V is not accumulated (v() is not the result).
+    // False where `a` is not finite, or is not diagonal and has its largest entry beyond
+    // 2^±(max_exponent/2) (2^±512 for double): w, v and sigma are then not the result, and Svd
+    // decomposes it. Without with_vectors, V is not accumulated (v() is not the result).
     bool compute(const ColMatrix<T>& a, bool with_vectors = true);
     const ColMatrix<T>& w() const { return w_; }
     const ColMatrix<T>& v() const { return v_; }

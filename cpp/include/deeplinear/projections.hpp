@@ -60,7 +60,9 @@ private:
     T margin();
     void project_positive(T gamma);
     void project_identity_ball(T psi);
-    void project_identity_ball_jacobi(T psi);  // its SVD where the size has no LAPACK path
+    // The same by one-sided Jacobi (where the size has no LAPACK path); false where it does not
+    // take A − I (not finite, or of an extreme scale), which the SVD then does.
+    bool project_identity_ball_jacobi(T psi);
 
     Index dim_;
     ColMatrix<T> work_, symmetric_, shifted_;  // sized on first use
