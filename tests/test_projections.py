@@ -209,6 +209,29 @@ def test_project_identity_ball_at_small_sizes_on_hard_spectra(dim: int, dtype, k
         assert radius <= psi + tolerance
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dim", [2, 4, 8, 16])
+def test_a_projection_from_far_outside_lands_in_the_ball(dim: int, dtype) -> None:
+    # ‖A − I‖ from 10² to 10¹² ψ, and A − I with one column 10⁶ times the others (σ_2… ≪ σ_1):
+    # the clipped directions are rescaled to ψ, so the SVD must give them orthogonal to ε·ψ, not
+    # merely to ε·‖A‖. One-sided Jacobi stopping at ε·‖A‖ left the ball by up to 10⁴ ε·ψ; Eigen's
+    # two-sided Jacobi stayed in it but was 10⁶ ε from LAPACK's SVD on the graded columns.
+    rng = np.random.default_rng(dim)
+    eps = float(np.finfo(dtype).eps)
+    eye = np.eye(dim)
+    for ratio in (1e2, 1e4, 1e6, 1e8, 1e12):
+        for graded in (False, True):
+            m = rng.standard_normal((dim, dim))
+            if graded:
+                m[:, 0] *= 1e6
+            a = (eye + ratio * m / np.abs(m).max()).astype(dtype)
+            projected = dl.project_identity_ball(a, 1.0).astype(np.float64)
+            assert np.linalg.norm(projected - eye, 2) <= 1 + 2 * dim * eps
+            u, sigma, vt = np.linalg.svd(a.astype(np.float64) - eye)
+            expected = eye + (u * np.minimum(sigma, 1.0)) @ vt
+            np.testing.assert_allclose(projected, expected, rtol=0, atol=10 * dim * eps)
+
+
 @pytest.mark.parametrize("dim", [3, 8, 16])
 def test_project_identity_ball_near_the_largest_float(dim: int) -> None:
     # A − I with an entry of 1.5·10³⁰⁸ (σ_max beyond the largest float; numpy's SVD, with its

@@ -106,7 +106,7 @@ OneSidedJacobi<T>::OneSidedJacobi(Index dim)
 }
 
 template <class T>
-bool OneSidedJacobi<T>::compute(const ColMatrix<T>& a, bool with_vectors) {
+bool OneSidedJacobi<T>::compute(const ColMatrix<T>& a, bool with_vectors, T scale_of_result) {
     const Index d = dim_, per_round = d / 2;
     sweeps_ = 0;
     v_.setIdentity();
@@ -130,13 +130,18 @@ bool OneSidedJacobi<T>::compute(const ColMatrix<T>& a, bool with_vectors) {
     for (Index j = 0; j < d; ++j) norms_(j) = dot(w + j * d, w + j * d, d);
     const T epsilon = std::numeric_limits<T>::epsilon();
     const T tol2 = static_cast<T>(d) * epsilon * epsilon;  // tol²
-    // Also |γ| ≤ ε·‖W‖_F·max(‖w_p‖, ‖w_q‖) is rounding (‖W‖_F, which rotations keep, is at most
-    // √d·σ_max): the pair's Gram block [α γ; γ β] then has singular values within about ε·‖W‖_F
-    // of √α and √β (by γ/(2√α) where α ≈ β, by γ²/(α − β) where they are apart). Columns at the
-    // level of A's rounding need not be made orthogonal to their own precision: that took two to
-    // four sweeps more where A is singular, for nothing that a result to ε·‖A‖ can see (Eigen's
-    // two-sided Jacobi has a like absolute floor, relative to its largest diagonal entry).
-    const T floor2 = epsilon * epsilon * norms_.sum();  // (ε·‖W‖_F)²
+    // Also |γ| ≤ ε·s·max(‖w_p‖, ‖w_q‖) is rounding for a result that needs W to ε·s, with
+    // s = min(‖W‖_F, scale_of_result) (‖W‖_F, which rotations keep, is at most √d·σ_max): w_q's
+    // part along w_p is then below ε·s, and the pair's Gram block [α γ; γ β] has singular values
+    // within about ε·s of √α and √β (by γ/(2√α) where α ≈ β, by γ²/(α − β) where they are
+    // apart). Columns at the level of A's rounding need not be made orthogonal to their own
+    // precision: that took two to four sweeps more where A is singular, for nothing that a
+    // result to ε·‖A‖ can see (Eigen's two-sided Jacobi has a like absolute floor, relative to
+    // its largest diagonal entry). A result much smaller than A needs more: the ψ-ball projection
+    // of an A far outside the ball rescales columns of W to norm ψ, and needs them orthogonal
+    // to ε·ψ (with s = ‖W‖_F it left the ball by 10⁴ ε·ψ at ‖A − I‖ = 10⁸ ψ).
+    const T wanted = scale_of_result * std::ldexp(T(1), -exponent);                // in W's units (or inf)
+    const T floor2 = epsilon * epsilon * std::min(norms_.sum(), wanted * wanted);  // (ε·s)²
     const Index* pairs = pairs_.data();
     const Index rounds = per_round == 0 ? 0 : static_cast<Index>(pairs_.size()) / (2 * per_round);
     bool rotated = true;

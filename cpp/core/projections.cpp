@@ -109,7 +109,7 @@ void Projector<T>::project_identity_ball(T psi) {
 template <class T>
 bool Projector<T>::project_identity_ball_jacobi(T psi) {
     if (!jacobi_) jacobi_.emplace(dim_);
-    if (!jacobi_->compute(symmetric_)) return false;
+    if (!jacobi_->compute(symmetric_, true, psi)) return false;  // W to ε·ψ: the result's scale
     // A − I = W Vᵀ with W = UΣ: the projection is A − Σ_{σ_i > ψ} (1 − ψ/σ_i) w_i v_iᵀ, the
     // clipped part alone while it is no larger than ψ, else I + W min(1, ψ/σ) Vᵀ (as above).
     const auto& sigma = jacobi_->sigma();  // in no order

@@ -4,6 +4,7 @@
 // per type).
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -72,7 +73,11 @@ public:
     // False where `a` is not finite, or is not diagonal and has its largest entry beyond
     // 2^±(max_exponent/2) (2^±512 for double): w, v and sigma are then not the result, and Svd
     // decomposes it. Without with_vectors, V is not accumulated (v() is not the result).
-    bool compute(const ColMatrix<T>& a, bool with_vectors = true);
+    // scale_of_result: W is exact to ε·min(‖A‖_F, scale_of_result) (its columns orthogonal to
+    // that, absolutely, or to √d·ε relative to their own norms); the default, ε·‖A‖_F, is what
+    // the singular values need.
+    bool compute(const ColMatrix<T>& a, bool with_vectors = true,
+                 T scale_of_result = std::numeric_limits<T>::infinity());
     const ColMatrix<T>& w() const { return w_; }
     const ColMatrix<T>& v() const { return v_; }
     const ColVector<T>& sigma() const { return sigma_; }
