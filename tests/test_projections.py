@@ -232,6 +232,26 @@ def test_a_projection_from_far_outside_lands_in_the_ball(dim: int, dtype) -> Non
             np.testing.assert_allclose(projected, expected, rtol=0, atol=10 * dim * eps)
 
 
+@pytest.mark.parametrize(
+    ("entries", "psi", "expected"),
+    [
+        # columns 10¹⁵⁵ apart: a graded pair whose ζ² overflowed was never rotated (1.31·ψ)
+        ([[1e154, 0.1], [0.0, 0.1]], 0.01, [[0.01, 0.0], [0.0, 0.01]]),
+        # a column of 10⁻²⁰⁰ beside one of 1: its squared norm underflowed, σ = 0, kept unclipped
+        ([[0.0, 1e-200], [1.0, 0.0]], 1e-300, [[0.0, 1e-300], [1e-300, 0.0]]),
+        # ψ/σ = 10⁻³⁰⁰/10¹⁵⁰ underflows: ψ·(w/σ), not w·(ψ/σ)
+        ([[0.0, 1e150], [1.0, 0.0]], 1e-300, [[0.0, 1e-300], [1e-300, 0.0]]),
+    ],
+)
+def test_project_identity_ball_of_graded_matrices_and_extreme_psi(entries, psi, expected) -> None:
+    # Found by a red team on the one-sided Jacobi (d ≤ 16): each was wrong there, right with
+    # Eigen's two-sided Jacobi; A − I = entries, the projection I + expected
+    a = np.eye(2) + np.array(entries)
+    projected = dl.project_identity_ball(a, psi) - np.eye(2)
+    np.testing.assert_allclose(projected, np.array(expected), rtol=1e-12, atol=0)
+    assert np.linalg.norm(projected, 2) <= psi * (1 + 1e-12)
+
+
 @pytest.mark.parametrize("dim", [3, 8, 16])
 def test_project_identity_ball_near_the_largest_float(dim: int) -> None:
     # A − I with an entry of 1.5·10³⁰⁸ (σ_max beyond the largest float; numpy's SVD, with its

@@ -47,9 +47,7 @@ void rotate(T* __restrict x, T* __restrict y, T c, T s, Index n) {
 
 // The tangent and cosine of the rotation that zeroes γ = w_pᵀw_q, the smaller angle (|θ| ≤ π/4):
 // ζ = (β − α)/(2γ), t = sign(ζ)/(|ζ| + √(1 + ζ²)), c = 1/√(1 + t²); t = 0 (c = 1) where
-// γ² ≤ tol²·αβ or γ² ≤ floor2·max(α, β). Where ζ² overflows, t is 0 too: then
-// |γ| ≤ 2^−500·|β − α|, and the test γ² > tol²·αβ leaves such a pair rotating only when one
-// column is below 2^−400 of A's largest entry.
+// γ² ≤ tol²·αβ or γ² ≤ floor2·max(α, β).
 template <class T>
 bool angles(const T* __restrict alpha, const T* __restrict beta, const T* __restrict gram, T* __restrict tangent,
             T* __restrict cosine, T tol2, T floor2, Index count) {
@@ -65,7 +63,11 @@ bool angles(const T* __restrict alpha, const T* __restrict beta, const T* __rest
     for (Index k = 0; k < count; ++k) {
         const T zeta = (beta[k] - alpha[k]) / (T(2) * gram[k]);
         const T size = std::abs(zeta);
-        const T t = std::copysign(T(1) / (size + std::sqrt(T(1) + size * size)), zeta);
+        // 1/(|ζ| + √(1 + ζ²)), as (1/|ζ|)/(1 + √(1 + 1/ζ²)) above 1 so that ζ² cannot overflow
+        const T inverse = T(1) / size;
+        const T t = std::copysign(size > T(1) ? inverse / (T(1) + std::sqrt(T(1) + inverse * inverse))
+                                              : T(1) / (size + std::sqrt(T(1) + size * size)),
+                                  zeta);
         const T rotation = rotates(k) ? t : T(0);
         tangent[k] = rotation;
         cosine[k] = T(1) / std::sqrt(T(1) + rotation * rotation);
@@ -117,11 +119,21 @@ bool OneSidedJacobi<T>::compute(const ColMatrix<T>& a, bool with_vectors, T scal
         return true;
     }
     // Beyond 2^±(max_exponent/2) the scaling below, W or σ could leave the range of T (an
-    // entry of 10³⁰⁸ has σ beyond it, a subnormal one a scale of 2¹⁰³⁰): the caller's Svd, whose
-    // two-sided Jacobi scales by the largest entry itself, takes such a matrix.
+    // entry of 10³⁰⁸ has σ beyond it, a subnormal one a scale of 2¹⁰³⁰), and a nonzero entry
+    // more than 2^(max_exponent/2) below the largest would have its squares underflow (a column
+    // of 10⁻²⁰⁰ beside one of 1 got σ = 0, and a graded pair was never rotated): the caller's
+    // Svd, whose two-sided Jacobi scales by the largest entry itself, takes such a matrix.
     constexpr int kLimit = std::numeric_limits<T>::max_exponent / 2;
-    const T largest = a.cwiseAbs().maxCoeff();
-    if (!(largest >= std::ldexp(T(1), -kLimit) && largest <= std::ldexp(T(1), kLimit))) return false;
+    T largest = T(0), smallest = std::numeric_limits<T>::infinity();  // of the nonzero entries
+    for (Index i = 0; i < a.size(); ++i) {
+        const T entry = std::abs(a.data()[i]);
+        largest = std::max(largest, entry);
+        if (entry != T(0)) smallest = std::min(smallest, entry);
+    }
+    if (!(largest >= std::ldexp(T(1), -kLimit) && largest <= std::ldexp(T(1), kLimit) &&
+          smallest >= std::ldexp(largest, -kLimit))) {
+        return false;
+    }
     int exponent = 0;
     std::frexp(largest, &exponent);  // largest = f·2^exponent, f in [½, 1)
     w_ = a * std::ldexp(T(1), -exponent);

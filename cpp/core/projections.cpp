@@ -124,7 +124,13 @@ bool Projector<T>::project_identity_ball_jacobi(T psi) {
         return true;
     }
     shifted_.resize(dim_, dim_);
-    for (Index i = 0; i < dim_; ++i) shifted_.col(i) = w.col(i) * (sigma(i) > psi ? psi / sigma(i) : T(1));
+    for (Index i = 0; i < dim_; ++i) {  // ψ·u_i where clipped: (w_i/σ_i)·ψ, as ψ/σ_i may underflow
+        if (sigma(i) > psi) {
+            shifted_.col(i) = (w.col(i) / sigma(i)) * psi;
+        } else {
+            shifted_.col(i) = w.col(i);
+        }
+    }
     work_.noalias() = shifted_ * v.transpose();
     work_.diagonal().array() += T(1);
     return true;
