@@ -86,22 +86,34 @@ def thread_env(threads: int) -> dict[str, str]:
 
 
 def fma_limit(threads: int) -> tuple[float, str]:
-    """GFLOP/s of `threads` cores that retire two FMAs per cycle on their widest float64 vectors,
-    at the clock /proc/cpuinfo reports, and the sentence that says so."""
-    flags, mhz = set(), 0.0
+    """GFLOP/s of `threads` cores that retire two FMAs per cycle on their float64 FMA units, at
+    the clock /proc/cpuinfo reports, and the sentence that says so. The units are as wide as the
+    widest vectors, but for AMD's Zen 4 (family 25 with AVX-512), whose two units are 256 bits
+    wide and run a 512-bit operation in two halves."""
+    flags, mhz, fields = set(), 0.0, {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-            if line.startswith("cpu MHz") and not mhz:
-                mhz = float(line.split(":", 1)[1])
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
     except OSError:
         return float("nan"), "FMA limit unknown (no /proc/cpuinfo)"
+    flags = set(fields.get("flags", "").split())
+    mhz = float(fields.get("cpu MHz", "nan"))
     lanes = 8 if "avx512f" in flags else 4 if "fma" in flags else 2
+    halves = (
+        lanes == 8
+        and fields.get("vendor_id") == "AuthenticAMD"
+        and fields.get("cpu family") == "25"
+    )
+    if halves:
+        lanes = 4
     gflops = threads * 2 * lanes * 2 * mhz / 1e3
+    width = f"{64 * lanes}-bit" + (
+        ", 512-bit operations in two halves: AMD Zen 4" if halves else ""
+    )
     return gflops, (
         f"FMA limit {gflops:.1f} GFLOP/s = {threads} core(s) × 2 FMA units × {lanes} float64 "
-        f"lanes ({64 * lanes}-bit) × 2 flops × {mhz / 1e3:.2f} GHz (/proc/cpuinfo; boost is higher)"
+        f"lanes ({width}) × 2 flops × {mhz / 1e3:.2f} GHz (/proc/cpuinfo; boost is higher)"
     )
 
 

@@ -60,6 +60,27 @@ def test_the_default_build_picks_the_widest_instruction_set_of_this_cpu() -> Non
         assert compiled == ["generic", "avx2", "avx512"]
 
 
+def cpu_field(name: str) -> str | None:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.split(":", 1)[0].strip() == name:
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").exists(), reason="needs /proc/cpuinfo (Linux)")
+def test_the_vector_core_is_read_off_the_cpu() -> None:
+    # AMD's family 25 (19h) with AVX-512 is Zen 4, which runs 512-bit operations in two halves;
+    # every other CPU counts as whole (the kernel table for the lane groups differs between them).
+    zen4 = (
+        cpu_field("vendor_id") == "AuthenticAMD"
+        and cpu_field("cpu family") == "25"
+        and "avx512f" in cpu_flags()
+    )
+    assert _core.build_info()["vector_core"] == ("halves" if zen4 else "whole")
+    with pytest.raises(ValueError, match="vector_core"):
+        _core.lanes_by_default(4, vector_core="quarters")
+
+
 def test_the_back_end_follows_the_size_and_the_method() -> None:
     assert _core.kernel_for(12)["backend"] == "fixed"
     assert _core.kernel_for(12, method="penalty")["backend"] == "fixed"

@@ -12,6 +12,9 @@
 #if defined(__linux__)
 #include <sched.h>
 #endif
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
 
 #ifndef DEEPLINEAR_BUILD_FLAGS
 #define DEEPLINEAR_BUILD_FLAGS "unknown"
@@ -65,6 +68,24 @@ Isa detect_best_isa() {
     return Isa::generic;
 }
 
+// AMD's family 19h with AVX-512 is Zen 4, whose 512-bit operations run as two 256-bit halves
+// (Zen 3, the same family, has no AVX-512; Zen 5, family 1Ah, has 512-bit units on its desktop
+// and server parts). Every other CPU with AVX-512 counts as whole.
+VectorCore detect_vector_core() {
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    if (!cpu_supports(Isa::avx512)) return VectorCore::whole;
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid(0, &eax, &ebx, &ecx, &edx) == 0) return VectorCore::whole;
+    const bool amd = ebx == 0x68747541u && edx == 0x69746e65u && ecx == 0x444d4163u;  // "AuthenticAMD"
+    if (!amd || __get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return VectorCore::whole;
+    const unsigned base = (eax >> 8) & 0xfu;
+    const unsigned family = base == 0xfu ? base + ((eax >> 20) & 0xffu) : base;
+    return family == 0x19u ? VectorCore::halves : VectorCore::whole;
+#else
+    return VectorCore::whole;
+#endif
+}
+
 template <class Enum, std::size_t count>
 Enum parse(const std::string& text, const Enum (&values)[count], const char* what) {
     for (Enum value : values) {
@@ -80,6 +101,11 @@ bool isa_available(Isa isa) { return compiled(isa) && cpu_supports(isa); }
 Isa best_isa() {
     static const Isa best = detect_best_isa();
     return best;
+}
+
+VectorCore vector_core() {
+    static const VectorCore core = detect_vector_core();
+    return core;
 }
 
 int available_cores() {
@@ -207,6 +233,13 @@ LanePolicy parse_lane_policy(const std::string& text) {
     return parse(text, {LanePolicy::automatic, LanePolicy::always, LanePolicy::never}, "lanes policy");
 }
 
+const char* name(VectorCore core) { return core == VectorCore::halves ? "halves" : "whole"; }
+
+VectorCore parse_vector_core(const std::string& text) {
+    if (text == "auto") return vector_core();
+    return parse(text, {VectorCore::whole, VectorCore::halves}, "vector core");
+}
+
 std::string build_info() {
     std::string isas, cpu;
     for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512}) {
@@ -228,6 +261,7 @@ std::string build_info() {
     info += "kernels: " + isas + "\n";
     info += "cpu: " + cpu + "\n";
     info += std::string("best: ") + name(best_isa()) + "\n";
+    info += std::string("vector_core: ") + name(vector_core()) + "\n";
 #ifdef DEEPLINEAR_OPENMP
     info += "openmp: yes\n";
 #else

@@ -102,8 +102,10 @@ struct Table {
     // Lane groups: the vector width (1: none), and steps for n ≤ 16 (index n; the sizes compiled
     // for their n are 1–8, 12 and 16; index 0 takes any n at run time), each with its own width.
     Size lane_width;
-    // The n (bit n) at which a batch uses lane groups unless told otherwise (tuning.hpp).
+    // The n (bit n) at which a batch uses lane groups unless told otherwise (tuning.hpp), on a
+    // CPU that runs 512-bit operations whole and on one that runs them in two halves (VectorCore).
     unsigned lane_dims;
+    unsigned lane_dims_halves;
     LaneStep<T> lanes[17];
 };
 

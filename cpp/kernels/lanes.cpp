@@ -199,13 +199,14 @@ void run_lane_group(const ExecutionContext& context, Trainer<T>* const* networks
 }
 
 template <class T>
-bool lanes_by_default(const ExecutionContext& context, Index n) {
+bool lanes_by_default(const ExecutionContext& context, Index n, VectorCore core) {
     const kernels::Table<T>& table = kernels::table<T>(context.isa);
-    return table.lane_width >= 2 && n >= 1 && n <= kLaneMaxDim && ((table.lane_dims >> n) & 1u) != 0;
+    const unsigned dims = core == VectorCore::halves ? table.lane_dims_halves : table.lane_dims;
+    return table.lane_width >= 2 && n >= 1 && n <= kLaneMaxDim && ((dims >> n) & 1u) != 0;
 }
 
-template bool lanes_by_default<double>(const ExecutionContext&, Index);
-template bool lanes_by_default<float>(const ExecutionContext&, Index);
+template bool lanes_by_default<double>(const ExecutionContext&, Index, VectorCore);
+template bool lanes_by_default<float>(const ExecutionContext&, Index, VectorCore);
 template int lane_width<double>(const ExecutionContext&, Index);
 template int lane_width<float>(const ExecutionContext&, Index);
 template void run_lane_group<double>(const ExecutionContext&, Trainer<double>* const*, const double* const*,

@@ -303,12 +303,19 @@ void register_batch(py::module_& m) {
         "Networks per lane group of a batch of dim × dim networks on this machine's kernels (1: none).");
     m.def(
         "lanes_by_default",
-        [](Index dim, bool single, const std::string& isa) {
+        [](Index dim, bool single, const std::string& isa, const std::string& vector_core) {
             const auto context = call_context(1, isa);
-            return single ? lanes_by_default<float>(context, dim) : lanes_by_default<double>(context, dim);
+            VectorCore core = VectorCore::whole;
+            try {
+                core = parse_vector_core(vector_core);
+            } catch (const std::invalid_argument& error) {
+                throw py::value_error(std::string("vector_core: ") + error.what());
+            }
+            return single ? lanes_by_default<float>(context, dim, core) : lanes_by_default<double>(context, dim, core);
         },
-        py::arg("dim"), py::arg("single") = false, py::arg("isa") = "auto",
-        "Whether a batch of gd or penalty networks of dim × dim runs in lane groups unless told otherwise.");
+        py::arg("dim"), py::arg("single") = false, py::arg("isa") = "auto", py::arg("vector_core") = "auto",
+        "Whether a batch of gd or penalty networks of dim × dim runs in lane groups unless told otherwise, on a CPU "
+        "whose 512-bit operations run 'whole' or in two 'halves' ('auto': this one's).");
     py::list names;
     for (const char* name : {"converged", "max_steps", "diverged", "interrupted"}) names.append(name);
     m.attr("status_names") = py::tuple(names);  // the codes of BatchSession.run, in the order of Status

@@ -214,7 +214,8 @@ void register_core(py::module_& m) {
             return out;
         },
         "How this build was compiled: compiler, flags, native (-march=native), the instruction sets of its "
-        "kernels, those the CPU supports, the best of both, OpenMP and BLAS.");
+        "kernels, those the CPU supports, the best of both, how the CPU runs 512-bit operations (vector_core: whole or "
+        "halves), OpenMP and BLAS.");
     m.def("available_cores", &available_cores, "The cores this process may run on (its affinity mask).");
     m.def(
         "split_decisions",

@@ -186,9 +186,12 @@ def lane_width(single: bool = False, isa: str = "auto", dim: int = 16) -> int:
     """Networks per lane group of a batch of dim × dim networks on this machine's kernels
     (1: none)."""
 
-def lanes_by_default(dim: int, single: bool = False, isa: str = "auto") -> bool:
+def lanes_by_default(
+    dim: int, single: bool = False, isa: str = "auto", vector_core: str = "auto"
+) -> bool:
     """Whether a batch of gd or penalty networks of dim × dim runs in lane groups unless told
-    otherwise."""
+    otherwise, on a CPU whose 512-bit operations run 'whole' or in two 'halves' ('auto': this
+    one's)."""
 
 def kernel_for(
     d: int, dtype: str = "float64", threads: int = 1, method: str = "gd"
@@ -196,7 +199,8 @@ def kernel_for(
     """The kernels a run of this size, dtype, thread count and method uses."""
 
 def build_info() -> dict[str, str]:
-    """The compiler, flags, instruction sets, OpenMP and BLAS of this build."""
+    """The compiler, flags, instruction sets, vector core (how the CPU runs 512-bit operations:
+    'whole' or 'halves'), OpenMP and BLAS of this build."""
 
 def available_cores() -> int:
     """The cores this process may run on."""

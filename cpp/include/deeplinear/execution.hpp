@@ -61,6 +61,16 @@ int available_cores();
 Isa best_isa();
 bool isa_available(Isa isa);
 
+// How the CPU executes 512-bit vector operations: whole (Intel's AVX-512 cores, two 512-bit
+// multiply-add units) or as two 256-bit halves (AMD's Zen 4, family 19h, whose two multiply-add
+// units are 256 bits wide). Detected once per process (whole on a CPU without AVX-512); a few
+// kernel choices were measured apart on the two (cpp/kernels/tuning.hpp).
+enum class VectorCore { whole, halves };
+VectorCore vector_core();
+const char* name(VectorCore core);
+// "auto" (this CPU's), "whole" or "halves" (std::invalid_argument otherwise).
+VectorCore parse_vector_core(const std::string& text);
+
 // The one decision point: which back end runs the n×n products of a call with `context`.
 // whole_steps: the caller can run whole fixed-size steps (gd and penalty) rather than products.
 Backend choose_backend(const ExecutionContext& context, Index n, Dtype dtype, bool whole_steps = false);

@@ -20,9 +20,10 @@ inline constexpr Index kLaneMaxDim = 16;
 // Whether a batch of n × n networks uses lane groups unless told otherwise (LanePolicy::automatic)
 // with the context's kernels: where they were measured faster than each network's own kernel
 // (the sizes, per instruction set and type, are in cpp/kernels/tuning.hpp with the other kernel
-// switch sizes).
+// switch sizes; they differ where the CPU runs 512-bit operations in two halves: `core`, by
+// default this CPU's).
 template <class T>
-bool lanes_by_default(const ExecutionContext& context, Index n);
+bool lanes_by_default(const ExecutionContext& context, Index n, VectorCore core = vector_core());
 
 // The networks per lane group of n × n networks for T with the context's kernels (1: no vectors
 // to share): the vector width, or twice it for the smallest n (pairs of vectors).
