@@ -28,6 +28,20 @@ def object_array(shape) -> np.ndarray:
     return array
 
 
+def masked(array: np.ndarray) -> np.ndarray:
+    """A masked array whose first entry is masked (its value would otherwise be used as is)."""
+    mask = np.zeros(array.shape, bool)
+    mask.flat[0] = True
+    return np.ma.masked_array(array, mask=mask)
+
+
+def longdouble_cases(array: np.ndarray) -> list:
+    """The array in np.longdouble, where that is wider than float64 (x86-64: 80-bit)."""
+    if np.finfo(np.longdouble).nmant <= np.finfo(np.float64).nmant:
+        return []
+    return [pytest.param(array.astype(np.longdouble), TypeError, id="longdouble")]
+
+
 # Bad values of an (L, d, d) stack (used for layers, direction and init) …
 BAD_STACKS = [
     pytest.param(np.eye(DIM), ValueError, id="2-D"),
@@ -47,6 +61,8 @@ BAD_STACKS = [
     pytest.param("abc", TypeError, id="string"),
     pytest.param(object_array((DEPTH, DIM, DIM)), TypeError, id="object-array"),
     pytest.param(None, TypeError, id="None"),
+    pytest.param(masked(LAYERS), TypeError, id="masked"),
+    *longdouble_cases(LAYERS),
 ]
 
 # … and of a (d, d) target (phi).
@@ -64,6 +80,8 @@ BAD_MATRICES = [
     pytest.param(np.full((DIM, DIM), "x"), TypeError, id="string-array"),
     pytest.param(object_array((DIM, DIM)), TypeError, id="object-array"),
     pytest.param("phi", TypeError, id="string"),
+    pytest.param(masked(PHI), TypeError, id="masked"),
+    *longdouble_cases(PHI),
 ]
 
 
@@ -456,3 +474,12 @@ def test_counts_beyond_64_bits_name_the_argument(name: str) -> None:
 
 def test_seeds_may_exceed_64_bits() -> None:
     assert dl.targets.spd(3, 4.0, seed=2**70).shape == (3, 3)
+
+
+def test_masked_arrays_without_masked_entries_and_narrower_floats_are_accepted() -> None:
+    # only what would silently change the answer is refused: a masked entry's hidden value, or
+    # the precision of a float wider than float64
+    unmasked = np.ma.masked_array(LAYERS, mask=np.zeros(LAYERS.shape, bool))
+    assert dl.loss(unmasked, PHI) == dl.loss(LAYERS, PHI)
+    half = LAYERS.astype(np.float16)
+    assert dl.loss(half, PHI) == dl.loss(half.astype(np.float64), PHI)

@@ -38,6 +38,12 @@ def result_dtype(*arrays: object) -> np.dtype:
 def as_float_array(value: object, name: str, dtype: np.dtype | None = None) -> np.ndarray:
     """Convert to a C-contiguous finite float array (float32 kept unless `dtype` says otherwise)."""
     if isinstance(value, np.ndarray):
+        if type(value) is not np.ndarray and isinstance(value, np.ma.MaskedArray):
+            if np.ma.is_masked(value):  # its masked entries' values would be used as they are
+                raise TypeError(
+                    f"{name} is a masked array with masked entries: fill them "
+                    "(np.ma.filled) or pass the unmasked data"
+                )
         array = value
     else:
         try:
@@ -49,6 +55,11 @@ def as_float_array(value: object, name: str, dtype: np.dtype | None = None) -> n
         raise TypeError(f"{name} must be real, got complex dtype {array.dtype}")
     if kind not in "biuf":
         raise TypeError(f"{name} must be a real numeric array, got dtype {array.dtype}")
+    if kind == "f" and array.dtype.itemsize > 8:  # longdouble: its extra precision would be lost
+        raise TypeError(
+            f"{name} has dtype {array.dtype}, wider than float64, which deeplinear computes in at "
+            "most: convert it (.astype(np.float64)) to accept the rounding"
+        )
     if dtype is None:
         dtype = np.dtype(np.float32) if array.dtype == np.float32 else np.dtype(np.float64)
     given = array
