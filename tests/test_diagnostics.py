@@ -149,3 +149,18 @@ def test_power_projection_keeps_balanced_layers_and_margin() -> None:
     assert np.all(diagnostics["margin"] >= gamma - 1e-10)
     assert np.all(diagnostics["min_singular"] >= gamma ** (1 / 4) * (1 - 1e-10))
     assert np.all(diagnostics["balancedness"] <= 1e-10)
+
+
+def test_a_diagnostic_that_overflows_is_nan_not_the_other_layers_value() -> None:
+    # Θ_2ᵀΘ_2 − Θ_1Θ_1ᵀ of two layers 1e200·I is inf − inf: NaN in numpy, and so here (a max
+    # that dropped the NaN reported 0, perfectly balanced); the finite values stay exact
+    dim = 3
+    layers = np.stack([1e200 * np.eye(dim)] * 2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        gap = np.linalg.norm(layers[1].T @ layers[1] - layers[0] @ layers[0].T)
+    assert np.isnan(gap)
+    got = dict(zip(_core.diagnostic_names, _core.diagnostics(layers, np.zeros((dim, dim)))))
+    assert np.isnan(got["balancedness"])
+    assert got["max_singular"] == got["min_singular"] == 1e200
+    assert got["radius"] == pytest.approx(1e200, rel=1e-15)
+    assert got["loss"] == np.inf

@@ -6,6 +6,16 @@
 
 namespace deeplinear {
 
+namespace {
+
+// The larger or smaller of two values, NaN if either is NaN (std::max and std::min would drop a
+// NaN in their second argument): a diagnostic that overflowed says so instead of reporting the
+// other layers' value.
+double larger(double a, double b) { return std::isnan(b) ? b : std::max(a, b); }
+double smaller(double a, double b) { return std::isnan(b) ? b : std::min(a, b); }
+
+}  // namespace
+
 template <class T>
 Diagnostics<T>::Diagnostics(Index depth, Index dim, const ExecutionContext& context)
     : sweep_(depth, dim, context), projector_(dim), svd_(dim), work_(dim, dim), gram_(dim, dim), product_(dim, dim),
@@ -26,15 +36,15 @@ void Diagnostics<T>::compute(LayerStack<const T> layers, ConstMatrixMap<T> phi, 
         work_ = layers.layer(i);
         svd_.compute(work_, false);
         const auto& sigma = svd_.singular_values();
-        max_singular = std::max(max_singular, static_cast<double>(sigma(0)));
-        min_singular = std::min(min_singular, static_cast<double>(sigma(sigma.size() - 1)));
+        max_singular = larger(max_singular, static_cast<double>(sigma(0)));
+        min_singular = smaller(min_singular, static_cast<double>(sigma(sigma.size() - 1)));
         work_.diagonal().array() -= T(1);
         svd_.compute(work_, false);
-        radius = std::max(radius, static_cast<double>(svd_.singular_values()(0)));
+        radius = larger(radius, static_cast<double>(svd_.singular_values()(0)));
         if (i + 1 < depth) {
             gram_.noalias() = layers.layer(i + 1).transpose() * layers.layer(i + 1);
             gram_.noalias() -= layers.layer(i) * layers.layer(i).transpose();
-            balancedness = std::max(balancedness, static_cast<double>(gram_.norm()));
+            balancedness = larger(balancedness, static_cast<double>(gram_.norm()));
         }
     }
     product_ = sweep_.residual() + phi;

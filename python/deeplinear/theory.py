@@ -338,7 +338,9 @@ def diagnostics(layers: ArrayLike, phi: ArrayLike) -> dict[str, float]:
     1 − a = min(σ_min, 1) (the paper's statement; ≥ ½, and ½ is attained);
     ``lemma2_corrected_ratio`` ‖∇ℓ‖² / (2ℓLσ_min^{2(L−1)}) (≥ 1 always); ``margin`` λ_min of
     the symmetric part of Θ_{1:L}; ``balancedness`` maxᵢ‖Θ_{i+1}ᵀΘ_{i+1} − Θ_iΘ_iᵀ‖_F.
-    The ratios are NaN when ℓ = 0.
+    The ratios are NaN when ℓ = 0. Finite layers whose products overflow give inf or NaN
+    where the arithmetic does (``balancedness`` of two layers 1e200·I is inf − inf: NaN), never
+    the value of the other layers.
     """
     # Imported here so that the formulas above need numpy only.
     from . import _core
