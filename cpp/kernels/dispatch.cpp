@@ -70,7 +70,8 @@ Isa detect_best_isa() {
 
 // AMD's family 19h with AVX-512 is Zen 4, whose 512-bit operations run as two 256-bit halves
 // (Zen 3, the same family, has no AVX-512; Zen 5, family 1Ah, has 512-bit units on its desktop
-// and server parts). Every other CPU with AVX-512 counts as whole.
+// and server parts, and its mobile parts, which halve them, count as whole: not measured). Every
+// other CPU with AVX-512 counts as whole.
 VectorCore detect_vector_core() {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
     if (!cpu_supports(Isa::avx512)) return VectorCore::whole;

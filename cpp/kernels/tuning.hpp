@@ -136,13 +136,14 @@ constexpr std::uint32_t kAvx2LaneDimsFloat64 = kLaneDimsUpTo15;
 constexpr std::uint32_t kAvx2LaneDimsFloat32 = kLaneDimsUpTo16;
 
 // The same on a CPU that runs 512-bit operations as two 256-bit halves (VectorCore::halves, AMD
-// Zen 4: EPYC family 19h model 11h, 2 cores, this project's machine on 2026-12-04), same command:
+// Zen 4: EPYC family 19h model 11h, 2 cores, this project's machine on 2026-12-04), the same
+// command with medians of 3 rounds:
 //   AVX-512 float64: 5.7x at 2, 3.9x at 3, 1.70x at 4, 1.52x at 5, 1.18x at 6, 1.13x at 7, 0.83x
 //     at 8 (the fixed-size kernel), 1.90x at 9, 1.79x at 10, 1.69x at 11, 1.68x at 12, 1.83x at
-//     13, 1.55x at 14, 1.61x at 15, 1.45x at 16 (rounds 1.10-1.60; medians of 3).
+//     13, 1.55x at 14, 1.61x at 15, 1.45x at 16 (its rounds 1.10-1.60).
 //   AVX-512 float32: 9.1x at 4, 1.26x at 8, 1.63x at 12, 1.99x at 15, 1.44x at 16.
-// So d = 16 in float64 runs in lane groups there too (the AVX-512 own kernel at d = 16 reached
-// 36.8 GFLOP/s on that CPU, the lane groups 47.5).
+// So d = 16 in float64 runs in lane groups there too (0.125M against 0.087M network-steps/s: 46.1
+// against 32.1 GFLOP/s).
 constexpr std::uint32_t kAvx512HalvesLaneDimsFloat64 = kLaneDimsUpTo16 & ~(std::uint32_t{1} << 8);
 constexpr std::uint32_t kAvx512HalvesLaneDimsFloat32 = kLaneDimsUpTo16;
 
