@@ -9,7 +9,10 @@ the same operands over and over, and "cycling", every product on the next operan
 of 3·L distinct d×d matrices, so that each operand was last touched 3·L·d² floats earlier.
 Both are given as GFLOP/s and as a fraction of "peak" (512×512, hot), as in compare.py; the
 rounds alternate the measurements and the table gives medians. The cycling rate is a ceiling
-for any GD implementation built on this BLAS's products at that size.
+for any GD implementation built on this BLAS's products at that size. The same rounds time a
+whole `dl.train` step from the identity (GFLOP/s counting its 3(L − 1) products of 2d³ flops, as
+compare.py does) and give its ratio to the cycling rate (the median of the rounds' ratios): a
+step that made only its products, at this BLAS's cycling rate, would have the ratio 1.
 
 As in compare.py, the process runs without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (which would pin
 OpenBLAS to an older kernel than it picks for this CPU) and prints the kernel that ran.
@@ -36,6 +39,15 @@ def rate(ring: list, products: int) -> float:
     return products * 2 * dim**3 / (time.perf_counter() - started) / 1e9
 
 
+def step_rate(trainer, steps: int) -> float:
+    """GFLOP/s of `steps` more steps of a dl.Trainer (made and stepped once before: its
+    workspace exists, so that only steps are timed)."""
+    dim, depth = trainer.layers.shape[1], trainer.layers.shape[0]
+    started = time.perf_counter()
+    trainer.step(steps)
+    return steps * 3 * (depth - 1) * 2 * dim**3 / (time.perf_counter() - started) / 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", help="comma-separated dxL (default: 64x16,128x32,256x8,512x4)")
@@ -56,22 +68,34 @@ def main() -> None:
         f"numpy matmul GFLOP/s, float64, threads={args.threads}, median of {args.rounds} "
         f"alternating rounds; peak = 512×512 hot; OpenBLAS kernel {', '.join(kernels)}\n"
     )
-    print("| d, L | hot | cycling 3·L operands | peak | hot % of peak | cycling % of peak |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print(
+        "| d, L | hot | cycling 3·L operands | peak | hot % of peak | cycling % of peak "
+        "| deeplinear step | deeplinear / cycling |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for dim, depth in sizes:
         hot = [rng.random((dim, dim)) for _ in range(3)]
         ring = [rng.random((dim, dim)) for _ in range(3 * depth)]
         # products per measurement: about `seconds` at 30 GFLOP/s, a whole number of ring cycles
         products = max(depth, int(args.seconds * 30e9 / (2 * dim**3)) // depth * depth)
         peak_products = max(1, int(args.seconds * 30e9 / (2 * 512**3)))
+        steps = max(1, products // (3 * (depth - 1))) if depth > 1 else 0
         rate(hot, 3), rate(ring, depth), rate(peak_ring, 1)  # warm up the BLAS
+        phi = np.diag(np.logspace(-0.5, 0.5, dim, base=4.0))
+        trainer = dl.Trainer(phi, depth, lr=0.1 / depth, record_every=10**9, threads=args.threads)
+        trainer.step(1)
         rows = []
         for _ in range(args.rounds):
-            rows.append((rate(peak_ring, peak_products), rate(hot, products), rate(ring, products)))
-        peak, hot_rate, cycling = (statistics.median(column) for column in zip(*rows))
+            step = step_rate(trainer, steps) if steps else float("nan")
+            rows.append(
+                (rate(peak_ring, peak_products), rate(hot, products), rate(ring, products), step)
+            )
+        peak, hot_rate, cycling, step = (statistics.median(column) for column in zip(*rows))
+        ratio = statistics.median(row[3] / row[2] for row in rows)  # within each round
         print(
             f"| {dim}, {depth} | {hot_rate:.1f} | {cycling:.1f} | {peak:.1f} | "
-            f"{100 * hot_rate / peak:.0f} % | {100 * cycling / peak:.0f} % |",
+            f"{100 * hot_rate / peak:.0f} % | {100 * cycling / peak:.0f} % | {step:.1f} | "
+            f"{ratio:.2f} |",
             flush=True,
         )
 
@@ -83,5 +107,7 @@ if __name__ == "__main__":
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # no handicap (see above)
         os.environ.pop(name, None)
     import numpy as np  # after the thread settings, which the BLAS reads when it loads
+
+    import deeplinear as dl
 
     main()

@@ -78,7 +78,11 @@ def test_batch_compare_flags_a_network_that_trained_wrong() -> None:
 
 def test_matmul_ceiling_runs() -> None:
     printed = run("matmul_ceiling.py", "--sizes", "8x2", "--rounds", "1", "--seconds", "0.001")
-    assert any(line.startswith("| 8, 2 |") for line in printed.splitlines())
+    row = next(line for line in printed.splitlines() if line.startswith("| 8, 2 |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert len(cells) == 8  # … and a Trainer's step: its GFLOP/s and its ratio to the cycling rate
+    step, ratio, cycling = float(cells[6]), float(cells[7]), float(cells[2])
+    assert step > 0 and abs(ratio - step / cycling) <= 0.1 * ratio  # (cells rounded)
 
 
 def test_sweep_rates_runs_and_reports_every_sweep() -> None:
