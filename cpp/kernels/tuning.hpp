@@ -41,7 +41,9 @@ constexpr Switches kGenericSwitches{32, 32, 32};
 // The packed kernel takes op(b) in blocks of this many rows (the inner dimension k), so that the
 // panels of a block stay in L2 (2 MB here); the sums so far are stored and reloaded between blocks.
 // AVX-512, steps/s at (256, 8), (384, 4), (512, 4): no blocks 89.6, 54–67, 16; 384: 103.7, 72.0,
-// 25.6; 256: 103.1, 74.1, 25.8; 192: 104.2, 75.1, 29.7; 128: 103.8, 73.0, 28.1.
+// 25.6; 256: 103.1, 74.1, 25.8; 192: 104.2, 75.1, 29.7; 128: 103.8, 73.0, 28.1. On Zen 4 (1 MB
+// of L2) depths of 96, 128, 256 and 512 ran 0.98-1.02x 192 at (512, 4) (Trainers of each depth
+// stepped in turn in one process, medians of 7 rounds, each round's spread larger).
 constexpr std::int64_t kPackedDepth = 192;
 
 // Split between threads, the packed kernel's threads each pack all the panels of op(b) for
@@ -63,8 +65,14 @@ constexpr int kAvx2SmallRows = 6, kAvx2SmallVectors = 2;
 constexpr int kAvx2PackedRows = 6, kAvx2PackedVectors = 2;
 // AVX-512 (32 vector registers): 8 rows (8×8 register transposes) × 2 vectors for the small
 // kernel (n = 16 is one tile wide; 16 accumulators hide the fma latency), × 3 vectors for the
-// packed kernel (24 accumulators + 3 rows of op(b); the broadcasts ride in the multiply-adds'
-// memory operands).
+// packed kernel (24 accumulators + 3 rows of op(b) + 1 broadcast: GCC 12 broadcasts each row's
+// scalar once, vbroadcastsd, for its 3 multiply-adds). On Zen 4 (VectorCore::halves), whole steps
+// of two builds in alternating processes (as benchmarks/portable_vs_native.py times them):
+//   - packed tiles of 6 rows × 4 vectors ran 1.04x these at (512, 4) (median of 11 rounds,
+//     0.98-1.12x) and 1.05x at (256, 8) (5 rounds, 0.91-1.12x); not adopted: a second packed
+//     kernel for one CPU's 4 %, and unmeasured on the Xeon;
+//   - the broadcast in each multiply-add's memory operand ({1to8}, forced by inline assembly)
+//     ran 1.00x at (512, 4) and 0.75-0.92x at (128, 32) (the small kernel).
 constexpr int kAvx512SmallRows = 8, kAvx512SmallVectors = 2;
 constexpr int kAvx512PackedRows = 8, kAvx512PackedVectors = 3;
 // Generic (scalars): 4 × 4 accumulators.
