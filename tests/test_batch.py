@@ -288,6 +288,21 @@ def test_per_network_values_are_each_checked_even_when_equal_to_an_accepted_one(
         np.testing.assert_array_equal(mixed.layers[b], alone.layers)
 
 
+@pytest.mark.parametrize("name", ["lr", "tol", "kappa"])
+def test_per_network_values_with_masked_entries_are_refused(name: str) -> None:
+    # a masked entry's hidden value would be used as given (np.asarray drops the mask)
+    phis = _phis(3, 3)
+    values = np.ma.masked_array([0.1, 0.2, 0.1], mask=[False, True, False])
+    given = {"lr": 0.1, "kappa": 0.1} | ({} if name == "tol" else {name: values})
+    with pytest.raises(TypeError, match=f"{name} is a masked array"):
+        if name == "tol":
+            dl.BatchTrainer(phis, 2, "penalty", **given).run(5, tol=values)
+        else:
+            dl.train_batch(phis, 2, "penalty", max_steps=5, **given)
+    unmasked = np.ma.masked_array([0.1, 0.2, 0.1], mask=False)  # nothing hidden: accepted
+    dl.train_batch(phis, 2, "penalty", lr=unmasked, kappa=unmasked, max_steps=2)
+
+
 # -- lane groups: small networks side by side in the SIMD lanes -------------------------------
 
 
