@@ -26,6 +26,16 @@ Index clipped_count(const ColVector<T>& sigma, T psi) {
     return clipped;
 }
 
+// The ψ-ball projection of A is A − Σ_{σ_i > ψ} (σ_i − ψ) u_i v_iᵀ = I + U min(Σ, ψ) Vᵀ. The
+// first form (the clipped part subtracted from A) leaves A's unclipped part as it is and adds
+// only the rounding of the clipped part (as project_positive does): used while that part, at
+// most σ_max − ψ, is no larger than ψ, the result's scale. Beyond, the subtraction would cancel
+// (A = 10²⁰·I must give (1 + ψ)·I, not 0), and the second form is built from scratch.
+template <class T>
+bool subtracts_clipped_part(T largest, T psi) {
+    return largest - psi <= psi;
+}
+
 }  // namespace
 
 template <class T>
@@ -93,9 +103,7 @@ void Projector<T>::project_identity_ball(T psi) {
     const Index clipped = clipped_count(sigma, psi);
     if (clipped == 0) return;
     shifted_.resize(dim_, dim_);
-    // As in project_positive: subtract the clipped part while it is no larger than ψ (the
-    // result's scale), else form I + U min(Σ, ψ) Vᵀ (A = 10²⁰·I must give (1 + ψ)·I, not 0).
-    if (sigma(0) - psi <= psi) {
+    if (subtracts_clipped_part(sigma(0), psi)) {
         shifted_.leftCols(clipped) =
             svd_.u().leftCols(clipped) * (sigma.head(clipped).array() - psi).matrix().asDiagonal();
         work_.noalias() -= shifted_.leftCols(clipped) * svd_.v().leftCols(clipped).transpose();
@@ -110,14 +118,14 @@ template <class T>
 bool Projector<T>::project_identity_ball_jacobi(T psi) {
     if (!jacobi_) jacobi_.emplace(dim_);
     if (!jacobi_->compute(symmetric_, true, psi)) return false;  // W to ε·ψ: the result's scale
-    // A − I = W Vᵀ with W = UΣ: the projection is A − Σ_{σ_i > ψ} (1 − ψ/σ_i) w_i v_iᵀ, the
-    // clipped part alone while it is no larger than ψ, else I + W min(1, ψ/σ) Vᵀ (as above).
+    // A − I = W Vᵀ with W = UΣ: the projection is A − Σ_{σ_i > ψ} (1 − ψ/σ_i) w_i v_iᵀ or
+    // I + W min(1, ψ/σ) Vᵀ (subtracts_clipped_part).
     const auto& sigma = jacobi_->sigma();  // in no order
     const auto& w = jacobi_->w();
     const auto& v = jacobi_->v();
     const T largest = sigma.maxCoeff();
     if (!(largest > psi)) return true;
-    if (largest - psi <= psi) {
+    if (subtracts_clipped_part(largest, psi)) {
         for (Index i = 0; i < dim_; ++i) {
             if (sigma(i) > psi) work_.noalias() -= (w.col(i) * ((sigma(i) - psi) / sigma(i))) * v.col(i).transpose();
         }
@@ -168,7 +176,7 @@ void Projector<T>::project_identity_ball_lent(T* a, T psi, T* matrix, T* block, 
     // Column-major U and Vᵀ are Uᵀ and V to the row-major products: A − U f(Σ) Vᵀ is
     // A − op(Uᵀ)·op(V) with both transposed, and the small kernel's transposed copy goes into
     // the spent workspace. The clipped part alone: f = max(σ − ψ, 0), zero in the other columns.
-    if (sigma(0) - psi <= psi) {
+    if (subtracts_clipped_part(sigma(0), psi)) {
         u.leftCols(clipped).array().rowwise() *= (sigma.head(clipped).array() - psi).transpose();
         u.rightCols(dim_ - clipped).setZero();
         // What the update reads, row-major as the layer (in place the packed kernel would keep its
