@@ -90,7 +90,7 @@ def fma_limit(threads: int) -> tuple[float, str]:
     the clock /proc/cpuinfo reports, and the sentence that says so. The units are as wide as the
     widest vectors, but for AMD's Zen 4 (family 25 with AVX-512), whose two units are 256 bits
     wide and run a 512-bit operation in two halves."""
-    flags, mhz, fields = set(), 0.0, {}
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
