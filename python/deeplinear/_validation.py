@@ -35,15 +35,21 @@ def result_dtype(*arrays: object) -> np.dtype:
     return np.dtype(np.float64)
 
 
+def refuse_masked_entries(value: object, name: str) -> None:
+    """A masked array with masked entries is refused: np.asarray would drop the mask and use
+    the hidden values as given."""
+    if type(value) is not np.ndarray and isinstance(value, np.ma.MaskedArray):
+        if np.ma.is_masked(value):
+            raise TypeError(
+                f"{name} is a masked array with masked entries: fill them "
+                "(np.ma.filled) or pass the unmasked data"
+            )
+
+
 def as_float_array(value: object, name: str, dtype: np.dtype | None = None) -> np.ndarray:
     """Convert to a C-contiguous finite float array (float32 kept unless `dtype` says otherwise)."""
     if isinstance(value, np.ndarray):
-        if type(value) is not np.ndarray and isinstance(value, np.ma.MaskedArray):
-            if np.ma.is_masked(value):  # its masked entries' values would be used as they are
-                raise TypeError(
-                    f"{name} is a masked array with masked entries: fill them "
-                    "(np.ma.filled) or pass the unmasked data"
-                )
+        refuse_masked_entries(value, name)
         array = value
     else:
         try:

@@ -36,6 +36,7 @@ from ._validation import (
     check_int,
     check_nonnegative,
     check_step_size,
+    refuse_masked_entries,
 )
 from .training import (
     RunSettings,
@@ -53,19 +54,11 @@ STATUS_NAMES: tuple[str, ...] = tuple(_core.status_names)
 BATCH_FORMAT = "deeplinear-batch-checkpoint-1"
 
 
-def _refuse_masked(value: Any, name: str) -> None:
-    """A masked array with masked entries: their hidden values would be used as given."""
-    if isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value):
-        raise TypeError(
-            f"{name} is a masked array with masked entries: give a value for every network"
-        )
-
-
 def _per_network(
     value: Any, name: str, count: int, check: Callable[[object, str], float]
 ) -> np.ndarray:
     """A scalar or one value per network, each passing ``check``; returns (count,) float64."""
-    _refuse_masked(value, name)
+    refuse_masked_entries(value, name)
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
     if np.ndim(value) == 0:
@@ -84,7 +77,7 @@ def _per_network(
 
 def _optional_per_network(value: Any, name: str, count: int) -> list[Any]:
     """None, a scalar, or one value per network → a list of count entries (values unchecked)."""
-    _refuse_masked(value, name)
+    refuse_masked_entries(value, name)
     if value is None or np.ndim(value) == 0:
         return [value.item() if isinstance(value, np.ndarray) else value] * count
     values = np.asarray(value)
