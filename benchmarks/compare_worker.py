@@ -25,19 +25,23 @@ def target(dim: int, depth: int) -> tuple[np.ndarray, float]:
     return phi, 0.5 / (depth * (1 + np.linalg.norm(phi, 2) ** 2))
 
 
+def numpy_gd_step(layers: list[np.ndarray], phi: np.ndarray, lr: float) -> None:
+    """One GD step in place, as a numpy user writes it: prefix products, one backward sweep."""
+    prefix = [np.eye(phi.shape[0])]
+    for layer in layers[:-1]:
+        prefix.append(layer @ prefix[-1])
+    back = layers[-1] @ prefix[-1] - phi
+    for i in range(len(layers) - 1, -1, -1):
+        grad = back @ prefix[i].T
+        back = layers[i].T @ back
+        layers[i] -= lr * grad
+
+
 def numpy_gd(phi: np.ndarray, depth: int, lr: float, steps: int) -> list[np.ndarray]:
-    """GD from the identity as a numpy user writes it: prefix products, one backward sweep."""
-    dim = phi.shape[0]
-    layers = [np.eye(dim) for _ in range(depth)]
+    """GD from the identity as a numpy user writes it (numpy_gd_step, `steps` times)."""
+    layers = [np.eye(phi.shape[0]) for _ in range(depth)]
     for _ in range(steps):
-        prefix = [np.eye(dim)]
-        for layer in layers[:-1]:
-            prefix.append(layer @ prefix[-1])
-        back = layers[-1] @ prefix[-1] - phi
-        for i in range(depth - 1, -1, -1):
-            grad = back @ prefix[i].T
-            back = layers[i].T @ back
-            layers[i] -= lr * grad
+        numpy_gd_step(layers, phi, lr)
     return layers
 
 

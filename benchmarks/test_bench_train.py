@@ -17,7 +17,7 @@ import pytest
 import deeplinear as dl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compare_worker import numpy_gd
+from compare_worker import numpy_gd, numpy_gd_step
 
 # (d, L, steps per timed call): the steps keep each call around 0.05–0.5 s.
 SIZES = [(4, 8, 4000), (16, 16, 1000), (64, 16, 60), (128, 32, 6), (256, 8, 6)]
@@ -101,24 +101,15 @@ def test_step_and_project_threads(
 def numpy_step_and_project(
     phi: np.ndarray, depth: int, lr: float, psi: float, steps: int
 ) -> np.ndarray:
-    """The plain numpy loop of step-and-project: Lemma 1's gradients from prefix and suffix
-    products, then each layer's projection I + U min(Σ, ψ) Vᵀ by numpy's SVD of Θ_i − I."""
-    dim = len(phi)
-    eye = np.eye(dim)
-    layers = np.stack([eye] * depth)
+    """The plain numpy loop of step-and-project: the GD step of numpy_gd, then each layer's
+    projection I + U min(Σ, ψ) Vᵀ by numpy's SVD of Θ_i − I."""
+    eye = np.eye(len(phi))
+    layers = [eye.copy() for _ in range(depth)]
     for _ in range(steps):
-        prefixes = [eye]  # Θ_{i−1} ⋯ Θ_1
-        for layer in layers[:-1]:
-            prefixes.append(layer @ prefixes[-1])
-        residual = layers[-1] @ prefixes[-1] - phi
-        suffix = eye  # Θ_L ⋯ Θ_{i+1}
-        gradients = np.empty_like(layers)
-        for i in range(depth - 1, -1, -1):
-            gradients[i] = suffix.T @ residual @ prefixes[i].T
-            suffix = suffix @ layers[i]
-        u, sigma, vt = np.linalg.svd(layers - lr * gradients - eye)
-        layers = eye + (u * np.minimum(sigma, psi)[:, None, :]) @ vt
-    return layers
+        numpy_gd_step(layers, phi, lr)
+        u, sigma, vt = np.linalg.svd(np.stack(layers) - eye)
+        layers = list(eye + (u * np.minimum(sigma, psi)[:, None, :]) @ vt)
+    return np.stack(layers)
 
 
 @pytest.mark.parametrize(("dim", "depth", "steps"), [(4, 8, 2000), (8, 4, 2000), (16, 4, 500)])
