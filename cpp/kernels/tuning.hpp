@@ -73,6 +73,16 @@ constexpr int kAvx2PackedRows = 6, kAvx2PackedVectors = 2;
 //     kernel for one CPU's 4 %, and unmeasured on the Xeon;
 //   - the broadcast in each multiply-add's memory operand ({1to8}, forced by inline assembly)
 //     ran 1.00x at (512, 4) and 0.75-0.92x at (128, 32) (the small kernel).
+//   Three more, each a build of its own against this one, 2026-12-04: Trainers at (512, 4) in
+//   alternating processes (9 rounds, median steps/s) and n = 512 products (_core.gemm, backend
+//   "packed", hot operands, 4 alternating rounds of medians of 7, GFLOP/s; this build 43.5-45.2):
+//   - a last panel of 8 or 16 columns computed with 1 or 2 vectors, not 3 (528 → 512 columns at
+//     n = 512): 18.93 against 18.87 steps/s, products 43.7-45.4;
+//   - op(a) = aᵀ packed too (its rows for successive k lie 4 KB apart at n = 512, in one L1 set):
+//     19.00 steps/s, aᵀ products 40.5-45.2 against 41.0-45.5;
+//   - tiles of 12 rows × 2 vectors (the shape of OpenBLAS's SkylakeX kernel, 16 × 12): 19.05
+//     steps/s, products 41.8-44.7.
+//   All within the rounds' spread (18.2-19.6 steps/s for each build): not adopted.
 constexpr int kAvx512SmallRows = 8, kAvx512SmallVectors = 2;
 constexpr int kAvx512PackedRows = 8, kAvx512PackedVectors = 3;
 // Generic (scalars): 4 × 4 accumulators.
