@@ -159,6 +159,65 @@ def test_edits_between_steps_are_noticed_and_recorded() -> None:
     assert result.final_loss == pytest.approx(reference_loss(trainer.layers, PHI), rel=1e-12)
 
 
+def _flip_signs(*flat: int):
+    def edit(layers: np.ndarray) -> None:
+        view = layers.reshape(-1)
+        view[list(flat)] *= -1
+
+    return edit
+
+
+def _next_float(layers: np.ndarray) -> None:
+    view = layers.reshape(-1)
+    view[-1] = np.nextafter(view[-1], np.inf)
+
+
+def _swap(layers: np.ndarray) -> None:
+    view = layers.reshape(-1)
+    view[[5, 9]] = view[[9, 5]]
+
+
+# Edits that leave a weak fingerprint of the bits unchanged: a sign flip of one value (the sign bit
+# of three values in four was shifted out of an earlier hash), two sign flips that cancel in a
+# lane of four values, a whole layer negated, one ulp of the last value, two values swapped.
+EDITS = {
+    "sign of value 1": _flip_signs(1),
+    "sign of value 2": _flip_signs(2),
+    "sign of value 3": _flip_signs(3),
+    "signs of values 0 and 4": _flip_signs(0, 4),
+    "first layer negated": lambda layers: layers[0].__imul__(-1),
+    "one ulp": _next_float,
+    "two values swapped": _swap,
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_every_kind_of_edit_between_steps_is_noticed(edit: str, dtype) -> None:
+    phi = PHI.astype(dtype)
+    trainer = dl.Trainer(phi, 3, lr=0.05, record_every=1)
+    trainer.step(2)
+    EDITS[edit](trainer.layers)
+    assert trainer.loss == pytest.approx(reference_loss(trainer.layers, phi), rel=1e-4)
+    trainer.step(0)  # records the edited state again
+    assert trainer.loss_steps.tolist() == [0, 1, 2, 2]
+    assert trainer.losses[-1] == pytest.approx(reference_loss(trainer.layers, phi), rel=1e-4)
+
+
+@pytest.mark.parametrize("edit", ["sign of value 1", "first layer negated"])
+def test_power_projection_restarts_from_edited_layers_of_every_kind(edit: str) -> None:
+    phi = dl.targets.spd(4, 2.0, seed=2)
+    trainer = dl.Trainer(phi, 2, "power_projection", lr=0.01, gamma=0.5)
+    trainer.step(3)
+    EDITS[edit](trainer.layers)
+    restarted = dl.Trainer(
+        phi, 2, "power_projection", lr=0.01, gamma=0.5, init=trainer.layers.copy()
+    )
+    trainer.step(1)
+    restarted.step(1)
+    np.testing.assert_array_equal(trainer.layers, restarted.layers)
+
+
 # -- threads ----------------------------------------------------------------------------------
 
 

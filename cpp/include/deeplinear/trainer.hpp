@@ -165,23 +165,36 @@ public:
     }
 
 private:
-    // A hash of the state's bits (four interleaved FNV-1a lanes, so that it runs at memory speed)
-    // and whether every value is finite.
+    // A hash of the state's bits and whether every value is finite. Four interleaved lanes (so that
+    // it runs at memory speed), each value taken in by the round of xxHash64 (Collet): acc ←
+    // rotl(acc + v·P2, 31)·P1, a bijection of v and of acc, then xxHash64's merge of the lanes and
+    // its final avalanche. So an edited value always changes its lane, every bit of it reaches every
+    // bit of the hash (a sign flip too), and an edit goes unnoticed only by a 64-bit collision.
+    // (FNV-1a lanes combined by shifts, before, lost the sign bit of three values in four, and
+    // two sign flips in one lane cancelled.)
     Fingerprint check_state() const {
         using Bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
         constexpr Bits exponent = sizeof(T) == 8 ? Bits(0x7ff0000000000000ull) : Bits(0x7f800000u);
-        std::uint64_t lanes[4] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull, 0x9ce484222325cbf2ull,
-                                  0x2325cbf29ce48422ull};
+        constexpr std::uint64_t p1 = 0x9e3779b185ebca87ull, p2 = 0xc2b2ae3d27d4eb4full, p3 = 0x165667b19e3779f9ull,
+                                p4 = 0x85ebca77c2b2ae63ull;
+        const auto rotl = [](std::uint64_t x, int r) { return (x << r) | (x >> (64 - r)); };
+        const auto round = [&](std::uint64_t acc, std::uint64_t value) { return rotl(acc + value * p2, 31) * p1; };
+        std::uint64_t lanes[4] = {p1 + p2, p2, 0, 0 - p1};
         Bits special = 0;  // an all-ones exponent (inf or NaN) in any value
         for (std::size_t i = 0; i < size_; ++i) {
             Bits bits;
             std::memcpy(&bits, state_ + i, sizeof bits);
             special |= static_cast<Bits>((bits & exponent) == exponent);
             std::uint64_t& lane = lanes[i & 3];
-            lane = (lane ^ static_cast<std::uint64_t>(bits)) * 0x100000001b3ull;
+            lane = round(lane, static_cast<std::uint64_t>(bits));
         }
+        std::uint64_t hash = rotl(lanes[0], 1) + rotl(lanes[1], 7) + rotl(lanes[2], 12) + rotl(lanes[3], 18);
+        for (const std::uint64_t lane : lanes) hash = (hash ^ round(0, lane)) * p1 + p4;
+        hash += static_cast<std::uint64_t>(size_);
+        hash = (hash ^ (hash >> 33)) * p2;
+        hash = (hash ^ (hash >> 29)) * p3;
         Fingerprint result;
-        result.hash = lanes[0] ^ (lanes[1] << 1) ^ (lanes[2] << 2) ^ (lanes[3] << 3);
+        result.hash = hash ^ (hash >> 32);
         result.finite = special == 0;
         return result;
     }
