@@ -484,6 +484,26 @@ def test_cancel_from_another_thread_stops_a_run_like_ctrl_c(batch: bool) -> None
     assert np.all(np.atleast_1d(trainer.steps) == steps + 3)
 
 
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_cancel_between_calls_stops_the_next_call_only(batch: bool) -> None:
+    if batch:
+        trainer = dl.BatchTrainer(np.stack([PHI, PHI]), 3, lr=0.05)
+    else:
+        trainer = dl.Trainer(PHI, 3, lr=0.05)
+    trainer.step(2)
+    trainer.cancel()
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        trainer.step(5)  # stopped before its first step, however short
+    assert np.all(np.atleast_1d(trainer.steps) == 2)
+    assert np.all(np.atleast_1d(trainer.status) == "interrupted")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trainer.step(5)
+        trainer.step(2000)  # long enough to poll: the cancel was used up by the call it stopped
+    assert np.all(np.atleast_1d(trainer.steps) == 2007)
+    assert np.all(np.atleast_1d(trainer.status) == "max_steps")
+
+
 def test_a_trainer_edited_between_steps_saves_and_loads(tmp_path: Path) -> None:
     trainer = dl.Trainer(PHI, 3, lr=0.05, record_every=1)
     trainer.run(max_steps=3)

@@ -104,7 +104,12 @@ public:
         const std::int64_t* budgets = max_steps.data();
         std::vector<LoopResult> results(batch_.size());
         std::optional<py::error_already_set> pending;
-        {
+        if (cancelled_.exchange(false)) {  // a cancel() between calls stops this one before its first step
+            for (std::size_t b = 0; b < batch_.size(); ++b) {
+                results[b].status = Status::interrupted;
+                results[b].loss = loss_of(b);
+            }
+        } else {
             py::gil_scoped_release release;
             const Interrupt interrupted = [this, &pending] {
                 if (cancelled_.exchange(false)) return true;
@@ -127,6 +132,7 @@ public:
         return py::make_tuple(codes, taken, losses);
     }
 
+    // As Session::cancel (register_trainer.cpp).
     void cancel() { cancelled_.store(true); }
     bool uses_lanes() const { return batch_.uses_lanes(); }
 

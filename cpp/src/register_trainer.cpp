@@ -53,6 +53,9 @@ public:
     // (status, steps taken, ℓ of the final state)
     py::tuple run(std::int64_t max_steps, double tol, bool record_final) {
         auto lock = guard();
+        if (cancelled_.exchange(false)) {  // a cancel() between calls stops this one before its first step
+            return py::make_tuple(status_name(Status::interrupted), std::int64_t{0}, trainer_.loss());
+        }
         std::optional<py::error_already_set> pending;
         LoopResult result;
         {
@@ -72,7 +75,8 @@ public:
         return py::make_tuple(status_name(result.status), result.steps, result.loss);
     }
 
-    // Stops the running call (or the next one) at its next poll, as Ctrl-C would: from any thread.
+    // Stops the running call at its next poll, as Ctrl-C would, from any thread; between calls, the
+    // next call before its first step (once: the call that it stops consumes it).
     void cancel() { cancelled_.store(true); }
 
     double record_current() {

@@ -282,8 +282,9 @@ class _Live:
             self._layers[...] = new
 
     def cancel(self) -> None:
-        """Stop the running ``step``/``run`` (or the next one) as Ctrl-C would, from any thread:
-        it returns at its next check (about every 50 ms) with status ``"interrupted"``."""
+        """Stop the running ``step``/``run`` as Ctrl-C would, from any thread: it returns at its
+        next check (about every 50 ms) with status ``"interrupted"``. Called between calls, it
+        stops the next call before its first step; the call that it stops uses it up."""
         self._session.cancel()
 
     @property
