@@ -36,6 +36,38 @@ def test_resume_is_bit_for_bit(tmp_path: Path, method: str, options: dict) -> No
     np.testing.assert_array_equal(resumed.loss_steps, straight.loss_steps)
 
 
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_power_projection_product_singular_to_working_precision_resumes(
+    tmp_path: Path, batch: bool
+) -> None:
+    # A target outside H_γ with γ = 1e-17 presses the product against the edge: singular to
+    # working precision, which the run factors and steps like any other; so does its checkpoint
+    # (the strict balanced factorization refused it, and the checkpoint could not be loaded).
+    phi = np.diag([1.0, 1.0, 0.0])
+    options = {"gamma": 1e-17, "lr": 0.1, "record_every": 50}
+
+    def make():
+        if batch:
+            return dl.BatchTrainer(phi[None], 2, "power_projection", **options)
+        return dl.Trainer(phi, 2, "power_projection", **options)
+
+    straight = make()
+    straight.step(400)
+    first = make()
+    first.step(250)
+    with pytest.raises(ValueError, match="singular to working precision"):
+        dl.balanced_factorization(
+            first.layers[0, 1] @ first.layers[0, 0] if batch else first.layers[1] @ first.layers[0],
+            2,
+        )
+    first.save(tmp_path / "run.npz")
+    resumed = (dl.BatchTrainer if batch else dl.Trainer).load(tmp_path / "run.npz")
+    resumed.step(150)
+    np.testing.assert_array_equal(resumed.layers, straight.layers)
+    history = (lambda t: t.history(0)) if batch else (lambda t: t)
+    np.testing.assert_array_equal(history(resumed).losses, history(straight).losses)
+
+
 def test_diagnostics_survive_a_checkpoint(tmp_path: Path) -> None:
     phi = dl.targets.near_identity(3, 0.1, seed=0)
     trainer = dl.Trainer(phi, 2, lr=0.1, record_every=10, diagnostics=True)

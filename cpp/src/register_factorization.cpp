@@ -30,7 +30,7 @@ static void register_for(py::module_& m) {
 
     m.def(
         "balanced_factorization",
-        [](const Array<T>& a_array, Index depth) {
+        [](const Array<T>& a_array, Index depth, bool as_stepped) {
             const auto a = matrix_view<T>(a_array, "a");
             if (depth < 1) throw py::value_error("depth must be >= 1");
             auto out = new_layers<T>(depth, a.rows());
@@ -41,7 +41,20 @@ static void register_for(py::module_& m) {
                 const auto context = call_context(1);
                 OpenMpThreads threads(context);
                 BalancedFactorizer<T> factorizer(a.rows(), context);
-                status = factorizer.factor(a, out_view);
+                if (as_stepped) {
+                    // as power projection factors a stepped product: from its SVD as it comes, however
+                    // small σ_min is, refused only where σ_min = 0 (or σ is not finite)
+                    factorizer.decompose(a);
+                    const ColVector<T>& sigma = factorizer.sigma();
+                    status = sigma.allFinite() && sigma(sigma.size() - 1) > T(0)
+                                 ? factorizer.factor_svd(factorizer.u(), sigma, factorizer.v(), out_view)
+                                 : FactorStatus::singular;
+                } else {
+                    status = factorizer.factor(a, out_view);
+                }
+            }
+            if (status == FactorStatus::singular && as_stepped) {
+                throw py::value_error("a is singular: its smallest singular value is 0");
             }
             if (status == FactorStatus::singular) {
                 throw py::value_error(
@@ -55,7 +68,7 @@ static void register_for(py::module_& m) {
             }
             return out;
         },
-        py::arg("a").noconvert(), py::arg("depth"));
+        py::arg("a").noconvert(), py::arg("depth"), py::arg("as_stepped") = false);
 }
 
 void register_factorization(py::module_& m) {

@@ -312,9 +312,11 @@ def checked_history(
 
 def check_product(product: np.ndarray, layers: np.ndarray, path: object) -> None:
     """ValueError unless the balanced factors of ``product`` (Def. 3) are ``layers`` (to 1e-8
-    relative): a product that does not belong to the layers would change the trajectory."""
+    relative): a product that does not belong to the layers would change the trajectory. The
+    factors as power projection takes them from a stepped product, also where it is singular to
+    working precision (which the run factors and steps like any other)."""
     try:
-        factors = _core.balanced_factorization(product, layers.shape[0])
+        factors = _core.balanced_factorization(product, layers.shape[0], as_stepped=True)
     except ValueError as exc:
         raise _fail(f"product has no balanced factorization: {exc}") from None
     scale = max(1.0, float(np.abs(layers).max()))
