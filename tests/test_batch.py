@@ -158,6 +158,62 @@ def test_a_callback_breaking_one_network_stops_only_that_one() -> None:
     assert result.steps.tolist() == [30, 10] and np.isfinite(result.layers).all()
 
 
+def test_a_callback_stop_off_the_record_grid_records_the_final_state() -> None:
+    # the callback comes every record_every steps of the call, here off the grid of records
+    # (steps 8 after 3 + 5): the state it stops at is recorded, as a run that ends early is
+    phis = _phis(2, 4)
+    trainer = dl.BatchTrainer(phis, 3, lr=0.04, record_every=5)
+    trainer.step(3)
+    trainer.callback = lambda steps, layers, losses: True
+    result = trainer.run(max_steps=12)
+    assert list(result.status) == ["stopped", "stopped"] and result.steps.tolist() == [8, 8]
+    for b in range(2):
+        history = result[b]
+        assert history.loss_steps[-1] == 8 and history.losses[-1] == result.final_loss[b]
+        assert result.final_loss[b] == pytest.approx(
+            reference_loss(result.layers[b], phis[b]), rel=1e-12
+        )
+
+
+def test_ctrl_c_in_a_batch_callback_that_wrote_nan_restores_the_layers() -> None:
+    phis = _phis(2, 4)
+    before = {}
+
+    def callback(steps, layers, losses):
+        before["layers"] = layers.copy()
+        layers[1, 0, 0, 0] = np.nan
+        raise KeyboardInterrupt
+
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        result = dl.train_batch(phis, 3, lr=0.04, max_steps=30, record_every=10, callback=callback)
+    assert list(result.status) == ["interrupted", "interrupted"]
+    np.testing.assert_array_equal(result.layers, before["layers"])
+    for b in range(2):
+        assert result.final_loss[b] == pytest.approx(
+            reference_loss(result.layers[b], phis[b]), rel=1e-12
+        )
+
+
+def test_a_batch_callback_saves_the_statuses_so_far(tmp_path: Path) -> None:
+    # network 0 diverges at its start (its product overflows: loss +inf), before the callback;
+    # a checkpoint saved there says so, and loads
+    phis = _phis(2, 3)
+    init = np.stack([np.full((3, 3, 3), 0.0) + 1e200 * np.eye(3), np.stack([np.eye(3)] * 3)])
+    path = tmp_path / "in_callback.npz"
+    seen = []
+
+    def callback(steps, layers, losses):
+        seen.append(list(trainer.status))
+        trainer.save(path)
+        return True
+
+    trainer = dl.BatchTrainer(phis, 3, lr=0.04, init=init, record_every=2, callback=callback)
+    trainer.run(max_steps=10)
+    assert seen == [["diverged", "max_steps"]]
+    loaded = dl.BatchTrainer.load(path)
+    assert list(loaded.status) == ["diverged", "max_steps"]
+
+
 @pytest.mark.parametrize(("method", "options"), METHODS)
 def test_save_and_load_resume_bit_for_bit(tmp_path: Path, method: str, options: dict) -> None:
     phis = _phis(3, 4)

@@ -141,6 +141,81 @@ def test_a_callback_writing_nan_ends_diverged_with_the_state_before_it() -> None
     assert np.isfinite(result.final_loss)
 
 
+def _describes_its_layers(result, phi: np.ndarray) -> None:
+    """final_loss and the last recorded loss are the loss of the layers returned (at its steps)."""
+    assert result.loss_steps[-1] == result.steps
+    assert result.losses[-1] == result.final_loss
+    assert result.final_loss == pytest.approx(reference_loss(result.layers, phi), rel=1e-12)
+
+
+@pytest.mark.parametrize("how", ["nan", "edit"])
+def test_ctrl_c_in_a_callback_that_changed_the_layers_returns_a_consistent_state(how: str) -> None:
+    before = {}
+
+    def callback(step, layers, loss):
+        if step == 20:
+            before["layers"] = layers.copy()
+            layers[1, 0, 0] = np.nan if how == "nan" else layers[1, 0, 0] + 0.1
+            raise KeyboardInterrupt
+
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        result = dl.train(PHI, 3, lr=0.05, max_steps=100, record_every=10, callback=callback)
+    assert result.status == "interrupted" and result.steps == 20
+    if how == "nan":  # the state the callback was given
+        np.testing.assert_array_equal(result.layers, before["layers"])
+    else:  # the edited state, recorded again
+        assert result.layers[1, 0, 0] == before["layers"][1, 0, 0] + 0.1
+        assert result.loss_steps.tolist()[-2:] == [20, 20]
+    _describes_its_layers(result, PHI)
+
+
+def test_ctrl_c_in_a_callback_that_wrote_nan_leaves_a_stepping_trainer_usable() -> None:
+    def callback(step, layers, loss):
+        if step == 4:
+            layers[0, 0, 0] = np.nan
+            raise KeyboardInterrupt
+
+    trainer = dl.Trainer(PHI, 3, lr=0.05, record_every=2, callback=callback)
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        trainer.step(10)
+    assert trainer.status == "interrupted" and trainer.steps == 4
+    assert np.isfinite(trainer.layers).all()
+    trainer.callback = None
+    trainer.step(1)
+    assert trainer.steps == 5
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_a_callback_that_edits_the_final_state_has_it_recorded(stop: bool) -> None:
+    def callback(step, layers, loss):
+        if step == 30:
+            layers[0] *= 1.01
+            return stop
+
+    result = dl.train(PHI, 3, lr=0.05, max_steps=30, record_every=10, callback=callback)
+    assert result.status == ("stopped" if stop else "max_steps") and result.steps == 30
+    _describes_its_layers(result, PHI)
+
+
+def test_a_callback_that_saves_after_a_divergence_saves_a_loadable_checkpoint(
+    tmp_path: Path,
+) -> None:
+    # a start whose product overflows diverges at step 0 with loss +inf (only then is a recorded
+    # loss not finite); the callback sees that status already, and so does its checkpoint
+    path = tmp_path / "in_callback.npz"
+    seen = []
+
+    def callback(step, layers, loss):
+        seen.append(trainer.status)
+        trainer.save(path)
+
+    trainer = dl.Trainer(PHI, 3, lr=0.05, init=1e200, callback=callback)
+    trainer.run(max_steps=10)
+    assert seen == ["diverged"] and trainer.status == "diverged"
+    loaded = dl.Trainer.load(path)
+    assert loaded.status == "diverged" and loaded.steps == 0
+
+
 def test_editing_the_live_layers_with_nan_between_steps_is_an_error() -> None:
     trainer = dl.Trainer(PHI, 3, lr=0.05)
     trainer.step(2)

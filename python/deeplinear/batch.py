@@ -425,6 +425,7 @@ class BatchTrainer(_Live):
         if int(session.steps.max()) > INT64_MAX - max_steps:
             raise ValueError("max_steps would take a step count past 2**63 - 1")
         status = np.full(count, "max_steps", dtype=object)
+        self.status = status  # live: a callback that saves the batch saves the statuses so far
         done = np.zeros(count, dtype=bool)  # stopped for good in this call
         elapsed = 0
         limit = 1 if show_progress else None
@@ -469,11 +470,15 @@ class BatchTrainer(_Live):
             interrupted = True
             status[~done | (status == "interrupted")] = "interrupted"
         self.status = status
-        if interrupted:
+        if interrupted or self.callback is not None:
+            # A network that ended early (stopped by the callback or Ctrl-C off the record grid,
+            # or edited by the callback) gets its final state recorded, so that its losses and
+            # final_loss describe the layers it ends with.
+            session.check()  # notes edits made by the callback
             recorded = session.recorded_current
-            for b in np.flatnonzero(status == "interrupted"):
-                if not recorded[b]:
-                    session.record_current(int(b))
+            for b in np.flatnonzero((status != "max_steps") & ~recorded):
+                session.record_current(int(b))
+        if interrupted:
             warn_interrupted(int(session.steps.max()), stacklevel=5)
 
     def _call_back(self, losses: np.ndarray, status: np.ndarray, done: np.ndarray) -> bool:
@@ -483,11 +488,11 @@ class BatchTrainer(_Live):
         self._in_callback = True
         try:
             answer = self.callback(self._session.steps, self._layers, losses)  # type: ignore[misc]
-        finally:
+        finally:  # also when the callback raised (Ctrl-C in it): never left non-finite
             self._in_callback = False
-        broken = ~np.isfinite(self._layers).reshape(len(self), -1).all(axis=1)
-        if broken.any():
+            broken = ~np.isfinite(self._layers).reshape(len(self), -1).all(axis=1)
             self._layers[broken] = backup[broken]
+        if broken.any():
             status[broken] = "diverged"
             done |= broken
         if _stops(answer):

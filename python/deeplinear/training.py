@@ -576,7 +576,9 @@ class Trainer(_Live):
             )
 
     def _interrupted(self) -> float:
-        """After Ctrl-C: the current state recorded (if it is not yet), a warning; returns ℓ."""
+        """After Ctrl-C: the current state recorded (if it is not yet: also where a callback
+        edited it), a warning; returns ℓ."""
+        self._session.check()  # notes an edit made since the last compiled call
         if not self._session.recorded_current:
             loss = float(self._session.record_current())
         else:
@@ -590,32 +592,45 @@ class Trainer(_Live):
         """Up to max_steps steps in as few compiled calls as the callback and the progress
         report allow; sets ``status``. Records ℓ every record_every steps, and the final state
         when ``record_final`` or when the run ended early (converged, diverged, interrupted)."""
-        session = self._session
-        target = session.steps + max_steps
-        cadence = _Cadence(self.callback is not None, show_progress)
         self.status = "max_steps"
         try:
-            with Progress(max_steps, desc="training", unit="step", enabled=show_progress) as report:
-                if self.callback is not None and self._record_due_start():
-                    return
-                while True:
-                    remaining = target - session.steps
-                    size = cadence.next(session.steps, remaining, self.record_every)
-                    first = int(session.history_size)
-                    started = time.perf_counter()
-                    status, taken, loss = session.run(size, tol, record_final and size == remaining)
-                    cadence.took(time.perf_counter() - started)
-                    report.update(int(taken), loss=float(loss))
-                    finished = status != "max_steps" or session.steps >= target
-                    if self.callback is not None and self._call_back(first, status):
-                        return
-                    if finished:
-                        self.status = status
-                        break
+            self._steps(max_steps, tol, show_progress=show_progress, record_final=record_final)
         except KeyboardInterrupt:
             self.status = "interrupted"
         if self.status == "interrupted":
             self._interrupted()
+        elif self.callback is not None and (record_final or self.status != "max_steps"):
+            # a callback that edited the final state (then stopped the run, or at the last record):
+            # that state is recorded again, as the next call would, so that the result describes it
+            self._session.check()
+            if not self._session.recorded_current:
+                self._session.record_current()
+
+    def _steps(
+        self, max_steps: int, tol: float, *, show_progress: bool, record_final: bool
+    ) -> None:
+        """_drive's steps and callbacks (which set ``status`` where they stop the run)."""
+        session = self._session
+        target = session.steps + max_steps
+        cadence = _Cadence(self.callback is not None, show_progress)
+        with Progress(max_steps, desc="training", unit="step", enabled=show_progress) as report:
+            if self.callback is not None and self._record_due_start():
+                return
+            while True:
+                remaining = target - session.steps
+                size = cadence.next(session.steps, remaining, self.record_every)
+                first = int(session.history_size)
+                started = time.perf_counter()
+                status, taken, loss = session.run(size, tol, record_final and size == remaining)
+                cadence.took(time.perf_counter() - started)
+                report.update(int(taken), loss=float(loss))
+                finished = status != "max_steps" or session.steps >= target
+                if finished:  # (before the callback, which may save the trainer)
+                    self.status = status
+                if self.callback is not None and self._call_back(first, status):
+                    return
+                if finished:
+                    return
 
     def _record_due_start(self) -> bool:
         """With a callback, a start on the record grid that is not yet recorded is recorded (and
@@ -624,8 +639,9 @@ class Trainer(_Live):
         if session.steps % self.record_every != 0 or session.recorded_current:
             return False
         first = int(session.history_size)
-        session.record_current()
-        return self._call_back(first, "max_steps")
+        if not np.isfinite(session.record_current()):  # a start whose product overflows
+            self.status = "diverged"  # (as the first compiled call would find, before any step)
+        return self._call_back(first, self.status) or self.status == "diverged"
 
     def _call_back(self, first: int, status: str) -> bool:
         """Call the callback for each record from index ``first`` on; True when the run must
@@ -640,10 +656,12 @@ class Trainer(_Live):
         try:
             for step, value in zip(loss_steps.tolist(), losses.tolist()):
                 stop = _stops(self.callback(step, self._layers, value)) or stop  # type: ignore[misc]
-        finally:
+        finally:  # also when the callback raised (Ctrl-C in it): never left non-finite
             self._in_callback = False
-        if not np.isfinite(self._layers).all():
-            self._layers[...] = backup
+            broken = not np.isfinite(self._layers).all()
+            if broken:
+                self._layers[...] = backup
+        if broken:
             self.status = "diverged"
             return True
         if stop:
