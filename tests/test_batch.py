@@ -658,6 +658,16 @@ def test_per_network_values_in_a_list_are_checked_as_given() -> None:
         dl.BatchTrainer(phis, 2, lr=0.01).run(max_steps=2, tol=(False, 0.0, 0.0))
     with pytest.raises(TypeError, match=r"lr\[2\]"):
         dl.train_batch(phis, 2, lr=np.array([0.1, 0.2, True], dtype=object))
+    # the method's parameters too (a list made an array first turned True into 1.0)
+    with pytest.raises(TypeError, match=r"network 1: kappa must be a real number, got bool"):
+        dl.train_batch(phis, 2, "penalty", lr=0.01, kappa=[0.2, True, 0.2])
+    with pytest.raises(TypeError, match=r"network 1: gamma"):
+        dl.train_batch(phis, 2, "power_projection", lr=0.01, gamma=(1.0, False, 1.0))
+    for name in ("lr", "kappa"):  # a ragged sequence is named, not numpy's message
+        with pytest.raises(ValueError, match=rf"{name} must be .* ragged"):
+            dl.train_batch(
+                phis, 2, "penalty", **{"lr": 0.01, "kappa": 0.1, name: [0.1, [0.1], 0.1]}
+            )
     exact = dl.train_batch(phis, 2, lr=0.05, max_steps=3, init=Fraction(9, 10))
     _assert_same(exact[1], dl.train(phis[1], 2, lr=0.05, max_steps=3, init=Fraction(9, 10)))
 

@@ -288,6 +288,28 @@ TRAIN_CASES = [
     pytest.param(
         {"method": "penalty", "kappa": np.inf}, ValueError, "kappa", id="penalty-kappa-inf"
     ),
+    # integers beyond float64: a ValueError naming the argument, not float()'s OverflowError
+    pytest.param({"lr": 10**400}, ValueError, "lr", id="lr-int-beyond-float64"),
+    pytest.param({"tol": 10**400}, ValueError, "tol", id="tol-int-beyond-float64"),
+    pytest.param({"init": 10**400}, ValueError, "init", id="init-int-beyond-float64"),
+    pytest.param(
+        {"method": "power_projection", "gamma": 10**400},
+        ValueError,
+        "gamma",
+        id="power_projection-gamma-int-beyond-float64",
+    ),
+    pytest.param(
+        {"method": "step_and_project", "psi": 10**400},
+        ValueError,
+        "psi",
+        id="step_and_project-psi-int-beyond-float64",
+    ),
+    pytest.param(
+        {"method": "penalty", "kappa": 10**400},
+        ValueError,
+        "kappa",
+        id="penalty-kappa-int-beyond-float64",
+    ),
     # the initial layers
     pytest.param({"init": np.zeros((DEPTH + 1, DIM, DIM))}, ValueError, "init", id="init-depth"),
     pytest.param({"init": np.zeros((DEPTH, DIM + 1, DIM + 1))}, ValueError, "init", id="init-d"),
@@ -483,3 +505,44 @@ def test_masked_arrays_without_masked_entries_and_narrower_floats_are_accepted()
     assert dl.loss(unmasked, PHI) == dl.loss(LAYERS, PHI)
     half = LAYERS.astype(np.float16)
     assert dl.loss(half, PHI) == dl.loss(half.astype(np.float64), PHI)
+
+
+def test_byte_swapped_float32_computes_and_returns_float32() -> None:
+    swapped = PHI.astype(np.float32).astype(np.float32().dtype.newbyteorder())
+    layers = LAYERS.astype(swapped.dtype)
+    assert dl.gradient(layers, swapped).dtype == np.float32
+    assert dl.Trainer(swapped, DEPTH, lr=0.01).layers.dtype == np.float32
+    np.testing.assert_array_equal(
+        dl.gradient(layers, swapped), dl.gradient(layers.astype(np.float32), PHI.astype(np.float32))
+    )
+
+
+def test_a_0_d_phi_is_reported_with_its_own_shape() -> None:
+    with pytest.raises(ValueError, match=r"phi must be a square .* got shape \(\)"):
+        dl.gradient(LAYERS, np.float64(2.0))
+
+
+def test_an_init_beyond_float32_names_init() -> None:
+    with pytest.raises(ValueError, match="init"):
+        dl.Trainer(PHI.astype(np.float32), DEPTH, lr=0.01, init=1e300)
+
+
+def test_a_positivity_margin_beyond_float64_is_infinite() -> None:
+    a = 1.7e308  # the margin, -√2·a, is beyond float64's range
+    assert dl.positivity_margin([[a, a], [a, -a]]) == -np.inf
+    assert dl.positivity_margin([[a, 0.0], [0.0, a]]) == a
+
+
+@pytest.mark.parametrize("batch", [False, True])
+@pytest.mark.parametrize("name", ["threads", "record_diagnostics"])
+def test_run_settings_fixed_at_construction_cannot_be_assigned(batch: bool, name: str) -> None:
+    # they were plain attributes: assigning one changed nothing but what save() wrote
+    trainer = (
+        dl.BatchTrainer(np.stack([PHI, PHI]), DEPTH, lr=0.01)
+        if batch
+        else dl.Trainer(PHI, DEPTH, lr=0.01)
+    )
+    before = getattr(trainer, name)
+    with pytest.raises(AttributeError):
+        setattr(trainer, name, 2 if name == "threads" else True)
+    assert getattr(trainer, name) == before

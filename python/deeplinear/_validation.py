@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+from typing import Any
 
 import numpy as np
 
@@ -29,10 +30,16 @@ __all__ = [
 
 
 def result_dtype(*arrays: object) -> np.dtype:
-    """float32 when every array given is float32, else float64 (no silent downcast)."""
-    if arrays and all(getattr(a, "dtype", None) == np.float32 for a in arrays):
+    """float32 when every array given is float32 (of either byte order), else float64 (no
+    silent downcast)."""
+    if arrays and all(_is_float32(getattr(a, "dtype", None)) for a in arrays):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
+
+
+def _is_float32(dtype: object) -> bool:
+    """A 4-byte float, native or byte-swapped ('>f4' on a little-endian machine)."""
+    return isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize == 4
 
 
 def refuse_masked_entries(value: object, name: str) -> None:
@@ -67,7 +74,7 @@ def as_float_array(value: object, name: str, dtype: np.dtype | None = None) -> n
             "most: convert it (.astype(np.float64)) to accept the rounding"
         )
     if dtype is None:
-        dtype = np.dtype(np.float32) if array.dtype == np.float32 else np.dtype(np.float64)
+        dtype = np.dtype(np.float32) if _is_float32(array.dtype) else np.dtype(np.float64)
     given = array
     if array.dtype == dtype:
         array = np.ascontiguousarray(array)
@@ -84,13 +91,17 @@ def as_float_array(value: object, name: str, dtype: np.dtype | None = None) -> n
     return array
 
 
+def _given_shape(value: Any, array: np.ndarray) -> tuple[int, ...]:
+    """The shape of what was given (as_float_array makes a 0-d array 1-d): for messages."""
+    return () if np.ndim(value) == 0 else array.shape
+
+
 def as_square(value: object, name: str, dtype: np.dtype | None = None) -> np.ndarray:
     """A (d, d) matrix with d >= 1."""
     array = as_float_array(value, name, dtype)
     if array.ndim != 2 or array.shape[0] != array.shape[1] or array.shape[0] == 0:
-        raise ValueError(
-            f"{name} must be a square (d, d) matrix with d >= 1, got shape {array.shape}"
-        )
+        shape = _given_shape(value, array)
+        raise ValueError(f"{name} must be a square (d, d) matrix with d >= 1, got shape {shape}")
     return array
 
 
@@ -100,7 +111,7 @@ def as_layers(value: object, name: str = "layers", dtype: np.dtype | None = None
     if array.ndim != 3 or array.shape[1] != array.shape[2] or 0 in array.shape:
         raise ValueError(
             f"{name} must have shape (L, d, d) with L >= 1 and d >= 1 (layers[i-1] = Θ_i), "
-            f"got shape {array.shape}"
+            f"got shape {_given_shape(value, array)}"
         )
     return array
 
@@ -130,7 +141,10 @@ def check_real(value: object, name: str) -> float:
     """A finite real number (bool excluded)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an int beyond float64 (10**400)
+        raise ValueError(f"{name} must be finite, got an integer beyond float64's range") from None
     if not np.isfinite(result):
         raise ValueError(f"{name} must be finite, got {result}")
     return result

@@ -61,11 +61,11 @@ def _per_network(
     refuse_masked_entries(value, name)
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
-    if np.ndim(value) == 0:
+    if len(_shape_of(value, name)) == 0:
         return np.full(count, check(value, name), dtype=np.float64)
     # a list's own items are checked (np.asarray would have made True 1.0 first)
     values = value if isinstance(value, (list, tuple)) else np.asarray(value)
-    shape = np.shape(values)
+    shape = _shape_of(values, name)
     if shape != (count,):
         raise ValueError(
             f"{name} must be a number or one value per network (B = {count}), got shape {shape}"
@@ -78,16 +78,27 @@ def _per_network(
 def _optional_per_network(value: Any, name: str, count: int) -> list[Any]:
     """None, a scalar, or one value per network → a list of count entries (values unchecked)."""
     refuse_masked_entries(value, name)
-    if value is None or np.ndim(value) == 0:
+    if value is None or len(_shape_of(value, name)) == 0:
         return [value.item() if isinstance(value, np.ndarray) else value] * count
-    values = np.asarray(value)
-    if values.shape != (count,):
+    # a list's own items, as for _per_network (np.asarray would have made True 1.0)
+    values = value if isinstance(value, (list, tuple)) else np.asarray(value)
+    shape = _shape_of(values, name)
+    if shape != (count,):
         raise ValueError(
-            f"{name} must be a number or one value per network (B = {count}), "
-            f"got shape {values.shape}"
+            f"{name} must be a number or one value per network (B = {count}), got shape {shape}"
         )
     # (an object array holds Python values already)
     return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+def _shape_of(values: Any, name: str) -> tuple[int, ...]:
+    """np.shape, with a ValueError naming the argument for a ragged sequence."""
+    try:
+        return np.shape(values)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be a number or one value per network, got a ragged sequence"
+        ) from None
 
 
 @dataclass(repr=False)
@@ -249,8 +260,8 @@ class BatchTrainer(_Live):
         self._record_every = settings.record_every
         self.callback: BatchCallback | None = settings.callback
         self.progress = settings.progress
-        self.threads = settings.threads
-        self.record_diagnostics = settings.diagnostics
+        self._threads = settings.threads
+        self._record_diagnostics = settings.diagnostics
         self._layers, identity_scales = self._initial_layers(given["init"], scales, count, dim)
         self._session = _core.batch_session(
             self._layers,
@@ -261,8 +272,8 @@ class BatchTrainer(_Live):
             core["psi"],
             core["kappa"],
             record_every=self._record_every,
-            threads=self.threads,
-            diagnostics=self.record_diagnostics,
+            threads=self._threads,
+            diagnostics=self._record_diagnostics,
             identity_scales=identity_scales,
         )
         self.status = np.full(count, "max_steps", dtype=object)

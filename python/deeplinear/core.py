@@ -113,7 +113,8 @@ def positivity_margin(a: ArrayLike) -> float:
     """λ_min((A + Aᵀ)/2): A is γ-positive (Def. 1, uᵀAu > γ for all unit u) iff this exceeds γ.
 
     Any finite A: one whose entries reach a quarter of its dtype's largest number (where A + Aᵀ
-    would overflow) is scaled by a power of two first (exactly), and the margin scaled back.
+    would overflow) is scaled by a power of two first (exactly), and the margin scaled back (±inf
+    where it is beyond float64's range, e.g. −√2·a for [[a, a], [a, −a]] with a = 1.7e308).
     """
     matrix = as_square(a, "a")
     largest = float(np.abs(matrix).max())
@@ -121,7 +122,11 @@ def positivity_margin(a: ArrayLike) -> float:
         return float(_core.positivity_margin(matrix))
     exponent = math.frexp(largest)[1]  # largest < 2**exponent: the scaled entries are below 1
     scaled = np.ldexp(matrix, -exponent).astype(matrix.dtype)
-    return math.ldexp(float(_core.positivity_margin(scaled)), exponent)
+    margin = float(_core.positivity_margin(scaled))
+    try:
+        return math.ldexp(margin, exponent)
+    except OverflowError:
+        return math.copysign(math.inf, margin)
 
 
 def project_positive(a: ArrayLike, gamma: float) -> np.ndarray:

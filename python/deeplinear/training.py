@@ -191,11 +191,18 @@ def _initial_layers(init: object, depth: int, phi: np.ndarray, scale: float) -> 
     dim = phi.shape[0]
     if init is None or isinstance(init, numbers.Real):
         if init is not None:
-            scale = float(init)
+            try:
+                scale = float(init)
+            except OverflowError:  # an int beyond float64 (10**400)
+                raise ValueError(
+                    "init must be finite, got an integer beyond float64's range"
+                ) from None
             if isinstance(init, (bool, np.bool_)) or not np.isfinite(scale):
                 raise ValueError(
                     f"init must be a finite number or an (L, d, d) array, got {init!r}"
                 )
+            if abs(scale) > float(np.finfo(phi.dtype).max):
+                raise ValueError(f"init = {scale:g} is beyond the range of {phi.dtype}")
         layers = np.zeros((depth, dim, dim), dtype=phi.dtype)
         layers[:, np.arange(dim), np.arange(dim)] = scale
         return layers
@@ -265,7 +272,20 @@ class _Live:
     _record_every: int
     _lock: threading.RLock
     _in_callback: bool
+    _threads: int
+    _record_diagnostics: bool
     _kind = "Trainer"
+
+    @property
+    def threads(self) -> int:
+        """Threads of the compiled calls, as given at construction (capped at the cores
+        available); fixed for the trainer's life."""
+        return self._threads
+
+    @property
+    def record_diagnostics(self) -> bool:
+        """Whether the diagnostics are recorded with each loss; fixed for the trainer's life."""
+        return self._record_diagnostics
 
     @property
     def layers(self) -> np.ndarray:
@@ -355,8 +375,8 @@ class Trainer(_Live):
         self._record_every = settings.record_every
         self.callback: Callback | None = settings.callback
         self.progress = settings.progress
-        self.threads = settings.threads
-        self.record_diagnostics = settings.diagnostics
+        self._threads = settings.threads
+        self._record_diagnostics = settings.diagnostics
         self._layers = _initial_layers(given["init"], self.depth, self._phi, scale)
         self._session = _core.session(
             self._layers,
@@ -367,8 +387,8 @@ class Trainer(_Live):
             psi=self._options["psi"],
             kappa=self._options["kappa"],
             record_every=self._record_every,
-            threads=self.threads,
-            diagnostics=self.record_diagnostics,
+            threads=self._threads,
+            diagnostics=self._record_diagnostics,
         )
         self.status = "max_steps"
         self._lock = threading.RLock()
@@ -460,10 +480,10 @@ class Trainer(_Live):
                 lr=self.lr,
                 options=self._options,
                 record_every=self.record_every,
-                threads=self.threads,
+                threads=self._threads,
                 steps=self.steps,
                 recorded_current=bool(self._session.recorded_current),
-                record_diagnostics=self.record_diagnostics,
+                record_diagnostics=self._record_diagnostics,
                 status=self.status,
                 losses=losses,
                 loss_steps=loss_steps,
