@@ -165,6 +165,39 @@ def test_ctrl_c_during_the_bookkeeping_of_a_finished_run_still_stores_it(
     assert stored_keys(tmp_path) <= {sweep_module.config_key(c) for c in SHORT}
 
 
+class _FinishedAtOnce(concurrent.futures.Executor):
+    """Runs each task as it is submitted, as a process pool's workers may have finished tasks
+    by the time the sweep looks at them (the sweep cannot wait for its own threads here)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+def test_ctrl_c_on_another_executor_stores_the_runs_that_came_back(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # Ctrl-C lands while the first finished run is booked, the others having come back too:
+    # they were dropped on any executor but this process's threads
+    raised = []
+
+    class InterruptedProgress(sweep_module.Progress):
+        def update(self, *args, **kwargs):
+            super().update(*args, **kwargs)
+            if not raised:
+                raised.append(True)
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_module, "Progress", InterruptedProgress)
+    with pytest.raises(KeyboardInterrupt, match="4 of 4 runs finished"):
+        dl.sweep(SHORT, store=tmp_path, progress=False, batch=False, executor=_FinishedAtOnce())
+    assert stored_keys(tmp_path) == {sweep_module.config_key(c) for c in SHORT}
+
+
 def test_networks_of_a_cancelled_batch_that_had_converged_are_stored(
     tmp_path: Path, monkeypatch
 ) -> None:

@@ -329,16 +329,57 @@ def test_a_record_filed_under_another_configs_key_is_ignored(tmp_path: Path) -> 
     for path in tmp_path.glob("runs-*"):
         if path != shard:
             path.unlink()
-    with pytest.warns(RuntimeWarning, match="1 records"):  # garbage names no key it wants
+    # both damaged: the torn line, and the garbage, whose head names no key (of any sweep)
+    with pytest.warns(RuntimeWarning, match="2 records"):
         table = rows(dl.sweep([config], store=tmp_path, progress=False))
     assert not table[0]["cached"]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda line: line[:20] + b"\n", id="torn-inside-the-key"),
+        pytest.param(lambda line: b"\0" * (len(line) - 1) + b"\n", id="zero-filled"),
+        pytest.param(lambda line: b"some text written over it\n", id="overwritten-by-text"),
+    ],
+)
+def test_a_record_damaged_where_its_key_is_is_ignored_with_the_warning(
+    tmp_path: Path, damage
+) -> None:
+    # its key unknown, such a record was skipped as another sweep's, without the warning
+    configs = configs_of(2)
+    dl.sweep(configs, store=tmp_path, progress=False)
+    (shard,) = tmp_path.glob("runs-*.jsonl")
+    first, second = shard.read_bytes().splitlines(keepends=True)
+    shard.write_bytes(damage(first) + second)
+    with pytest.warns(RuntimeWarning, match="1 records"):
+        table = rows(dl.sweep(configs, store=tmp_path, progress=False))
+    assert sorted(row["cached"] for row in table) == [False, True]
+
+
+def test_records_of_other_sweeps_in_a_shared_store_are_not_counted_as_damaged(
+    tmp_path: Path,
+) -> None:
+    dl.sweep(configs_of(2), store=tmp_path, progress=False)
+    others = configs_of(1, depth=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dl.sweep(others, store=tmp_path, progress=False)
 
 
 def test_a_store_that_is_a_file_is_an_os_error(tmp_path: Path) -> None:
     path = tmp_path / "file"
     path.write_text("x")
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match=r"store .* is a file, not a folder"):
         dl.sweep(configs_of(1), store=path, progress=False)
+
+
+@pytest.mark.parametrize(("store", "error"), [("", ValueError), (3, TypeError), (b"", ValueError)])
+def test_a_store_that_names_no_folder_is_refused(tmp_path: Path, monkeypatch, store, error) -> None:
+    monkeypatch.chdir(tmp_path)  # "" was the current folder, filled with shards
+    with pytest.raises(error, match="store"):
+        dl.sweep(configs_of(1), store=store, progress=False)
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_worker_that_dies_gives_error_rows_that_run_again(tmp_path: Path, monkeypatch) -> None:
@@ -461,3 +502,16 @@ def test_config_keys_are_those_of_deeplinear_0_1(config: dict) -> None:
             sweep_module.config_key(config)
         return
     assert sweep_module.config_key(config) == expected
+
+
+def test_an_object_array_in_a_config_is_keyed_by_its_values(tmp_path: Path) -> None:
+    # its bytes are pointers, different in every process: the stored error row was never found
+    def config():  # (new float objects each time, as in another process)
+        phi = np.diag([1.0, 1.5]).astype(object)
+        return {"phi": phi, "depth": 2, "lr": 0.1, "max_steps": 5}
+
+    assert sweep_module.config_key(config()) == sweep_module.config_key(config())
+    first = rows(dl.sweep([config()], store=tmp_path, progress=False))
+    assert first[0]["status"] == "error" and "TypeError" in first[0]["error"]
+    again = rows(dl.sweep([config()], store=tmp_path, progress=False))
+    assert again[0]["cached"] and again[0]["error"] == first[0]["error"]

@@ -31,6 +31,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import time
 import uuid
 import warnings
@@ -98,6 +99,10 @@ def _checked(result: object) -> dict[str, Any] | None:
             "seconds": float(seconds), "error": error}  # fmt: skip
 
 
+_HEAD = re.compile(r'\{"key":"[0-9a-f]{32}",')
+"""The head of every record a shard writer writes (the key, 32 hex digits, at [8, 40))."""
+
+
 def _key_of(config_text: str) -> str:
     return hashlib.sha256(config_text.encode()).hexdigest()[:32]
 
@@ -112,10 +117,14 @@ class Store:
     """A store folder: reads the finished runs of given keys, and writes shards."""
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
-        self.folder = Path(folder)
+        if not isinstance(folder, (str, bytes, os.PathLike)):
+            raise TypeError(f"store must be a folder's path, got {type(folder).__name__}")
+        if not os.fspath(folder):  # Path("") would be the current folder
+            raise ValueError("store must be a folder's path, got an empty one")
+        self.folder = Path(os.fsdecode(folder))
+        if self.folder.exists() and not self.folder.is_dir():
+            raise NotADirectoryError(f"store {self.folder} is a file, not a folder")
         self.folder.mkdir(parents=True, exist_ok=True)
-        if not self.folder.is_dir():  # pragma: no cover - mkdir raises first
-            raise NotADirectoryError(f"store {self.folder} is not a folder")
 
     def shards(self) -> list[Path]:
         """The complete shards, oldest first."""
@@ -151,6 +160,8 @@ class Store:
                         continue
                     key = line[8:40]
                     if key not in keys:
+                        # another sweep's record, unless its head is damaged (its key unknown)
+                        ignored += not _HEAD.match(line)
                         continue
                     result = self._read_line(line, key)
                     if result is None:

@@ -63,7 +63,11 @@ def _canonical(value: Any) -> Any:
         return {k: v if type(v) in _PLAIN else _canonical(v) for k, v in value.items()}
     if isinstance(value, np.ndarray) or (hasattr(value, "__array__") and not np.isscalar(value)):
         array = np.ascontiguousarray(value)
-        digest = hashlib.sha256(array.tobytes()).hexdigest()
+        if array.dtype.hasobject:  # its bytes are pointers: its values instead
+            content = json.dumps(_canonical(array.tolist()), sort_keys=True, separators=(",", ":"))
+            digest = hashlib.sha256(content.encode()).hexdigest()
+        else:
+            digest = hashlib.sha256(array.tobytes()).hexdigest()
         return {"__array__": [str(array.dtype), list(array.shape), digest]}
     if isinstance(value, Mapping):
         return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
@@ -396,6 +400,9 @@ def _run_pending(
                     done, _ = concurrent.futures.wait(running, timeout=GRACE_SECONDS)
                     for future in done:
                         collect(future, running.pop(future))
+                # (any executor) runs whose results came back meanwhile are stored too
+                for future in [f for f in running if f.done() and not f.cancelled()]:
+                    collect(future, running.pop(future))
             if writer is not None:
                 writer.flush()
             if own is not None:

@@ -163,4 +163,4 @@ def test_a_store_that_cannot_be_made_is_a_usage_error(tmp_path: Path, capsys) ->
     spec = write(tmp_path / "grid.toml", FIXED + "[grid]\ndepth = [2]\n")
     taken = tmp_path / "file"
     taken.write_text("not a folder")
-    assert "File exists" in one_line(["sweep", spec, "--store", str(taken)], 2, capsys)
+    assert "is a file, not a folder" in one_line(["sweep", spec, "--store", str(taken)], 2, capsys)
