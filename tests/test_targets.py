@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from deeplinear import targets
@@ -70,6 +70,7 @@ def test_spd_with_cond_one_is_the_identity() -> None:
 @settings(deadline=None, max_examples=30)
 @given(any_dims, st.floats(0.0, 10.0), seeds)
 def test_near_identity_has_the_requested_excess_loss(d: int, excess: float, seed: int) -> None:
+    assume(excess == 0 or excess >= 0.5 * (targets.RESOLUTION * d) ** 2)  # (smaller: refused)
     phi = targets.near_identity(d, excess, seed=seed)
     assert 0.5 * np.linalg.norm(phi - np.eye(d), "fro") ** 2 == pytest.approx(
         excess, rel=1e-12, abs=1e-15
@@ -241,3 +242,42 @@ def test_targets_near_the_largest_float_are_finite_or_refused_naming_the_argumen
                 call()
     for name, params in EXAMPLE_PARAMS.items():  # ordinary arguments are unaffected
         assert np.isfinite(targets.FAMILIES[name](4, **params, seed=1)).all()
+
+
+def _exact_eigenvalues(phi: np.ndarray) -> np.ndarray:
+    """The eigenvalues of the symmetric float64 matrix as it is, to 40 digits."""
+    import mpmath
+
+    with mpmath.workdps(40):
+        values = mpmath.eigsy(mpmath.matrix(phi.tolist()), eigvals_only=True)
+        return np.array(sorted(float(v) for v in values))
+
+
+@pytest.mark.parametrize("d", [2, 7])
+def test_parameters_that_rounding_would_swamp_are_refused_and_the_limit_holds(d: int) -> None:
+    # Beyond these limits float64 cannot hold what each generator promises: spd(2, 1e20) had
+    # eigenvalues -1.2e-7 and 1e10, gamma_positive(3, 1e-20) a negative margin, and so on.
+    limit = 1.0 / (targets.RESOLUTION * d)
+    with pytest.raises(ValueError, match=r"cond = .* is too large for float64"):
+        targets.spd(d, 1.01 * limit, seed=0)
+    with pytest.raises(ValueError, match=r"gamma = .* is too small for float64"):
+        targets.gamma_positive(d, 1e-17, seed=0)
+    with pytest.raises(ValueError, match=r"gamma = .* is too large for float64"):
+        targets.gamma_positive(d, 1e100, seed=0)
+    with pytest.raises(ValueError, match=r"lam = .* is too small for float64"):
+        targets.negative_eigenvalue(d, 1e-18, seed=0)
+    with pytest.raises(ValueError, match=r"excess_loss = .* is too small for float64"):
+        targets.near_identity(d, 1e-40, seed=0)
+    # at the limits the promised spectra hold to well within 1 % (exactly computed)
+    for seed in range(5):
+        cond = 0.99 * limit
+        values = _exact_eigenvalues(targets.spd(d, cond, seed=seed))
+        assert values[0] == pytest.approx(cond**-0.5, rel=1e-2)
+        assert values[-1] == pytest.approx(cond**0.5, rel=1e-2)
+        lam = 1.01 * targets.RESOLUTION * d
+        values = _exact_eigenvalues(targets.negative_eigenvalue(d, lam, seed=seed))
+        assert values[0] == pytest.approx(-lam, rel=1e-2)
+        gamma = 0.51 * targets.RESOLUTION * d * 2.0  # just inside: 2γ ≥ d·R·(2γ + 2)
+        phi = targets.gamma_positive(d, gamma, seed=seed)
+        margin = _exact_eigenvalues(0.5 * (phi + phi.T))[0]
+        assert margin == pytest.approx(2 * gamma, rel=1e-2)

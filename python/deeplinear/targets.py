@@ -62,6 +62,19 @@ def _symmetric_from_spectrum(eigenvalues: np.ndarray, rng: np.random.Generator) 
         return np.ascontiguousarray(0.5 * (product + product.T))
 
 
+RESOLUTION = 400.0 * float(np.finfo(np.float64).eps)
+"""A part of Φ smaller than ``RESOLUTION · d`` times its largest is lost to the rounding of
+Φ's construction (products and sums of d terms, a Haar basis orthogonal to rounding): the
+generators refuse parameters that ask for one, since the property they promise (a smallest
+eigenvalue, a margin, a skew part) would not hold in float64. At the limit the rounding is
+about 1/400 of that part."""
+
+
+def _resolved(small: float, large: float, d: int) -> bool:
+    """Whether a part of size ``small`` survives beside one of size ``large`` in Φ (d × d)."""
+    return small >= RESOLUTION * d * large
+
+
 def _finite(phi: np.ndarray, **scales: float) -> np.ndarray:
     """Φ, or ValueError naming the parameters that set its scale when it overflowed float64."""
     if not np.isfinite(phi).all():
@@ -78,7 +91,9 @@ def spd(d: int, cond: float, seed: Seed = None) -> np.ndarray:
     geometric mean is 1 (det Φ = 1) and λ_max/λ_min = cond.
 
     Raises TypeError if d is not an integer or cond not a real number; ValueError if d < 1,
-    cond is not finite or < 1, or d = 1 with cond ≠ 1 (a 1×1 matrix has condition number 1).
+    cond is not finite or < 1, d = 1 with cond ≠ 1 (a 1×1 matrix has condition number 1), or
+    cond > 1/(d·RESOLUTION) (about 1.1e13/d), where rounding would swamp λ_min (from about
+    1/ε, Φ is not even positive definite).
     """
     d = check_int(d, "d", 1)
     cond = check_real(cond, "cond")
@@ -87,6 +102,11 @@ def spd(d: int, cond: float, seed: Seed = None) -> np.ndarray:
     if d == 1 and cond != 1:
         raise ValueError(
             f"cond must be 1 when d = 1 (a 1×1 matrix has condition number 1), got {cond}"
+        )
+    if not _resolved(1.0, cond, d):
+        raise ValueError(
+            f"cond = {cond:g} is too large for float64 at d = {d}: rounding would swamp the "
+            f"smallest eigenvalue (cond must be <= {1.0 / (RESOLUTION * d):.3g})"
         )
     exponents = np.linspace(-0.5, 0.5, d) if d > 1 else np.zeros(1)
     return _symmetric_from_spectrum(cond**exponents, _rng(seed))
@@ -100,10 +120,16 @@ def near_identity(d: int, excess_loss: float, seed: Seed = None) -> np.ndarray:
     asymmetric; ``excess_loss = 0`` gives Φ = I.
 
     Raises TypeError if d is not an integer or excess_loss not a real number; ValueError if
-    d < 1 or excess_loss is not finite or < 0.
+    d < 1, excess_loss is not finite or < 0, or 0 < excess_loss with ‖E‖_F below
+    d·RESOLUTION (E would be lost to rounding beside I).
     """
     d = check_int(d, "d", 1)
     excess_loss = check_nonnegative(excess_loss, "excess_loss")
+    if excess_loss > 0 and not _resolved(np.sqrt(2.0) * np.sqrt(excess_loss), 1.0, d):
+        raise ValueError(
+            f"excess_loss = {excess_loss:g} is too small for float64 at d = {d}: I + E would "
+            f"round E away (excess_loss must be 0 or >= {0.5 * (RESOLUTION * d) ** 2:.3g})"
+        )
     direction = _rng(seed).standard_normal((d, d))
     size = np.sqrt(2.0 * excess_loss)
     if not np.isfinite(size):  # 2·excess_loss overflows; its root does not
@@ -165,13 +191,25 @@ def gamma_positive(d: int, gamma: float, seed: Seed = None) -> np.ndarray:
     when d = 1). The symmetric part of Φ is S, so λ_min((Φ + Φᵀ)/2) = 2γ > γ: uᵀΦu ≥ 2γ for
     every unit u. For d ≥ 2, Φ − Φᵀ = 2K, so ‖Φ − Φᵀ‖_F = 2.
 
-    Raises TypeError if d is not an integer or gamma not a real number; ValueError if d < 1 or
-    gamma is not finite or ≤ 0.
+    Raises TypeError if d is not an integer or gamma not a real number; ValueError if d < 1,
+    gamma is not finite or ≤ 0, or so small or large that rounding would swamp the margin 2γ
+    beside the entries (γ below about d·RESOLUTION) or the skew part beside 2γ + 1 (γ above
+    about 1/(2·d·RESOLUTION)).
     """
     d = check_int(d, "d", 1)
     gamma = check_positive(gamma, "gamma")
     if not np.isfinite(2.0 * gamma + 1.0):
         raise ValueError(f"gamma = {gamma:g} is too large: 2γ + 1 overflows float64")
+    if not _resolved(2.0 * gamma, 2.0 * gamma + 2.0, d):
+        raise ValueError(
+            f"gamma = {gamma:g} is too small for float64 at d = {d}: rounding would swamp the "
+            "margin 2γ"
+        )
+    if d > 1 and not _resolved(1.0, 2.0 * gamma + 1.0, d):
+        raise ValueError(
+            f"gamma = {gamma:g} is too large for float64 at d = {d}: rounding would swamp the "
+            "skew part"
+        )
     rng = _rng(seed)
     spectrum = rng.uniform(2.0 * gamma, 2.0 * gamma + 1.0, d)
     spectrum[np.argmin(spectrum)] = 2.0 * gamma
@@ -193,13 +231,20 @@ def negative_eigenvalue(d: int, lam: float, count: int = 1, seed: Seed = None) -
     a well-conditioned Φ with positive determinant that identity initialization still cannot learn.
 
     Raises TypeError if d or count is not an integer or lam not a real number; ValueError if
-    d < 1, lam is not finite or ≤ 0, or count is outside 1..d.
+    d < 1, lam is not finite or ≤ 0, count is outside 1..d, or lam and 1 so far apart that
+    rounding would swamp the smaller (min(lam, 1) < d·RESOLUTION·max(lam, 1); with d = count
+    there is no eigenvalue 1).
     """
     d = check_int(d, "d", 1)
     lam = check_positive(lam, "lam")
     count = check_int(count, "count", 1)
     if count > d:
         raise ValueError(f"count must be <= d = {d}, got {count}")
+    if count < d and np.isfinite(lam) and not _resolved(min(lam, 1.0), max(lam, 1.0), d):
+        raise ValueError(
+            f"lam = {lam:g} is too {'small' if lam < 1 else 'large'} for float64 at d = {d}: "
+            "rounding would swamp the eigenvalues of the smaller size"
+        )
     spectrum = np.ones(d)
     spectrum[:count] = -lam
     return _finite(_symmetric_from_spectrum(spectrum, _rng(seed)), lam=lam)
