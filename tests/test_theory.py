@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import deeplinear as dl
 from deeplinear import theory
 from reference import gradient, loss
 
@@ -400,3 +401,48 @@ def test_arguments_past_float64s_range_give_the_limit_without_raising(call, exac
         assert limit == pytest.approx(exact, abs=1e-9)
     else:  # the float64 limit (0 or inf), or the last subnormals before it
         assert (exact > 0 and value == math.inf) or (exact < 0 and 0 <= value < 1e-300)
+
+
+@pytest.mark.parametrize("depth", [2, 4])
+def test_theorem3_corrected_rate_holds_where_the_papers_fails(depth: int) -> None:
+    # the counterexample to the proof's (8) for γ > 1: power projection at Theorem 3's η (c = 3)
+    phi = np.array([[6.0, 1.0], [-1.0, 6.0]])
+    gamma, c = 5.0, 3.0
+    lr = theory.theorem3_lr(phi, depth, c)
+    corrected = theory.theorem3_corrected_rate(phi, gamma, depth, c)
+    assert corrected == pytest.approx(1 - lr * depth * gamma ** (2 - 2 / depth), rel=1e-14)
+    result = dl.train(phi, depth, "power_projection", gamma=gamma, lr=lr, max_steps=20)
+    ratios = result.losses[1:] / result.losses[:-1]
+    assert ratios.max() <= corrected * (1 + 1e-12)
+    assert ratios.max() > theory.theorem3_rate(phi, gamma, c)  # the paper's factor fails here
+    # for γ ≤ 1 the corrected factor implies the paper's
+    assert theory.theorem3_corrected_rate(phi, 0.5, depth, c) <= theory.theorem3_rate(phi, 0.5, c)
+
+
+def test_intermediate_overflow_and_underflow_do_not_change_a_result_in_range() -> None:
+    # each true value is an ordinary float; the formulas evaluated left to right gave inf, 1.0
+    # (an exponent from a rate that underflowed) or 0
+    import mpmath
+
+    with mpmath.workdps(30):
+        cases = [
+            (
+                theory.lemma2_lower_bound(1e308, 10, 0.999),
+                4 * 10 * mpmath.mpf(1e308) * mpmath.mpf("0.001") ** 20,
+            ),
+            (
+                theory.lemma2_corrected_lower_bound(1e308, 10, 0.999),
+                2 * 10 * mpmath.mpf(1e308) * mpmath.mpf("0.001") ** 18,
+            ),
+            (
+                theory.lemma2_lower_bound(1e308, 60, 0.999),
+                4 * 60 * mpmath.mpf(1e308) * mpmath.mpf("0.001") ** 120,
+            ),
+            (theory.theorem1_loss_bound(1.0, 1e200, 1e200, 1, 1e100), mpmath.exp(-2)),
+            (
+                theory.identity_excess_loss(np.diag([1.3e154, 1.3e154])),
+                (mpmath.mpf(1.3e154) - 1) ** 2,
+            ),
+        ]
+        for value, true in cases:
+            assert value == pytest.approx(float(true), rel=1e-12)

@@ -15,6 +15,7 @@ the result is its limit (a bound of ``inf``, a step size of 0.0), without a warn
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +44,7 @@ __all__ = [
     "theorem1_lr",
     "theorem2_lr",
     "theorem2_steps",
+    "theorem3_corrected_rate",
     "theorem3_lr",
     "theorem3_rate",
 ]
@@ -60,6 +62,22 @@ def _power(base: float, exponent: float) -> float:
         return float(base) ** exponent
     except OverflowError:
         return math.inf
+
+
+def _product(*factors: float, base: float = 1.0, exponent: float = 0.0) -> float:
+    """factors[0]·factors[1]···base^exponent for factors, base >= 0, without an intermediate
+    overflow or underflow: in order where that gives a normal float, else from the sum of the
+    logarithms (inf or 0 only where the product itself leaves float64's range)."""
+    if 0.0 in factors or (base == 0.0 and exponent > 0):
+        return 0.0
+    direct = math.prod(factors) * _power(base, exponent)
+    if direct != direct or direct == math.inf or direct < sys.float_info.min:
+        logarithm = math.fsum(math.log(f) for f in factors) + exponent * math.log(base)
+        try:
+            return math.exp(logarithm)
+        except OverflowError:
+            return math.inf
+    return direct
 
 
 def _spectral_norm(phi: np.ndarray) -> float:
@@ -96,8 +114,14 @@ def identity_excess_loss(phi: ArrayLike) -> float:
     Raises ValueError if ``phi`` is not a finite square matrix.
     """
     phi = _phi(phi)
+    excess = np.eye(phi.shape[0]) - phi
     with np.errstate(over="ignore"):  # beyond float64: inf
-        return 0.5 * float(np.sum((np.eye(phi.shape[0]) - phi) ** 2))
+        largest = float(np.abs(excess).max())
+        if not 0.0 < largest < math.inf:
+            return 0.5 * float(np.sum(excess**2))
+        scale = math.ldexp(1.0, math.frexp(largest)[1])  # a power of two: exact scaling
+        # ½‖E‖² = ½‖E/s‖²·s·s, whose squares neither overflow nor underflow where ℓ(I) does not
+        return _product(0.5 * float(np.sum((excess / scale) ** 2)), scale, scale)
 
 
 def theorem1_lr(phi: ArrayLike, depth: int, c: float) -> float:
@@ -194,11 +218,12 @@ def theorem1_loss_bound(
     t = as_float_array(steps, "steps", _FLOAT64)
     if np.any(t < 0):
         raise ValueError("steps must be >= 0")
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         exponent = -2.0 * t * lr * depth / _power(c, 4)
-        if np.isnan(exponent).any():  # inf/inf, or no decay at all at t = 0 times an infinite rate
-            late = -t * _theorem1_rate(lr, depth, c)
-            exponent = np.where(np.isnan(exponent), np.where(t == 0, 0.0, late), exponent)
+        beyond = ~np.isfinite(exponent)  # t·η overflowed, or c⁴ (inf/inf): from logarithms
+        if beyond.any():
+            log_rate = math.log(2.0 * depth) + math.log(lr) - 4.0 * math.log(c)
+            exponent = np.where(beyond, -np.exp(np.log(t) + log_rate), exponent)  # t = 0: −0
         bound = np.exp(exponent) * loss0
     # as_float_array returns at least 1-d; a scalar step number gives a scalar bound
     return float(bound[0]) if np.ndim(steps) == 0 else bound
@@ -270,7 +295,10 @@ def theorem3_rate(phi: ArrayLike, gamma: float, c: float = 1.0) -> float:
     """Theorem 3's per-step contraction factor 1 − γ² / (c d⁵ ‖Φ‖_F²) (Sec. 5.3).
 
     ℓ(t+1) ≤ (1 − ηLγ²) ℓ(t), which is this factor at η = ``theorem3_lr(phi, depth, c)``,
-    for Φ with uᵀΦu > γ for all unit u (not checked here). Raises ValueError if ``gamma`` ≤ 0,
+    for Φ with uᵀΦu > γ for all unit u (not checked here). Warning: the proof's (8) takes
+    Lemma 2 as the paper states it, and is false for γ > 1 (Φ = [[6, 1], [−1, 6]], γ = 5, L = 2
+    contracts by 0.99859 per step against this factor's 0.99648 at c = 3);
+    ``theorem3_corrected_rate`` is the factor that holds. Raises ValueError if ``gamma`` ≤ 0,
     ``c`` < 1 or Φ = 0.
     """
     phi = _phi(phi)
@@ -281,6 +309,26 @@ def theorem3_rate(phi: ArrayLike, gamma: float, c: float = 1.0) -> float:
     if 0 < scale < math.inf:
         return 1.0 - _power(gamma, 2) / scale
     ratio = gamma / norm  # past float64's range: its limit
+    return 1.0 - ratio * ratio / c / phi.shape[0] ** 5
+
+
+def theorem3_corrected_rate(phi: ArrayLike, gamma: float, depth: int, c: float = 1.0) -> float:
+    """Theorem 3's contraction factor from the corrected Lemma 2: 1 − γ^{2−2/L} / (c d⁵ ‖Φ‖_F²).
+
+    One step with η ≤ 1/(3 L d⁵ max{U^{2L}, ‖Φ‖₂²}) (the proof's (7)) gives
+    ℓ(t+1) ≤ ℓ(t) − (η/2)‖∇ℓ‖², and ``lemma2_corrected_lower_bound`` with σ_min(Θ_i) ≥ γ^{1/L}
+    (Lemma 13) gives ‖∇ℓ‖² ≥ 2ℓLγ^{2−2/L}: ℓ(t+1) ≤ (1 − ηLγ^{2−2/L}) ℓ(t), this factor at
+    η = ``theorem3_lr(phi, depth, c)``. It implies the paper's (1 − ηLγ²) for γ ≤ 1 only.
+    Raises ValueError if ``gamma`` ≤ 0, ``depth`` < 1, ``c`` < 1 or Φ = 0.
+    """
+    phi = _phi(phi)
+    gamma = check_positive(gamma, "gamma")
+    depth = check_depth(depth)
+    c = _check_c(c)
+    norm = _nonzero_frobenius_norm(phi)
+    # γ^{2−2/L} / ‖Φ‖_F² as (γ^{1−1/L} / ‖Φ‖_F)², from logarithms: neither power leaves
+    # float64's range where the ratio does not
+    ratio = math.exp((1.0 - 1.0 / depth) * math.log(gamma) - math.log(norm))
     return 1.0 - ratio * ratio / c / phi.shape[0] ** 5
 
 
@@ -296,8 +344,7 @@ def lemma2_lower_bound(loss: float, depth: int, a: float) -> float:
     loss = check_nonnegative(loss, "loss")
     depth = check_depth(depth)
     a = _check_a(a)
-    bound = 4.0 * loss * depth * (1.0 - a) ** (2 * depth)
-    return bound if bound == bound else 0.0  # inf·0: the power underflowed, and so does the bound
+    return _product(4.0 * depth, loss, base=1.0 - a, exponent=2 * depth)
 
 
 def lemma2_corrected_lower_bound(loss: float, depth: int, a: float) -> float:
@@ -312,8 +359,7 @@ def lemma2_corrected_lower_bound(loss: float, depth: int, a: float) -> float:
     loss = check_nonnegative(loss, "loss")
     depth = check_depth(depth)
     a = _check_a(a)
-    bound = 2.0 * loss * depth * (1.0 - a) ** (2 * (depth - 1))
-    return bound if bound == bound else 0.0
+    return _product(2.0 * depth, loss, base=1.0 - a, exponent=2 * (depth - 1))
 
 
 def lemma3_hessian_bound(depth: int, d: int, z: float) -> float:
