@@ -105,3 +105,16 @@ def test_linnerud_trains_to_the_least_squares_fit() -> None:
     assert np.linalg.norm(target.phi - target.phi.T) > 1
     assert target.loss(result.layers, x, y) == pytest.approx(best, rel=1e-8)
     assert target.loss(result.layers, x, y) >= best * (1 - 1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-160, 1e-100, 1.0, 1e100])
+def test_the_target_does_not_depend_on_the_scale_of_x(scale: float) -> None:
+    # Σ of X itself fell into subnormals at X ~ 1e-159 (Φ off by 9e-7) and below 1e-160 was
+    # called singular: it is computed for X over a power of two
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 3))
+    y = x @ rng.standard_normal((3, 3)).T + 0.1 * rng.standard_normal((200, 3))
+    reference = dl.data.least_squares_target(x, y)
+    target = dl.data.least_squares_target(x * scale, y)
+    np.testing.assert_allclose(target.phi, reference.phi, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(target.whitening * scale, reference.whitening, rtol=1e-12)

@@ -49,3 +49,27 @@ def test_from_torch_rejects_other_modules() -> None:
         dl.from_torch(torch.nn.Sequential(torch.nn.ReLU()))
     with pytest.raises(ValueError, match="at least one"):
         dl.from_torch(torch.nn.Sequential())
+
+
+def test_from_torch_checks_weights_as_every_input_is_checked() -> None:
+    def module(dtype, value=None):
+        linear = torch.nn.Linear(2, 2, bias=False, dtype=dtype)
+        if value is not None:
+            with torch.no_grad():
+                linear.weight.fill_(value)
+        return torch.nn.Sequential(linear)
+
+    with pytest.raises(ValueError, match="module must contain only finite values"):
+        dl.from_torch(module(torch.float64, float("nan")))
+    assert dl.from_torch(module(torch.float16)).dtype == np.float64  # narrower floats widened
+    assert dl.from_torch(module(torch.bfloat16)).dtype == np.float64  # (no numpy bfloat16)
+    assert dl.from_torch(module(torch.float32)).dtype == np.float32
+    for bad in (5, None):
+        with pytest.raises(TypeError, match=r"module must be a torch\.nn\.Linear"):
+            dl.from_torch(bad)
+
+
+def test_to_torch_takes_a_tensor_that_requires_grad() -> None:
+    layers = torch.eye(2, dtype=torch.float64, requires_grad=True)[None]
+    model = dl.to_torch(layers)
+    np.testing.assert_array_equal(model[0].weight.detach().numpy(), np.eye(2))

@@ -360,3 +360,16 @@ def test_step_and_project_diverges_when_a_step_overflows(
         batch = dl.train_batch(phi[None], 3, "step_and_project", lr=lr, threads=2, **options)
         assert batch.status[0] == "diverged"
         np.testing.assert_array_equal(batch.layers[0], result.layers)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("gamma", 1e39), ("gamma", 1e-50), ("psi", 1e39), ("psi", 1e-50)]
+)
+def test_a_float32_projection_refuses_a_parameter_that_float32_cannot_hold(
+    name: str, value: float
+) -> None:
+    # γ = 1e39 gave inf and NaN entries, γ = 1e-50 a margin of 0 (outside H_γ)
+    a = np.eye(3, dtype=np.float32)
+    project = dl.project_positive if name == "gamma" else dl.project_identity_ball
+    with pytest.raises(ValueError, match=f"{name} = .* in float32"):
+        project(a, value)

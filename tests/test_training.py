@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import deeplinear as dl
 from interrupts import interrupt_after
+from reference import loss as reference_loss
 from reference import run_session
 
 # -- references ------------------------------------------------------------------------------
@@ -825,3 +826,14 @@ def test_the_record_grid_holds_up_to_the_largest_step_count(tmp_path, every: int
     assert len(expected) == {1: 12, 3: 4, 7: 2, 2**62: 0}[every]
     with pytest.raises(ValueError, match="2\\*\\*63 - 1"):
         trainer.step(1)
+
+
+def test_spectral_gd_counts_the_skew_part_that_its_tolerance_lets_through() -> None:
+    # Φ symmetric to 5e-11 (inside spectral_gd's tolerance): the skew part K is orthogonal to
+    # every symmetric product, so each loss is at least ½‖K‖²; it was left out, and the run
+    # "converged" below tol with layers whose loss is above it
+    phi = dl.targets.spd(3, 2.0, seed=0)
+    skew = np.array([[0.0, 5e-11, 0.0], [-5e-11, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    result = dl.spectral_gd(phi + skew, 2, lr=0.1, max_steps=4000, tol=1e-24)
+    assert result.final_loss == pytest.approx(reference_loss(result.layers, phi + skew), rel=1e-6)
+    assert result.final_loss >= 0.5 * np.sum(skew**2) and result.status == "max_steps"

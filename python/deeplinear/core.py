@@ -14,7 +14,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core
-from ._validation import as_layers, as_square, check_positive, result_dtype
+from ._validation import (
+    as_layers,
+    as_square,
+    check_positive,
+    check_representable,
+    result_dtype,
+)
 
 __all__ = [
     "gradient",
@@ -134,17 +140,20 @@ def project_positive(a: ArrayLike, gamma: float) -> np.ndarray:
 
     With A = S + K (S symmetric, K skew) and S = V Λ Vᵀ, the projection is K + V max(Λ, γ) Vᵀ:
     the skew part is kept and the eigenvalues of the symmetric part are clipped below at γ.
-    A matrix already in H_γ is returned unchanged. ``gamma`` must be > 0.
+    A matrix already in H_γ is returned unchanged. ``gamma`` must be > 0, and neither 0 nor
+    infinite in A's dtype (float32: 1e-46 or 1e39 are refused).
     """
-    gamma = check_positive(gamma, "gamma")
-    return _core.project_positive(as_square(a, "a"), gamma)
+    matrix = as_square(a, "a")
+    gamma = check_representable(check_positive(gamma, "gamma"), "gamma", matrix.dtype)
+    return _core.project_positive(matrix, gamma)
 
 
 def project_identity_ball(a: ArrayLike, psi: float) -> np.ndarray:
     """The Frobenius-norm projection of A onto {A : ‖A − I‖₂ ≤ ψ} (Sec. 6, step-and-project).
 
     With A − I = U Σ Vᵀ the projection is I + U min(Σ, ψ) Vᵀ (singular values clipped at ψ).
-    ``psi`` must be > 0.
+    ``psi`` must be > 0, and neither 0 nor infinite in A's dtype.
     """
-    psi = check_positive(psi, "psi")
-    return _core.project_identity_ball(as_square(a, "a"), psi)
+    matrix = as_square(a, "a")
+    psi = check_representable(check_positive(psi, "psi"), "psi", matrix.dtype)
+    return _core.project_identity_ball(matrix, psi)

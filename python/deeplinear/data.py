@@ -11,6 +11,7 @@ exactly its excess over the least-squares fit.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,15 +116,21 @@ def least_squares_target(X: ArrayLike, Y: ArrayLike, *, center: bool = True) -> 
     y_mean = y.mean(axis=0) if center else np.zeros(y.shape[1])
     x, y = x - x_mean, y - y_mean
     n = x.shape[0]
-    with np.errstate(over="ignore", invalid="ignore"):
-        covariance = x.T @ x / n
-    if not np.isfinite(covariance).all():
-        raise ValueError("X is too large: E xxᵀ overflows float64; rescale X")
+    # Σ of X/s, s the power of two at X's largest entry (exact): Φ does not depend on X's scale,
+    # and Σ of X itself could fall into subnormals (X ~ 1e-160) or overflow
+    largest = float(np.abs(x).max())
+    scale = math.ldexp(1.0, math.frexp(largest)[1]) if 0.0 < largest < math.inf else 1.0
+    scaled = x / scale
+    covariance = scaled.T @ scaled / n
+    with np.errstate(over="ignore"):
+        if not np.isfinite(covariance.max() * scale * scale):
+            raise ValueError("X is too large: E xxᵀ overflows float64; rescale X")
     eigenvalues, basis = np.linalg.eigh(covariance)
     if eigenvalues[0] <= 1e-12 * max(eigenvalues[-1], np.finfo(float).tiny):
         raise ValueError("X has (numerically) collinear or constant columns: E xxᵀ is singular")
-    whitening = (basis / np.sqrt(eigenvalues)) @ basis.T
-    whitened = x @ whitening.T
+    scaled_whitening = (basis / np.sqrt(eigenvalues)) @ basis.T
+    whitening = scaled_whitening / scale
+    whitened = scaled @ scaled_whitening.T
     with np.errstate(over="ignore", invalid="ignore"):
         phi = y.T @ whitened / n
         residual = 0.5 * float(np.mean(np.sum((whitened @ phi.T - y) ** 2, axis=1)))

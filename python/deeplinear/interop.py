@@ -31,6 +31,8 @@ def to_torch(layers: ArrayLike) -> Any:
     The weights are copies of the layers in their dtype (float64 or float32).
     """
     torch = _torch()
+    if isinstance(layers, torch.Tensor):  # (numpy() refuses a tensor that requires grad)
+        layers = layers.detach().cpu().numpy()
     layers = as_layers(layers, "layers")
     modules = []
     for layer in layers:
@@ -47,7 +49,16 @@ def from_torch(module: Any) -> np.ndarray:
     """The (L, d, d) layers of a ``Sequential`` (or an iterable) of bias-free square ``Linear``
     layers of one size; ``layers[i-1]`` is the weight of the i-th module."""
     torch = _torch()
-    modules = list(module) if not isinstance(module, torch.nn.Linear) else [module]
+    if isinstance(module, torch.nn.Linear):
+        modules = [module]
+    else:
+        try:
+            modules = list(module)
+        except TypeError:
+            raise TypeError(
+                "module must be a torch.nn.Linear, a Sequential or an iterable of them, "
+                f"got {type(module).__name__}"
+            ) from None
     if not modules:
         raise ValueError("module must contain at least one Linear layer")
     weights = []
@@ -56,11 +67,15 @@ def from_torch(module: Any) -> np.ndarray:
             raise TypeError(f"module[{index}] must be torch.nn.Linear, got {type(linear).__name__}")
         if linear.bias is not None:
             raise ValueError(f"module[{index}] has a bias; deep linear networks are bias-free")
-        weight = linear.weight.detach().cpu().numpy()
+        weight = linear.weight.detach().cpu()
+        if weight.dtype not in (torch.float64, torch.float32):  # (bfloat16 has no numpy type)
+            weight = weight.to(torch.float64)
+        weight = weight.numpy()
         if weight.shape[0] != weight.shape[1] or weight.shape != modules[0].weight.shape:
             raise ValueError(
                 f"module[{index}] must be square and of the first layer's size, "
                 f"got {tuple(weight.shape)}"
             )
         weights.append(weight)
-    return np.ascontiguousarray(np.stack(weights))
+    # as every input: finite, float32 kept and narrower floats made float64
+    return as_layers(np.stack(weights), "module")

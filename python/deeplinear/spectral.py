@@ -33,8 +33,10 @@ def spectral_gd(
     """Gradient descent from the identity for symmetric Φ, by its exact reduction (Lemmas 5–6).
 
     Gives the same ``TrainResult`` as ``train(phi, depth, "gd", ...)`` up to rounding, with the
-    layers rebuilt as U diag(a) Uᵀ. ``extras`` holds ``eigenvalues`` (μ, ascending), ``basis``
-    (U) and ``a`` (the final layer eigenvalues a_k, in the order of μ).
+    layers rebuilt as U diag(a) Uᵀ (of Φ's symmetric part; the losses include ½‖K‖_F² of a skew
+    part K that the symmetry tolerance below lets through). ``extras`` holds ``eigenvalues``
+    (μ, ascending), ``basis`` (U) and ``a`` (the final layer eigenvalues a_k, in the order of
+    μ).
 
     Ctrl-C stops it like ``train`` (status ``"interrupted"`` and a RuntimeWarning). Raises
     ValueError if Φ is not symmetric (to 1e-2·√ε_mach relative: 1.5e-10 in
@@ -53,6 +55,9 @@ def spectral_gd(
             f"phi must be symmetric for spectral_gd (‖Φ − Φᵀ‖_F = {asymmetry:.3g}); "
             "use train(phi, depth, 'gd', ...) for a general Φ"
         )
+    # The skew part K = (Φ − Φᵀ)/2 that the tolerance lets through is orthogonal to every
+    # symmetric product: ℓ = ℓ(symmetric part) + ½‖K‖_F², which the losses and the stop rule add.
+    skew_loss = 0.5 * float(np.linalg.norm(0.5 * (phi - phi.T))) ** 2
     mu, basis = np.linalg.eigh(0.5 * (phi + phi.T))
     mu = np.ascontiguousarray(mu, dtype=phi.dtype)
     basis = basis.astype(phi.dtype, copy=False)
@@ -60,7 +65,7 @@ def spectral_gd(
     # The same compiled bookkeeping as Trainer: records on the grid, the final state, Ctrl-C.
     session = _core.spectral_session(a, mu, depth, lr, record_every=record_every)
     try:
-        status = str(session.run(max_steps, tol, True)[0])
+        status = str(session.run(max_steps, tol - skew_loss, True)[0])
     except KeyboardInterrupt:  # landed after the compiled call: its state is complete
         status = "interrupted"
     if status == "interrupted":
@@ -68,6 +73,7 @@ def spectral_gd(
             session.record_current()
         warn_interrupted(int(session.steps), stacklevel=3)
     losses, loss_steps, _ = session.history(0)
+    losses = losses + skew_loss
     steps = int(session.steps)
     layer = (basis * a) @ basis.T
     layers = np.ascontiguousarray(np.broadcast_to(layer, (depth, *layer.shape)))
