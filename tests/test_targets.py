@@ -30,7 +30,7 @@ def margin(phi: np.ndarray) -> float:
 
 def test_families_are_the_public_generators() -> None:
     assert set(targets.FAMILIES) == set(EXAMPLE_PARAMS)
-    assert set(targets.__all__) == {*targets.FAMILIES, "FAMILIES"}
+    assert set(targets.__all__) == {*targets.FAMILIES, "FAMILIES", "RESOLUTION"}
     for name, make in targets.FAMILIES.items():
         assert make is getattr(targets, name)
 

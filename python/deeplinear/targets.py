@@ -21,6 +21,7 @@ from ._validation import check_int, check_nonnegative, check_positive, check_rea
 
 __all__ = [
     "FAMILIES",
+    "RESOLUTION",
     "gamma_positive",
     "near_identity",
     "negative_eigenvalue",
