@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -71,6 +72,8 @@ def test_a_shard_line_is_key_result_and_the_canonical_config_it_hashes(tmp_path:
         text = json.dumps(line["config"], sort_keys=True, separators=(",", ":"))
         assert hashlib.sha256(text.encode()).hexdigest()[:32] == line["key"]
         assert list(line["result"]) == list(store_module.ROW_FIELDS)
+        result_text = json.dumps(line["result"], separators=(",", ":"))
+        assert line["check"] == hashlib.sha256(result_text.encode()).hexdigest()[:16]
         for name in ("status", "steps", "error"):
             assert line["result"][name] == row[name] or (row[name] != row[name])
     assert by_key[sweep_module.config_key(configs[3])]["config"]["phi"]["__array__"][:2] == [
@@ -355,6 +358,44 @@ def test_a_record_damaged_where_its_key_is_is_ignored_with_the_warning(
     with pytest.warns(RuntimeWarning, match="1 records"):
         table = rows(dl.sweep(configs, store=tmp_path, progress=False))
     assert sorted(row["cached"] for row in table) == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("field", "old", "new"),
+    [
+        ("steps", b'"steps":5,', b'"steps":7,'),
+        ("status", b'"status":"max_steps"', b'"status":"converged"'),
+    ],
+)
+def test_a_fault_that_turns_a_result_into_another_valid_one_is_ignored(
+    tmp_path: Path, field: str, old: bytes, new: bytes
+) -> None:
+    # one changed digit or word of a stored result: consistent, so only the check sees it
+    configs = configs_of(2, max_steps=5)
+    dl.sweep(configs, store=tmp_path, progress=False)
+    (shard,) = tmp_path.glob("runs-*.jsonl")
+    first, second = shard.read_bytes().splitlines(keepends=True)
+    assert old in first
+    shard.write_bytes(first.replace(old, new) + second)
+    with pytest.warns(RuntimeWarning, match="1 records"):
+        table = rows(dl.sweep(configs, store=tmp_path, progress=False))
+    assert sorted(row["cached"] for row in table) == [False, True]
+    assert all(row["steps"] == 5 and row["status"] == "max_steps" for row in table)
+
+
+def test_records_without_a_check_are_read(tmp_path: Path) -> None:
+    # as written before records carried one
+    configs = configs_of(2)
+    first = rows(dl.sweep(configs, store=tmp_path, progress=False))
+    (shard,) = tmp_path.glob("runs-*.jsonl")
+    text = shard.read_text()
+    shard.write_text(re.sub(r'"check":"[0-9a-f]{16}",', "", text))
+    assert '"check"' not in shard.read_text()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = rows(dl.sweep(configs, store=tmp_path, progress=False))
+    assert all(row["cached"] for row in again)
+    assert [row["final_loss"] for row in again] == [row["final_loss"] for row in first]
 
 
 def test_records_of_other_sweeps_in_a_shared_store_are_not_counted_as_damaged(

@@ -60,6 +60,14 @@ FLUSH_RECORDS = 100_000
 """... or once this many records wait."""
 SHARD_PREFIX, SHARD_SUFFIX = "runs-", ".jsonl"
 _CONFIG_MARK = ',"config":'
+_RESULT_MARK = '"result":'
+
+
+def _check_of(result_text: str) -> str:
+    """A record's check: the first 16 hex digits of the sha256 of its result's JSON text, as
+    written (the key binds the config; this binds the numbers, which a fault could change into
+    other valid numbers)."""
+    return hashlib.sha256(result_text.encode()).hexdigest()[:16]
 
 
 def is_deterministic_error(error: object) -> bool:
@@ -189,7 +197,13 @@ class Store:
             record = json.loads(body)
         except ValueError:
             return None
-        return _checked(record.get("result")) if isinstance(record, dict) else None
+        if not isinstance(record, dict):
+            return None
+        if "check" in record:  # (records written before the check was added have none)
+            begin = body.find(_RESULT_MARK, 42)  # ahead of every string of the result
+            if begin < 0 or record["check"] != _check_of(body[begin + len(_RESULT_MARK) : start]):
+                return None
+        return _checked(record.get("result"))
 
     @staticmethod
     def _read_file(path: Path, key: str, canonical: Any) -> dict[str, Any] | None:
@@ -221,7 +235,10 @@ class ShardWriter:
         if not self._lines:
             self._oldest = time.monotonic()
         fields = json.dumps({name: result[name] for name in ROW_FIELDS}, separators=(",", ":"))
-        self._lines.append(f'{{"key":"{key}","result":{fields},"config":{config_text}}}\n')
+        check = _check_of(fields)
+        self._lines.append(
+            f'{{"key":"{key}","check":"{check}","result":{fields},"config":{config_text}}}\n'
+        )
 
     def due(self) -> bool:
         return bool(self._lines) and (
