@@ -16,8 +16,11 @@ import argparse
 import inspect
 import json
 import math
+import os
 import shlex
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -177,10 +180,29 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 # -- reproduce --------------------------------------------------------------------------------
+class _Terminated(BaseException):
+    """SIGTERM during ``reproduce`` (a BaseException: no claim's error handling catches it), so
+    that the run stops its workers and removes its staging folder as at Ctrl-C."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def _reproduce(args: argparse.Namespace) -> int:
     from . import reproduce
     from .training import available_cores
 
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        return _reproduce_run(args, reproduce, available_cores)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _reproduce_run(args: argparse.Namespace, reproduce: Any, available_cores: Any) -> int:
     try:
         result = reproduce.run(
             args.out,
@@ -193,7 +215,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         )
     except reproduce.ReportExistsError as exc:
         raise _UsageError(_one_line(exc)) from None
-    except OSError as exc:
+    except reproduce.OutputFolderError as exc:  # before any claim ran; later: status 1
         raise _UsageError(f"cannot write the report to {args.out}: {_one_line(exc)}") from None
     for index, claim in enumerate(result.claims, 1):
         verdict = "PASS" if claim.passed else "FAIL"
@@ -447,6 +469,25 @@ def _train(args: argparse.Namespace) -> int:
             )
     except (TypeError, ValueError) as exc:
         raise _UsageError(_one_line(exc)) from None
+    if out is not None:  # before the table: a reader that stops reading loses nothing
+        with atomic_write(out, "wb") as stream:
+            np.savez(
+                stream,
+                layers=result.layers,
+                losses=result.losses,
+                loss_steps=result.loss_steps,
+                phi=phi,
+                status=result.status,
+                steps=result.steps,
+                final_loss=result.final_loss,
+                method=args.method,
+                depth=args.depth,
+                lr=lr,
+                tol=args.tol,
+                record_every=record_every,
+                **options,
+                **recorded,
+            )
     print(f"{args.method} on {source}, L={args.depth}")
     print(f"step size η = {lr:.4g} ({lr_source})")
     if options:
@@ -466,24 +507,6 @@ def _train(args: argparse.Namespace) -> int:
     ):
         print("the theorem's step size is conservative: a larger --lr may converge much faster")
     if out is not None:
-        with atomic_write(out, "wb") as stream:
-            np.savez(
-                stream,
-                layers=result.layers,
-                losses=result.losses,
-                loss_steps=result.loss_steps,
-                phi=phi,
-                status=result.status,
-                steps=result.steps,
-                final_loss=result.final_loss,
-                method=args.method,
-                depth=args.depth,
-                lr=lr,
-                tol=args.tol,
-                record_every=record_every,
-                **options,
-                **recorded,
-            )
         print(f"wrote {out}")
     _stop_if_interrupted(result, f"; {out} holds the state after them" if out else "")
     return 0
@@ -563,7 +586,9 @@ def _parser() -> argparse.ArgumentParser:
         "overwritten without --force",
     )
     reproduce.add_argument(
-        "--quick", action="store_true", help="smaller experiments: seconds instead of minutes"
+        "--quick",
+        action="store_true",
+        help="smaller experiments: a few seconds, against about 15 for the full run",
     )
     reproduce.add_argument(
         "--seed", type=_nonnegative_int, default=0, help="random seed of all targets (default 0)"
@@ -728,7 +753,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deeplinear`` command; returns the exit status: 0 success; 1 a claim
     failed (``reproduce``), a run ended in an error (``sweep``), or the command failed (out of
     memory, a file it could not write, an unexpected error); 2 a usage error; 130 interrupted
-    (Ctrl-C). Every error is one line on stderr, never a traceback."""
+    (Ctrl-C); 141 its output's reader went away (``… | head``; every file it writes is
+    written before it prints); 143 terminated (SIGTERM, ``reproduce``: its workers and staging
+    folder removed first). Every error is one line on stderr, never a traceback."""
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -754,6 +781,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = f": {_one_line(exc)}" if str(exc) else ""
         print(f"deeplinear {args.command}: interrupted{detail}", file=sys.stderr)
         return 130
+    except _Terminated:
+        print(f"deeplinear {args.command}: terminated", file=sys.stderr)
+        return 143
+    except BrokenPipeError:  # the reader went away (… | head): files were written before
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error
+        except OSError:
+            pass
+        return 141  # 128 + SIGPIPE, as a command killed by it
     except MemoryError as exc:
         detail = f" ({_one_line(exc)})" if str(exc) else ""
         print(f"deeplinear {args.command}: error: not enough memory{detail}", file=sys.stderr)

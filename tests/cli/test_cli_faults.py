@@ -164,3 +164,44 @@ def test_a_store_that_cannot_be_made_is_a_usage_error(tmp_path: Path, capsys) ->
     taken = tmp_path / "file"
     taken.write_text("not a folder")
     assert "is a file, not a folder" in one_line(["sweep", spec, "--store", str(taken)], 2, capsys)
+
+
+def test_a_reader_that_goes_away_loses_no_file_and_gets_status_141(tmp_path: Path) -> None:
+    # `deeplinear train --out r.npz | head -1`: the table was printed before the result was
+    # saved, and the closed pipe ended the command with status 1 and no file
+    import subprocess
+    import sys
+
+    out = tmp_path / "r.npz"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deeplinear", "train", "--d", "4", "--depth", "3", "--steps",
+         "20000", "--tol", "0", "--record-every", "1", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()  # as head -1 does
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 141, err
+    # (a table of 20,000 rows: far more than a pipe holds, so it cannot finish before the close)
+    assert err == b"" and np.load(out)["steps"] == 20000
+
+
+def test_a_report_that_cannot_be_written_after_the_run_is_status_1(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    # (a usage error, 2, is only a folder that cannot be made before any claim runs)
+    from deeplinear import reproduce
+
+    def unwritable(*args, **kwargs):
+        raise FileNotFoundError("the folder went away")
+
+    monkeypatch.setattr(reproduce, "CLAIMS", reproduce.CLAIMS[:1])
+    monkeypatch.setattr(reproduce, "write_report", unwritable)
+    status = cli.main(["reproduce", "--quick", "--out", str(tmp_path / "r"), "--no-progress"])
+    assert status == 1
+    assert "FileNotFoundError" in capsys.readouterr().err
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    assert cli.main(["reproduce", "--quick", "--out", str(blocked / "r"), "--no-progress"]) == 2

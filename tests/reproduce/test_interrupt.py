@@ -39,7 +39,12 @@ def test_an_interrupted_run_stops_the_reproduction(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
-def test_ctrl_c_exits_130_without_a_report(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "status", "said"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+)
+def test_ctrl_c_exits_130_without_a_report(tmp_path: Path, signum, status: int, said: str) -> None:
+    # (SIGTERM alike, 143: it killed the command and left its workers and figures' folder)
     out = tmp_path / "report"
     process = subprocess.Popen(
         [sys.executable, "-m", "deeplinear", "reproduce", "--out", str(out)],
@@ -59,16 +64,74 @@ def test_ctrl_c_exits_130_without_a_report(tmp_path: Path) -> None:
         if not line or line.startswith("claim 1/8"):
             break
     assert seen[-1].startswith("claim 1/8"), "".join(seen)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     started = time.perf_counter()
     try:
         _, rest = process.communicate(timeout=30)
     finally:
         process.kill()
     stderr = "".join(seen) + rest
-    assert process.returncode == 130, stderr
+    assert process.returncode == status, stderr
     assert time.perf_counter() - started < 5.0
-    assert "interrupted" in stderr
+    assert said in stderr
     assert not (out / "report.md").exists()
     # nothing of the workers' either (the full run's claims run in one process per core)
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def _a_previous_report(out: Path) -> dict[str, bytes]:
+    out.mkdir()
+    files = {
+        "report.md": b"# the previous report",
+        "results.json": b'{"figures": ["old.png"]}',
+        "old.png": b"a figure",
+        "notes.txt": b"mine",
+    }
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    return files
+
+
+def test_ctrl_c_while_figures_are_drawn_leaves_no_figure(tmp_path: Path, monkeypatch) -> None:
+    # the figures were saved straight into the folder, and Ctrl-C among them left some there
+    from deeplinear.reproduce import figures
+
+    real = figures.make_figures
+
+    def interrupted(claims, out):
+        real(claims, out)  # (every figure drawn)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(figures, "make_figures", interrupted)
+    monkeypatch.setattr(reproduce, "CLAIMS", reproduce.CLAIMS[:1])
+    out = tmp_path / "report"
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.run(out, quick=True, progress=False)
+    assert list(out.iterdir()) == []
+
+
+def test_an_interrupted_forced_run_keeps_the_previous_report(tmp_path: Path) -> None:
+    # --force removed the previous report before its first claim
+    out = tmp_path / "report"
+    files = _a_previous_report(out)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.run(out, quick=True, progress=False, force=True, engine=_Interrupted())
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == files
+
+
+def test_a_killed_runs_staging_folder_neither_blocks_nor_stays(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(reproduce, "CLAIMS", reproduce.CLAIMS[:1])
+    out = tmp_path / "report"
+    (out / ".report-killed").mkdir(parents=True)  # as a SIGKILLed run leaves it
+    (out / ".report-killed" / "report.md").write_text("half")
+    reproduce.run(out, quick=True, progress=False)
+    assert sorted(path.name for path in out.iterdir() if path.name.startswith(".")) == []
+    assert (out / "report.md").exists()
+
+
+def test_the_versions_name_matplotlib_whenever_figures_were_drawn() -> None:
+    # workers draw the figures: the process that writes the report need not have imported it
+    from deeplinear.reproduce.report import versions
+
+    assert "matplotlib" in versions(figures=True)
+    assert "matplotlib" not in versions(figures=False)

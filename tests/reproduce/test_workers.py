@@ -15,7 +15,7 @@ from deeplinear.reproduce.engine import Engine
 def _comparable(out: Path) -> dict:
     """results.json without what depends on the clock or the command line."""
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    for key in ("seconds", "command", "versions"):
+    for key in ("seconds", "command"):  # (the versions too: matplotlib drew in the workers)
         results.pop(key, None)
     for claim in results["claims"]:
         claim.pop("seconds", None)

@@ -33,7 +33,7 @@ from .engine import Engine
 from .figures import draw_figures, figure_note
 from .report import write_report
 
-__all__ = ["CLAIMS", "Claim", "ReportExistsError", "Reproduction", "run"]
+__all__ = ["CLAIMS", "Claim", "OutputFolderError", "ReportExistsError", "Reproduction", "run"]
 
 Drawn = tuple[list[str], list[str]] | None
 """A claim's figures from ``figures.draw_figures``: (file names, problems), or None (none drawn)."""
@@ -41,6 +41,10 @@ Drawn = tuple[list[str], list[str]] | None
 
 class ReportExistsError(FileExistsError):
     """The output folder already holds something and ``force`` was not given."""
+
+
+class OutputFolderError(OSError):
+    """The output folder cannot be made or read (before any experiment runs)."""
 
 
 @dataclass
@@ -59,31 +63,53 @@ class Reproduction:
         return all(claim.passed for claim in self.claims)
 
 
+_STAGE_PREFIX = ".report-"
+"""A run writes its report into a folder of its own inside ``out``, named so, and moves the
+files into ``out`` only once the report is complete."""
+_OLD_STAGE_PREFIXES = (_STAGE_PREFIX, ".figures-")  # (".figures-": the figures' folder before)
+
+
 def _prepare(out: Path, force: bool) -> None:
     """Create ``out``, refusing to reuse a non-empty one unless ``force``.
 
-    With ``force``, the files of a previous report there (report.md, results.json and the
-    figures that results.json lists) are removed first, so that no stale figure survives;
-    nothing else in the folder is touched.
+    The staging folders of runs that were killed outright (SIGKILL) do not count, and are
+    removed. Nothing of a previous report is touched here: see ``_publish``.
     """
     if out.exists() and not out.is_dir():
         raise ReportExistsError(f"{out} exists and is not a folder")
-    if out.exists() and any(out.iterdir()):
-        if not force:
+    if out.exists():
+        entries = list(out.iterdir())
+        stale = [e for e in entries if e.is_dir() and e.name.startswith(_OLD_STAGE_PREFIXES)]
+        if len(entries) > len(stale) and not force:
             raise ReportExistsError(f"{out} already exists; pass --force to overwrite it")
-        previous = out / "results.json"
-        names = ["report.md", "results.json"]
-        try:
-            names += [
-                name
-                for name in json.loads(previous.read_text(encoding="utf-8")).get("figures", [])
-                if isinstance(name, str) and Path(name).name == name and name.endswith(".png")
-            ]
-        except (OSError, ValueError, AttributeError):
-            pass
-        for name in names:
-            (out / name).unlink(missing_ok=True)
+        for entry in stale:
+            shutil.rmtree(entry, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
+
+
+def _previous_report(out: Path) -> list[str]:
+    """The files of a previous report in ``out``: report.md, results.json and the figures that
+    results.json lists (so that no stale figure survives a new report)."""
+    names = ["report.md", "results.json"]
+    try:
+        previous = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        names += [
+            name
+            for name in previous.get("figures", [])
+            if isinstance(name, str) and Path(name).name == name and name.endswith(".png")
+        ]
+    except (OSError, ValueError, AttributeError):
+        pass
+    return names
+
+
+def _publish(stage: Path, out: Path, figures: list[str]) -> None:
+    """The complete report moves from ``stage`` into ``out``, replacing a previous report's
+    files there: the figures, results.json, and report.md last."""
+    for name in _previous_report(out):
+        (out / name).unlink(missing_ok=True)
+    for name in [*figures, "results.json", "report.md"]:
+        os.replace(stage / name, out / name)
 
 
 def run(
@@ -114,24 +140,36 @@ def run(
     (or any error) the workers are stopped with the run. ``deeplinear reproduce`` uses one
     worker per core the process may use for the full run.
 
+    The report (report.md, results.json, the figures) is written into a staging folder of
+    its own in ``out`` and moves into ``out`` once complete, replacing a previous report's
+    files (with ``force``): an interrupted or failed run leaves ``out`` as it found it.
+
     Raises ReportExistsError when ``out`` is a file, or a non-empty folder and not ``force``
-    (checked before any experiment runs); OSError when the folder cannot be created.
+    (checked before any experiment runs); OutputFolderError (an OSError) when the folder cannot
+    be made or read; any other OSError comes from writing the report.
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if engine is not None and workers > 1:
         raise ValueError("workers > 1 needs the default engine (a given one stays in this process)")
     out = Path(out)
-    _prepare(out, force)
+    try:
+        _prepare(out, force)
+    except ReportExistsError:
+        raise
+    except OSError as exc:
+        raise OutputFolderError(f"cannot make or read the folder {out}: {exc}") from exc
     generators = [
         np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(len(CLAIMS))
     ]
     started = time.perf_counter()
     claims = []
-    # With workers, each draws its claims' figures as it finishes them, into a folder of this
-    # run's own inside `out`, whose files move into `out` once every claim is in (and which is
-    # removed whatever happens, so an interrupted run leaves no figure behind).
-    folder = Path(tempfile.mkdtemp(prefix=".figures-", dir=out)) if workers > 1 else None
+    # The report is written into a folder of this run's own inside `out` (with workers, each
+    # draws its claims' figures there as it finishes them), whose files move into `out` once the
+    # report is complete; it is removed whatever happens, so that an interrupted run leaves `out`
+    # as it found it (a previous report there included).
+    stage = Path(tempfile.mkdtemp(prefix=_STAGE_PREFIX, dir=out))
+    folder = stage if workers > 1 else None
     drawn: list[Drawn] = []  # each claim's figures from a worker, in report order
     try:
         with Progress(
@@ -156,26 +194,22 @@ def run(
             finally:
                 results.close()  # the workers stop with the run (Ctrl-C, an error)
         seconds = time.perf_counter() - started
-        done = None
-        if folder is not None:
-            done = _gather_figures(drawn, folder, out)
+        done = _gathered_figures(drawn) if folder is not None else None
         figures = write_report(
-            claims, out, quick=quick, seed=seed, seconds=seconds, command=command, drawn=done
+            claims, stage, quick=quick, seed=seed, seconds=seconds, command=command, drawn=done
         )
+        _publish(stage, out, figures)
     finally:
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(stage, ignore_errors=True)
     return Reproduction(claims=claims, out=out, seconds=seconds, figures=figures)
 
 
-def _gather_figures(drawn: list[Drawn], folder: Path, out: Path) -> tuple[list[str], str]:
-    """The workers' figures moved from ``folder`` into ``out``: (names, the report's note)."""
+def _gathered_figures(drawn: list[Drawn]) -> tuple[list[str], str]:
+    """The workers' figures (in the staging folder already): (names, the report's note)."""
     if any(d is None for d in drawn):
         return [], figure_note(None)
     names = [name for d in drawn if d is not None for name in d[0]]
     problems = [problem for d in drawn if d is not None for problem in d[1]]
-    for name in names:
-        os.replace(folder / name, out / name)
     return names, figure_note((names, problems))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 import os
@@ -37,8 +38,10 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
-def versions() -> dict[str, str]:
-    """Versions of deeplinear, Python and the libraries the report used."""
+def versions(figures: bool | None = None) -> dict[str, str]:
+    """Versions of deeplinear, Python and the libraries the report used: matplotlib where
+    ``figures`` were drawn (None: where this process imported it; figures drawn by worker
+    processes are not)."""
     import scipy
     import tqdm
 
@@ -51,8 +54,8 @@ def versions() -> dict[str, str]:
         "scipy": scipy.__version__,
         "tqdm": tqdm.__version__,
     }
-    if "matplotlib" in sys.modules:
-        found["matplotlib"] = sys.modules["matplotlib"].__version__
+    if figures or (figures is None and "matplotlib" in sys.modules):
+        found["matplotlib"] = importlib.metadata.version("matplotlib")
     return found
 
 
@@ -110,7 +113,7 @@ def write_report(
     from .figures import make_figures
 
     figures, figure_note = drawn if drawn is not None else make_figures(claims, out)
-    found = versions()
+    found = versions(figures=bool(figures))
     passed = sum(claim.passed for claim in claims)
     command = command or "deeplinear reproduce"
     lines = [
