@@ -135,3 +135,28 @@ def test_the_versions_name_matplotlib_whenever_figures_were_drawn() -> None:
 
     assert "matplotlib" in versions(figures=True)
     assert "matplotlib" not in versions(figures=False)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_ctrl_c_while_the_report_moves_into_place_waits_until_it_is_whole(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # landing between the removal of a previous report and the last move, it left neither whole
+    out = tmp_path / "report"
+    _a_previous_report(out)
+    real = os.replace
+    sent = []
+
+    def replace(source, target):
+        if not sent and Path(target).parent == out:  # the first move into place
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)  # held until every file is in place
+        real(source, target)
+
+    monkeypatch.setattr(reproduce, "CLAIMS", reproduce.CLAIMS[:1])
+    monkeypatch.setattr(reproduce.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.run(out, quick=True, progress=False, force=True)
+    names = {path.name for path in out.iterdir()}
+    assert sent and {"report.md", "results.json", "notes.txt"} <= names and "old.png" not in names
+    assert "the previous report" not in (out / "report.md").read_text()

@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Generator
 from concurrent.futures import ProcessPoolExecutor
@@ -105,11 +106,23 @@ def _previous_report(out: Path) -> list[str]:
 
 def _publish(stage: Path, out: Path, figures: list[str]) -> None:
     """The complete report moves from ``stage`` into ``out``, replacing a previous report's
-    files there: the figures, results.json, and report.md last."""
-    for name in _previous_report(out):
-        (out / name).unlink(missing_ok=True)
-    for name in [*figures, "results.json", "report.md"]:
-        os.replace(stage / name, out / name)
+    files there: the figures, results.json, and report.md last. Ctrl-C and SIGTERM wait until
+    it is done (in the main thread): landing halfway, they would leave neither report whole."""
+    pending: list[int] = []
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # (handlers are the main thread's)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda number, frame: pending.append(number))
+    try:
+        for name in _previous_report(out):
+            (out / name).unlink(missing_ok=True)
+        for name in [*figures, "results.json", "report.md"]:
+            os.replace(stage / name, out / name)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if pending:  # now, to the handler it was meant for
+            signal.raise_signal(pending[0])
 
 
 def run(
