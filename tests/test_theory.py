@@ -446,3 +446,5 @@ def test_intermediate_overflow_and_underflow_do_not_change_a_result_in_range() -
         ]
         for value, true in cases:
             assert value == pytest.approx(float(true), rel=1e-12)
+    # and a result beyond float64 is its limit, not an error (entries from 2^1023 on)
+    assert theory.identity_excess_loss(np.diag([1.7e308, 1.0])) == math.inf

@@ -8,6 +8,7 @@ Errors name the argument and say what was expected, in the style of numpy/scipy.
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 from typing import Any
@@ -40,6 +41,13 @@ def result_dtype(*arrays: object) -> np.dtype:
 def _is_float32(dtype: object) -> bool:
     """A 4-byte float, native or byte-swapped ('>f4' on a little-endian machine)."""
     return isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize == 4
+
+
+def power_of_two_at(value: float) -> float:
+    """The power of two 2^e with 2^e ≤ value < 2^(e+1) (value > 0, finite): dividing by it is
+    exact and brings value into [1, 2); it is finite however large value is (2^(e+1) may not
+    be)."""
+    return math.ldexp(1.0, math.frexp(value)[1] - 1)
 
 
 def refuse_masked_entries(value: object, name: str) -> None:

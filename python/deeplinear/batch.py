@@ -63,13 +63,7 @@ def _per_network(
         value = value.item()
     if len(_shape_of(value, name)) == 0:
         return np.full(count, check(value, name), dtype=np.float64)
-    # a list's own items are checked (np.asarray would have made True 1.0 first)
-    values = value if isinstance(value, (list, tuple)) else np.asarray(value)
-    shape = _shape_of(values, name)
-    if shape != (count,):
-        raise ValueError(
-            f"{name} must be a number or one value per network (B = {count}), got shape {shape}"
-        )
+    values = _one_per_network(value, name, count)
     return np.array(
         [check(v.item() if hasattr(v, "item") else v, f"{name}[{b}]") for b, v in enumerate(values)]
     )
@@ -80,15 +74,20 @@ def _optional_per_network(value: Any, name: str, count: int) -> list[Any]:
     refuse_masked_entries(value, name)
     if value is None or len(_shape_of(value, name)) == 0:
         return [value.item() if isinstance(value, np.ndarray) else value] * count
-    # a list's own items, as for _per_network (np.asarray would have made True 1.0)
+    values = _one_per_network(value, name, count)
+    return [v.item() if isinstance(v, np.generic) else v for v in values]  # (object arrays: as is)
+
+
+def _one_per_network(value: Any, name: str, count: int) -> Any:
+    """A sequence of ``count`` values: a list's or tuple's own items (np.asarray would have made
+    True 1.0 before they are checked), else the array of ``value``."""
     values = value if isinstance(value, (list, tuple)) else np.asarray(value)
     shape = _shape_of(values, name)
     if shape != (count,):
         raise ValueError(
             f"{name} must be a number or one value per network (B = {count}), got shape {shape}"
         )
-    # (an object array holds Python values already)
-    return [v.item() if isinstance(v, np.generic) else v for v in values]
+    return values
 
 
 def _shape_of(values: Any, name: str) -> tuple[int, ...]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import as_float_array, as_layers
+from ._validation import as_float_array, as_layers, power_of_two_at
 
 __all__ = ["LeastSquaresTarget", "least_squares_target"]
 
@@ -119,7 +119,7 @@ def least_squares_target(X: ArrayLike, Y: ArrayLike, *, center: bool = True) -> 
     # Σ of X/s, s the power of two at X's largest entry (exact): Φ does not depend on X's scale,
     # and Σ of X itself could fall into subnormals (X ~ 1e-160) or overflow
     largest = float(np.abs(x).max())
-    scale = math.ldexp(1.0, math.frexp(largest)[1]) if 0.0 < largest < math.inf else 1.0
+    scale = power_of_two_at(largest) if 0.0 < largest < math.inf else 1.0
     scaled = x / scale
     covariance = scaled.T @ scaled / n
     with np.errstate(over="ignore"):

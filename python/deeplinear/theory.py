@@ -30,6 +30,7 @@ from ._validation import (
     check_nonnegative,
     check_positive,
     check_real,
+    power_of_two_at,
 )
 
 __all__ = [
@@ -119,7 +120,7 @@ def identity_excess_loss(phi: ArrayLike) -> float:
         largest = float(np.abs(excess).max())
         if not 0.0 < largest < math.inf:
             return 0.5 * float(np.sum(excess**2))
-        scale = math.ldexp(1.0, math.frexp(largest)[1])  # a power of two: exact scaling
+        scale = power_of_two_at(largest)  # exact scaling
         # ½‖E‖² = ½‖E/s‖²·s·s, whose squares neither overflow nor underflow where ℓ(I) does not
         return _product(0.5 * float(np.sum((excess / scale) ** 2)), scale, scale)
 

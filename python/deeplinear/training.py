@@ -598,13 +598,17 @@ class Trainer(_Live):
     def _interrupted(self) -> float:
         """After Ctrl-C: the current state recorded (if it is not yet: also where a callback
         edited it), a warning; returns ℓ."""
-        self._session.check()  # notes an edit made since the last compiled call
-        if not self._session.recorded_current:
-            loss = float(self._session.record_current())
-        else:
-            loss = float(self._session.history(self._session.history_size - 1)[0][0])
+        loss = self._record_current()
         warn_interrupted(self.steps, stacklevel=5)
         return loss
+
+    def _record_current(self) -> float:
+        """The current state recorded, unless it is already (an edit made since the last
+        compiled call, e.g. by a callback, is noted first); returns its ℓ."""
+        self._session.check()
+        if not self._session.recorded_current:
+            return float(self._session.record_current())
+        return float(self._session.history(self._session.history_size - 1)[0][0])
 
     def _drive(
         self, max_steps: int, tol: float, *, show_progress: bool, record_final: bool
@@ -622,9 +626,7 @@ class Trainer(_Live):
         elif self.callback is not None and (record_final or self.status != "max_steps"):
             # a callback that edited the final state (then stopped the run, or at the last record):
             # that state is recorded again, as the next call would, so that the result describes it
-            self._session.check()
-            if not self._session.recorded_current:
-                self._session.record_current()
+            self._record_current()
 
     def _steps(
         self, max_steps: int, tol: float, *, show_progress: bool, record_final: bool
