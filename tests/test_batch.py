@@ -158,6 +158,47 @@ def test_a_callback_breaking_one_network_stops_only_that_one() -> None:
     assert result.steps.tolist() == [30, 10] and np.isfinite(result.layers).all()
 
 
+def test_a_network_that_converged_and_is_then_edited_by_a_callback_resumes() -> None:
+    # network 0 converges at step 3; at network 1's step 20 the callback moves it back to the
+    # identity (ℓ = 2e-4 > tol): it goes on under its stop rule instead of keeping "converged"
+    phis = np.stack([np.eye(4) * 1.01, np.eye(4) * 1.5])
+
+    def callback(steps, layers, losses):
+        if steps[1] == 20:
+            assert steps[0] == 3 and losses[0] <= 1e-4
+            layers[0] = np.eye(4)
+
+    result = dl.train_batch(
+        phis, 3, lr=0.04, max_steps=200, tol=1e-4, record_every=10, callback=callback
+    )
+    assert list(result.status) == ["converged", "converged"]
+    assert result.steps.tolist() == [6, 22]
+    assert (result.final_loss <= 1e-4).all()
+    assert result[0].loss_steps.tolist() == [0, 3, 6]
+    assert result.final_loss[0] == pytest.approx(
+        reference_loss(result.layers[0], phis[0]), rel=1e-12
+    )
+
+
+def test_a_network_that_diverged_and_is_then_reset_by_a_callback_resumes() -> None:
+    phis = np.stack([np.eye(4) * 1.5, np.eye(4) * 1.5])
+    trainer = dl.BatchTrainer(phis, 3, lr=[0.04, 3.0], record_every=10)
+
+    def callback(steps, layers, losses):
+        if steps[0] == 20:
+            assert steps[1] == 3 and list(trainer.status) == ["max_steps", "diverged"]
+            layers[1] = np.eye(4)
+            trainer.lr = [0.04, 0.04]
+
+    trainer.callback = callback
+    result = trainer.run(max_steps=40)
+    assert list(result.status) == ["max_steps", "max_steps"]
+    assert result.steps.tolist() == [40, 23]
+    # 20 steps from the identity at lr 0.04: what train gives, bit for bit
+    alone = dl.train(phis[1], 3, lr=0.04, max_steps=20)
+    np.testing.assert_array_equal(result.layers[1], alone.layers)
+
+
 def test_a_callback_stop_off_the_record_grid_records_the_final_state() -> None:
     # the callback comes every record_every steps of the call, here off the grid of records
     # (steps 8 after 3 + 5): the state it stops at is recorded, as a run that ends early is

@@ -493,7 +493,8 @@ class BatchTrainer(_Live):
 
     def _call_back(self, losses: np.ndarray, status: np.ndarray, done: np.ndarray) -> bool:
         """The callback at a chunk end; True to stop every network. A network whose layers it made
-        non-finite gets its layers back and stops as diverged."""
+        non-finite gets its layers back and stops as diverged; one that had stopped in this call
+        and that it edited resumes."""
         backup = self._layers.copy()
         self._in_callback = True
         try:
@@ -502,6 +503,12 @@ class BatchTrainer(_Live):
             self._in_callback = False
             broken = ~np.isfinite(self._layers).reshape(len(self), -1).all(axis=1)
             self._layers[broken] = backup[broken]
+        # A network that had converged or diverged earlier in this call and that the callback
+        # edited (finitely) goes on under its stop rule: its status described the layers it had.
+        edited = (self._layers != backup).reshape(len(self), -1).any(axis=1)
+        resumed = edited & done & np.isin(status, ("converged", "diverged"))
+        status[resumed] = "max_steps"
+        done &= ~resumed
         if broken.any():
             status[broken] = "diverged"
             done |= broken
