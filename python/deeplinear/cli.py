@@ -61,6 +61,13 @@ def _one_line(error: BaseException | str) -> str:
 _INT64_MAX = 2**63 - 1
 
 
+def _nonempty(text: str) -> str:
+    """A name or a path: an empty one (``--out ""``) is refused, not read as a default."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a non-empty value")
+    return text
+
+
 def _positive_int(text: str) -> int:
     """An integer in [1, 2**63 - 1] (the compiled core counts steps and sizes in 64 bits)."""
     try:
@@ -292,7 +299,7 @@ def _target(args: argparse.Namespace) -> tuple[np.ndarray, str, dict[str, Any]]:
         if args.d is not None and args.d != phi.shape[0]:
             raise _UsageError(f"--d {args.d} does not match --phi {args.phi}, which is {phi.shape}")
         return phi, f"Φ from {args.phi} (d={phi.shape[0]})", {"target": f"file:{args.phi}"}
-    family = args.target or "spd"
+    family = "spd" if args.target is None else args.target
     if family not in targets.FAMILIES:
         raise _UsageError(
             f"unknown target family {family!r}; choose one of {', '.join(targets.FAMILIES)}"
@@ -447,7 +454,7 @@ def _train(args: argparse.Namespace) -> int:
 
     phi, source, recorded = _target(args)
     _check_method_options(args, phi)
-    out = _output_path(args.out) if args.out else None
+    out = None if args.out is None else _output_path(args.out)
     if args.lr is not None:
         lr, lr_source = args.lr, "--lr"
     else:
@@ -581,6 +588,7 @@ def _parser() -> argparse.ArgumentParser:
     reproduce.add_argument(
         "--out",
         default="deeplinear-report",
+        type=_nonempty,
         metavar="DIR",
         help="the report folder (default ./deeplinear-report); an existing one is never "
         "overwritten without --force",
@@ -625,7 +633,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     target = train.add_argument_group("the target Φ")
     target.add_argument(
-        "--target", metavar="FAMILY", help="a target family (default spd), see above"
+        "--target",
+        type=_nonempty,
+        metavar="FAMILY",
+        help="a target family (default spd), see above",
     )
     target.add_argument(
         "--param",
@@ -635,7 +646,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="a parameter of the family, e.g. cond=4, angle=1.0, lam=0.5 (repeat for several)",
     )
-    target.add_argument("--phi", metavar="FILE", help="a .npy file holding a square matrix Φ")
+    target.add_argument(
+        "--phi", type=_nonempty, metavar="FILE", help="a .npy file holding a square matrix Φ"
+    )
     target.add_argument(
         "--d", type=_positive_int, help="dimension of a generated target (default 4)"
     )
@@ -691,7 +704,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="print/record the loss every N steps (default: steps/20)",
     )
-    run.add_argument("--out", metavar="FILE", help="save the result to this .npz file")
+    run.add_argument(
+        "--out", type=_nonempty, metavar="FILE", help="save the result to this .npz file"
+    )
     train.set_defaults(handler=_train)
 
     sweep = commands.add_parser(
@@ -703,9 +718,11 @@ def _parser() -> argparse.ArgumentParser:
         "status 0 when every run finished, 1 when a run ended in an error, 2 for a usage error, "
         "130 on Ctrl-C (finished runs are stored).",
     )
-    sweep.add_argument("grid", help="the TOML file describing the sweep")
-    sweep.add_argument("--store", help="folder for finished runs (resumable)")
-    sweep.add_argument("--scheduler", help="a Dask scheduler address, e.g. tcp://host:8786")
+    sweep.add_argument("grid", type=_nonempty, help="the TOML file describing the sweep")
+    sweep.add_argument("--store", type=_nonempty, help="folder for finished runs (resumable)")
+    sweep.add_argument(
+        "--scheduler", type=_nonempty, help="a Dask scheduler address, e.g. tcp://host:8786"
+    )
     sweep.add_argument(
         "--retry-errors",
         action="store_true",
