@@ -253,6 +253,14 @@ def _exact_eigenvalues(phi: np.ndarray) -> np.ndarray:
         return np.array(sorted(float(v) for v in values))
 
 
+def test_an_spd_target_of_a_dimension_no_spectrum_survives_names_d() -> None:
+    # beyond d = 1/RESOLUTION even cond = 1 is refused: the message names d, not a bound on
+    # cond below 1
+    d = int(2 / targets.RESOLUTION)
+    with pytest.raises(ValueError, match=rf"^d = {d} is too large"):
+        targets.spd(d, 1.0)
+
+
 @pytest.mark.parametrize("d", [2, 7])
 def test_parameters_that_rounding_would_swamp_are_refused_and_the_limit_holds(d: int) -> None:
     # Beyond these limits float64 cannot hold what each generator promises: spd(2, 1e20) had

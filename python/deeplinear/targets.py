@@ -104,6 +104,8 @@ def spd(d: int, cond: float, seed: Seed = None) -> np.ndarray:
         raise ValueError(
             f"cond must be 1 when d = 1 (a 1×1 matrix has condition number 1), got {cond}"
         )
+    if not _resolved(1.0, 1.0, d):  # (d beyond 1/RESOLUTION ≈ 1.1e13: no cond is resolved)
+        raise ValueError(f"d = {d} is too large: rounding would swamp any spectrum in float64")
     if not _resolved(1.0, cond, d):
         raise ValueError(
             f"cond = {cond:g} is too large for float64 at d = {d}: rounding would swamp the "
