@@ -8,10 +8,15 @@ each fault must FAIL every claim that it concerns — with a message, never an e
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
 from deeplinear.reproduce import claims
+from deeplinear.reproduce.engine import Engine, RunResult, RunSpec
 from numpy_engine import FAULTS, NumpyEngine
 
 SEED = 1
@@ -80,3 +85,75 @@ def test_every_listed_fault_is_covered() -> None:
     assert listed <= set(FAULTS)
     names = {experiment.name for experiment in claims.CLAIMS}
     assert all(set(concerned) <= names and concerned for _, concerned in FAULTS.values())
+
+
+# -- faults of the batched trainer alone ----------------------------------------------------------
+# Most runs that the claims judge by invariants and bounds go through `train_batch`; the runs
+# recomputed step by step go through `train`. The engine runs networks of each batch again alone
+# (Engine._check_batch), so that a batched trainer that differs from `train` fails the claims.
+class _Batched(Engine):
+    """deeplinear's engine, counting the runs that go through ``train_batch``."""
+
+    def __init__(self) -> None:
+        self.batched = 0
+
+    def train_batch(self, specs: Sequence[RunSpec]) -> list[RunResult]:
+        self.batched += len(specs)
+        return self.fault(specs)
+
+    def fault(self, specs: Sequence[RunSpec]) -> list[RunResult]:
+        return super().train_batch(specs)
+
+
+class _Rotated(_Batched):
+    """Network b's result handed back as network b + 1's."""
+
+    def fault(self, specs: Sequence[RunSpec]) -> list[RunResult]:
+        results = super().fault(specs)
+        return results[1:] + results[:1]
+
+
+class _FasterStep(_Batched):
+    """The batch steps with 1.05 η."""
+
+    def fault(self, specs: Sequence[RunSpec]) -> list[RunResult]:
+        return super().fault([dataclasses.replace(spec, lr=spec.lr * 1.05) for spec in specs])
+
+
+class _RadiusZero(_Batched):
+    """The batch reports the radius R(t) (a diagnostic) as 0."""
+
+    def fault(self, specs: Sequence[RunSpec]) -> list[RunResult]:
+        results = super().fault(specs)
+        for result in results:
+            if result.diagnostics is not None:
+                result.diagnostics["radius"] = np.zeros_like(result.diagnostics["radius"])
+        return results
+
+
+class _LastDropped(_Batched):
+    """The batch loses its last network."""
+
+    def fault(self, specs: Sequence[RunSpec]) -> list[RunResult]:
+        return super().fault(specs)[:-1]
+
+
+@functools.cache
+def _batching_claims() -> list[str]:
+    names = []
+    for experiment in claims.CLAIMS:
+        engine = _Batched()
+        assert experiment(np.random.default_rng(SEED), True, False, engine).passed
+        if engine.batched:
+            names.append(experiment.name)
+    return names
+
+
+@pytest.mark.parametrize("fault", [_Rotated, _FasterStep, _RadiusZero, _LastDropped])
+def test_a_fault_of_the_batched_trainer_alone_fails_every_claim_that_batches(fault) -> None:
+    batching = _batching_claims()
+    assert {"theorem1", "theorem3", "theorems45"} <= set(batching)
+    for name in batching:
+        claim = claims.BY_NAME[name](np.random.default_rng(SEED), True, False, fault())
+        assert not claim.passed, f"{fault.__name__} passed claim {name}: {claim.observed}"
+        assert "not the same run alone" in claim.observed or "results" in claim.observed

@@ -148,6 +148,30 @@ def _batch_key(spec: RunSpec) -> tuple[Any, ...] | None:
     )
 
 
+class BatchMismatchError(RuntimeError):
+    """A batched run differs from the same run alone (``Engine._check_batch``)."""
+
+
+def _difference(alone: RunResult, batched: RunResult) -> str:
+    """How ``batched`` differs from ``alone`` (bit for bit), or "" when it does not."""
+    for name in ("status", "steps"):
+        if getattr(alone, name) != getattr(batched, name):
+            return f"{name} {getattr(batched, name)!r} batched, {getattr(alone, name)!r} alone"
+    if set(alone.diagnostics or {}) != set(batched.diagnostics or {}):
+        return "its diagnostics differ"
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        "losses": (alone.losses, batched.losses),
+        "loss steps": (alone.loss_steps, batched.loss_steps),
+        "layers": (alone.layers, batched.layers),
+    }
+    for key, value in (alone.diagnostics or {}).items():
+        arrays[f"diagnostic {key}"] = (value, batched.diagnostics[key])  # type: ignore[index]
+    for name, (a, b) in arrays.items():
+        if np.shape(a) != np.shape(b) or not np.array_equal(a, b, equal_nan=True):
+            return f"its {name} differ"
+    return ""
+
+
 def bar(items: Iterable[Any], progress: bool, desc: str) -> list[Any] | Any:
     """``items`` with a tqdm bar on stderr when ``progress`` is on and stderr is a terminal (off
     a terminal the report writes one line per claim instead, see ``reproduce.run``)."""
@@ -211,10 +235,12 @@ class Engine:
         for indices in groups.values():
             if len(indices) < 2:
                 continue
+            grouped = [specs[i] for i in indices]
             try:
-                batch = _check_interrupted(self.train_batch([specs[i] for i in indices]))
+                batch = _check_interrupted(self.train_batch(grouped))
             except Exception:  # e.g. one spec's options are invalid: run them one by one
                 continue
+            self._check_batch(grouped, batch)
             for index, result in zip(indices, batch):
                 results[index] = result
         alone = [i for i, result in enumerate(results) if result is None]
@@ -223,6 +249,25 @@ class Engine:
         ):
             results[index] = result
         return _check_interrupted([r for r in results if r is not None])
+
+    def _check_batch(self, specs: Sequence[RunSpec], batch: Sequence[RunResult]) -> None:
+        """Networks 0, n//2 and n − 1 of a batch (n ≥ 2; other SIMD lanes and groups) run
+        again alone: ``train_batch`` promises each network what ``train`` gives it, bit for bit.
+
+        The claims recompute the runs that keep their states, which run alone; this makes the
+        batched runs, judged by the claims through invariants and bounds, answer for themselves
+        too. BatchMismatchError (the claim FAILs with it) when one differs or is missing."""
+        if len(batch) != len(specs):
+            raise BatchMismatchError(f"a batch of {len(specs)} runs gave {len(batch)} results")
+        for k in sorted({0, len(specs) // 2, len(specs) - 1}):
+            alone, batched = self.train_one(specs[k]), batch[k]
+            difference = _difference(alone, batched)
+            if difference:
+                raise BatchMismatchError(
+                    f"run {k} of a batch of {len(specs)} (d = {specs[k].phi.shape[0]}, "
+                    f"L = {specs[k].depth}, {specs[k].method}) is not the same run alone: "
+                    f"{difference}"
+                )
 
     def train_batch(self, specs: Sequence[RunSpec]) -> list[RunResult]:
         """Specs of one batch key (``_batch_key``) by ``deeplinear.train_batch``."""
