@@ -157,3 +157,21 @@ def test_a_fault_of_the_batched_trainer_alone_fails_every_claim_that_batches(fau
         claim = claims.BY_NAME[name](np.random.default_rng(SEED), True, False, fault())
         assert not claim.passed, f"{fault.__name__} passed claim {name}: {claim.observed}"
         assert "not the same run alone" in claim.observed or "results" in claim.observed
+
+
+class _DenseRunsRaise(Engine):
+    """Training on a non-diagonal Φ raises, except the runs whose steps are recomputed: the
+    dense runs on a randomly rotated Φ of claims 5 and 6 fail."""
+
+    def train_one(self, spec: RunSpec) -> RunResult:
+        if spec.phi.ndim == 2 and not spec.keep_layers and not spec.diagnostics:
+            if np.count_nonzero(spec.phi - np.diag(np.diag(spec.phi))):
+                raise RuntimeError("the dense trainer fails on a non-diagonal target")
+        return super().train_one(spec)
+
+
+@pytest.mark.parametrize("name", ["theorems45", "section6"])
+def test_a_dense_run_that_fails_is_not_a_run_that_stayed_on_the_plateau(name: str) -> None:
+    claim = _run(_DenseRunsRaise(), name)  # type: ignore[arg-type]
+    assert not claim.passed and "did not finish" in claim.observed, claim.observed
+    assert "stayed on the plateau" not in claim.observed

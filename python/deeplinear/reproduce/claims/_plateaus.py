@@ -430,6 +430,13 @@ def run_failure_experiments(
                     f"{run['method']}: {run['status']}"
                     for run in spectral_runs
                     if run["status"] not in ("converged", "max_steps")
+                ]
+                # (a dense run on the rotated Φ that did not finish would read as one that
+                # stayed on the plateau)
+                + [
+                    f"{method.label} on the randomly rotated Φ: {result.describe()}"
+                    for (method, _), result in zip(side, side_results)
+                    if not result.finished
                 ],
                 "passed": all(r["passed"] for r in exact_runs + spectral_runs),
                 "_curves": {
@@ -525,8 +532,15 @@ def step_check_text(experiments: list[dict[str, Any]]) -> str:
 
 def escape_text(experiments: list[dict[str, Any]]) -> str:
     """What the dense float64 runs on the randomly rotated Φ did, in one sentence."""
-    side = [r for e in experiments for r in e["random_basis_runs"]]
+    side = [
+        r
+        for e in experiments
+        for r in e["random_basis_runs"]
+        if r["status"] in ("converged", "max_steps")  # (the others are reported as unfinished)
+    ]
     escaped = [r for r in side if r["escaped_at"] is not None]
+    if not side:
+        return "no dense float64 run on the randomly rotated Φ finished."
     if not escaped:
         return (
             f"dense float64 runs on the randomly rotated Φ stayed on the plateau ({len(side)} "
