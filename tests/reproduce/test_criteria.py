@@ -60,26 +60,37 @@ def test_theorem1_bracket_rejects_a_trainer_that_is_off(factor: float) -> None:
 
 # -- claim 2 -----------------------------------------------------------------------------------
 def test_theorem2_verdicts_reject_growth_the_math_excludes() -> None:
-    depths, conds = [1.0, 2.0, 4.0, 8.0], [2.0, 4.0, 8.0, 16.0]
+    depths, conds = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0], [2.0, 4.0, 8.0, 16.0]
     epsilons, dims = [1e-2, 1e-4, 1e-6], [2.0, 8.0, 32.0]
     exponent = 2 - 1 / 8
     polynomial = {
-        "depth": (depths, [50, 90, 120, 140]),
+        "depth": (depths, [50, 90, 120, 140, 150, 155]),
         "cond": (conds, [40, 150, 500, round(500 * 2 ** (exponent - 0.05))]),
         "eps": (epsilons, [10, 40, 70]),
         "dim": (dims, [60, 62, 64]),
     }
+    # the bound's shape: ln(c·L) at a fixed ηL, κ(1 + κ) in κ
+    bounds = {
+        "depth": [100 * np.log(50 * L) for L in depths],
+        "cond": [20 * k * (1 + k) for k in conds],
+    }
     slope = 30 / np.log(100)
 
-    def verdict(sweeps: dict) -> bool:
-        return theorem2.growth_verdicts(sweeps, depth=8, eps_slope_predicted=slope)["passed"]
+    def verdict(sweeps: dict, bounds: dict = bounds) -> bool:
+        fits = theorem2.growth_verdicts(sweeps, depth=8, eps_slope_predicted=slope, bounds=bounds)
+        return fits["passed"]
 
     assert verdict(polynomial)
     assert not verdict(dict(polynomial, cond=(conds, [10, 100, 10_000, 100_000_000])))
     assert not verdict(dict(polynomial, cond=(conds, [40, 80, 160, 320])))  # exponent 1 < 2 − 1/L
     assert not verdict(dict(polynomial, dim=(dims, [60, 240, 960])))
-    assert not verdict(dict(polynomial, depth=(depths, [50, 90, -1, 140])))
+    assert not verdict(dict(polynomial, depth=(depths, [50, 90, -1, 140, 150, 155])))
     assert not verdict(dict(polynomial, eps=(epsilons, [10, 40, 100])))  # slope ≠ prediction
+    # steps growing like a power of L (here L^0.99, or √L) are not O(ln L)
+    assert not verdict(dict(polynomial, depth=(depths, [round(50 * L**0.99) for L in depths])))
+    assert not verdict(dict(polynomial, depth=(depths, [round(50 * L**0.5) for L in depths])))
+    # steps outgrowing the bound in κ (against a bound of slope 1.5, say)
+    assert not verdict(polynomial, dict(bounds, cond=[20 * k**1.5 for k in conds]))
 
 
 def test_the_linearized_recursion_predicts_the_slope_in_log_one_over_eps() -> None:
