@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import multiprocessing
 import os
 import platform
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 
 import numpy as np
@@ -36,6 +41,77 @@ def test_threads_are_capped_at_the_cores_available() -> None:
     assert os_threads() <= before + CORES
     expected = dl.train(phi, 2, lr=0.01, max_steps=2, threads=CORES)
     np.testing.assert_array_equal(result.layers, expected.layers)
+
+
+def _python(script: str, timeout: float = 120.0) -> str:
+    """Runs ``script`` in a new Python (its own process group, killed whole at the timeout: a
+    hung forked child must not outlive the test); returns its stdout."""
+    with subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            pytest.fail(f"the script did not finish in {timeout} s")
+    assert process.returncode == 0, err
+    return out
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity")
+def test_threads_are_capped_at_a_restricted_affinity_mask() -> None:
+    out = _python(
+        """
+        import os
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        import numpy as np, deeplinear as dl
+        from deeplinear import _core
+        assert _core.available_cores() == 1
+        assert _core.kernel_for(256, threads=2)["threads"] == 1
+        phi = np.eye(96) + 0.01 * np.arange(96.0 * 96).reshape(96, 96) / 96**2
+        a = dl.train(phi, 3, lr=0.05, max_steps=3, threads=2).layers
+        b = dl.train(phi, 3, lr=0.05, max_steps=3, threads=1).layers
+        print(np.array_equal(a, b))
+        """
+    )
+    assert out.split() == ["True"]
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="needs the fork start method"
+)
+def test_a_process_forked_after_threads_runs_on_one_thread_instead_of_hanging() -> None:
+    # GNU OpenMP's pool does not survive fork: a child of a process that ran threads=2 waited
+    # for ever in its first parallel region (a sweep on a fork process pool hung)
+    out = _python(
+        """
+        import multiprocessing, numpy as np, deeplinear as dl
+        from deeplinear import _core
+
+        rng = np.random.default_rng(0)
+        phi = np.eye(200) + 0.3 * rng.standard_normal((200, 200)) / np.sqrt(200)
+        phis = np.stack([phi[:8, :8]] * 8)
+
+        def job():
+            single = dl.train(phi, 3, lr=0.05, max_steps=3, threads=2).layers
+            batch = dl.train_batch(phis, 3, lr=0.05, max_steps=3, threads=2).layers
+            return single, batch, _core.forked_after_threads(), _core.kernel_for(200, threads=2)
+
+        if __name__ == "__main__":
+            single, batch, forked, kernel = job()
+            assert not forked and kernel["threads"] == min(2, _core.available_cores())
+            with multiprocessing.get_context("fork").Pool(1) as pool:
+                child = pool.apply(job)
+            print(np.array_equal(child[0], single), np.array_equal(child[1], batch))
+            print(child[2], child[3]["threads"])
+        """
+    )
+    assert out.split() == ["True", "True", str(_core.available_cores() > 1), "1"]
 
 
 def test_threads_must_be_positive() -> None:

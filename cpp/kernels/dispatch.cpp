@@ -1,7 +1,9 @@
 // Run-time dispatch: the instruction set of the CPU (detected once), the cores a call may use,
 // and choose_backend, the one place that decides which kernel runs a call's products.
 #include <algorithm>
+#include <atomic>
 #include <deeplinear/execution.hpp>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -11,6 +13,9 @@
 
 #if defined(__linux__)
 #include <sched.h>
+#endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
 #endif
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
@@ -109,6 +114,32 @@ VectorCore vector_core() {
     return core;
 }
 
+namespace {
+
+// GNU OpenMP's thread pool does not survive fork(): in a child of a process that ran a parallel
+// region, the child's first parallel region with more than one thread waits for ever (a process
+// pool of Python's "fork" start method hung so). So a process that makes a context of several
+// threads notes it, and its forked children run every call on one thread (the thread count
+// never changes a result).
+std::atomic<bool> threads_used{false};
+std::atomic<bool> forked_after_threads_{false};
+
+void note_fork_in_child() {
+    if (threads_used.load(std::memory_order_relaxed)) forked_after_threads_.store(true, std::memory_order_relaxed);
+}
+
+void note_threads_used() {
+#if defined(__unix__) || defined(__APPLE__)
+    static std::once_flag registered;
+    std::call_once(registered, [] { pthread_atfork(nullptr, nullptr, note_fork_in_child); });
+#endif
+    threads_used.store(true, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+bool forked_after_threads() { return forked_after_threads_.load(std::memory_order_relaxed); }
+
 int available_cores() {
 #if defined(__linux__)
     cpu_set_t set;
@@ -121,7 +152,8 @@ int available_cores() {
 ExecutionContext ExecutionContext::make(int threads, const std::string& isa, const std::string& backend,
                                         const std::string& split) {
     ExecutionContext context;
-    context.threads = std::clamp(threads, 1, available_cores());
+    context.threads = std::clamp(threads, 1, forked_after_threads() ? 1 : available_cores());
+    if (context.threads > 1) note_threads_used();
     if (isa == "auto") {
         context.isa = best_isa();
     } else {

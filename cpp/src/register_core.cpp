@@ -217,6 +217,9 @@ void register_core(py::module_& m) {
         "kernels, those the CPU supports, the best of both, how the CPU runs 512-bit operations (vector_core: whole or "
         "halves), OpenMP and BLAS.");
     m.def("available_cores", &available_cores, "The cores this process may run on (its affinity mask).");
+    m.def("forked_after_threads", &forked_after_threads,
+          "Whether this process was forked from one that had run deeplinear with threads > 1: every call then "
+          "runs on one thread (GNU OpenMP's threads do not survive fork).");
     m.def(
         "split_decisions",
         [](Index n, double seconds_alone, double seconds_split, std::int64_t products) {

@@ -205,6 +205,9 @@ def build_info() -> dict[str, str]:
 def available_cores() -> int:
     """The cores this process may run on."""
 
+def forked_after_threads() -> bool:
+    """Whether this process was forked from one that had run deeplinear with threads > 1."""
+
 def split_decisions(
     n: int, seconds_alone: float, seconds_split: float, products: int
 ) -> list[bool]:

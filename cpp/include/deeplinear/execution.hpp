@@ -45,7 +45,8 @@ struct ExecutionContext {
     Backend backend = Backend::small;  // (only read when backend_forced)
     SplitPolicy split = SplitPolicy::timed;
 
-    // threads: capped at available_cores(). isa: "auto" (the best the CPU supports) or one
+    // threads: capped at available_cores(), and at 1 in a process forked from one that had made
+    // a context of several threads (forked_after_threads). isa: "auto" (the best the CPU supports) or one
     // of "generic", "avx2", "avx512" (std::invalid_argument if this build or CPU lacks it).
     // backend: "auto" or a Backend's name (std::invalid_argument if the build lacks it).
     // split: "timed", "always" or "never".
@@ -55,6 +56,10 @@ struct ExecutionContext {
 
 // The cores this process may run on (its CPU affinity mask), at least 1.
 int available_cores();
+
+// Whether this process was forked from one that had made a context of several threads: then
+// ExecutionContext::make gives one thread, since GNU OpenMP's threads do not survive fork().
+bool forked_after_threads();
 
 // The best instruction set of our kernels that this build has and this CPU supports
 // (detected once per process).
