@@ -307,3 +307,65 @@ def test_helper_threads_compute_under_the_calling_threads_float_environment() ->
         np.testing.assert_array_equal(both.losses, flushed.losses)
     assert not np.array_equal(product_one, _core.gemm(a, b, threads=1)[0])
     np.testing.assert_array_equal(product_two, product_one)
+
+
+_FE_UPWARD, _FE_TONEAREST = 0x800, 0  # glibc's x86 values
+
+
+def _eigen_products(threads: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Power projection and gd's diagnostics at d = 120: Eigen's own products (the
+    factorizer's, the diagnostics') share the work among OpenMP threads at this size."""
+    rng = np.random.default_rng(0)
+    phi = np.eye(120) + 0.4 * rng.standard_normal((120, 120)) / np.sqrt(120)
+    projected = dl.train(
+        phi, 3, "power_projection", gamma=0.5, lr=0.05, max_steps=3, threads=threads
+    )
+    gd = dl.train(phi, 3, lr=0.05, max_steps=2, threads=threads, diagnostics=True)
+    return projected.layers, gd.diagnostics  # type: ignore[return-value]
+
+
+@needs_x86_glibc
+def test_eigens_products_give_the_bits_of_one_thread_under_any_rounding_mode() -> None:
+    # Eigen's threads adopt nothing: under FE_UPWARD in the caller, power projection's layers
+    # (1.5e-14 apart) and gd's balancedness differed between threads=1 and threads=2
+    libc = ctypes.CDLL(None)
+    nearest = _eigen_products(2)
+    assert libc.fesetround(_FE_UPWARD) == 0
+    try:
+        upward = [_eigen_products(threads) for threads in (1, 2)]
+    finally:
+        libc.fesetround(_FE_TONEAREST)
+    assert not np.array_equal(upward[0][0], nearest[0])  # the mode does change the results
+    np.testing.assert_array_equal(upward[1][0], upward[0][0])
+    for name, values in upward[0][1].items():
+        np.testing.assert_array_equal(upward[1][1][name], values, err_msg=name)
+
+
+@needs_x86_glibc
+def test_helpers_made_under_another_rounding_mode_leave_in_the_default_environment() -> None:
+    # a thread whose first call on two threads makes OpenMP's helpers while it rounds upward,
+    # then rounds to nearest again: Eigen's products (which run on those helpers and adopt
+    # nothing) must then compute in the default environment, as the calling thread does
+    libc = ctypes.CDLL(None)
+    a = np.random.default_rng(2).random((96, 96))
+    outcome: dict[str, object] = {}
+
+    def fresh_thread() -> None:
+        try:
+            assert libc.fesetround(_FE_UPWARD) == 0
+            try:
+                _core.gemm(a, a, threads=2, split="always")  # the helpers start rounding upward
+            finally:
+                libc.fesetround(_FE_TONEAREST)
+            outcome["both"] = [_eigen_products(threads) for threads in (1, 2)]
+        except BaseException as error:  # (reported in the test's thread)
+            outcome["error"] = error
+
+    worker = threading.Thread(target=fresh_thread)
+    worker.start()
+    worker.join()
+    assert "error" not in outcome, outcome.get("error")
+    (one, one_diagnostics), (two, two_diagnostics) = outcome["both"]  # type: ignore[misc]
+    np.testing.assert_array_equal(two, one)
+    for name, values in one_diagnostics.items():
+        np.testing.assert_array_equal(two_diagnostics[name], values, err_msg=name)
