@@ -197,6 +197,44 @@ def test_a_callback_that_edits_the_final_state_has_it_recorded(stop: bool) -> No
     _describes_its_layers(result, PHI)
 
 
+def _called_back_with(seen: list) -> None:
+    """Each (step, layers, loss) the callback got: loss is ℓ of those layers."""
+    for step, layers, loss in seen:
+        assert loss == pytest.approx(reference_loss(layers, PHI), rel=1e-13), step
+
+
+def test_a_callback_that_edits_the_layers_sees_each_later_record_with_its_own_layers() -> None:
+    # the edited state at step 5 was recorded again by the next compiled call and called back
+    # after it had stepped on to 10: callback(5, layers of step 10, ℓ of the edit)
+    seen: list = []
+
+    def callback(step, layers, loss):
+        seen.append((step, layers.copy(), loss))
+        if step == 5:
+            layers *= 1.01
+
+    result = dl.train(PHI, 3, lr=0.05, max_steps=20, record_every=5, callback=callback)
+    assert [step for step, _, _ in seen] == [0, 5, 10, 15, 20]
+    _called_back_with(seen)
+    assert result.loss_steps.tolist() == [0, 5, 5, 10, 15, 20]  # the edit is recorded too
+    assert result.losses[2] == pytest.approx(reference_loss(seen[1][1] * 1.01, PHI), rel=1e-13)
+
+
+@pytest.mark.parametrize(("record_every", "edited_at"), [(1, 3), (4, 8), (4, 3)])
+def test_layers_edited_between_calls_are_called_back_with_their_own_layers(
+    record_every: int, edited_at: int
+) -> None:
+    seen: list = []
+    trainer = dl.Trainer(PHI, 3, lr=0.05, record_every=record_every)
+    trainer.step(edited_at)
+    trainer.callback = lambda step, layers, loss: seen.append((step, layers.copy(), loss))
+    trainer.layers[0] *= 1.01
+    trainer.run(4)
+    on_grid = edited_at % record_every == 0
+    assert seen[0][0] == (edited_at if on_grid else 4)
+    _called_back_with(seen)
+
+
 def test_a_callback_that_saves_after_a_divergence_saves_a_loadable_checkpoint(
     tmp_path: Path,
 ) -> None:

@@ -655,9 +655,11 @@ class Trainer(_Live):
                     return
 
     def _record_due_start(self) -> bool:
-        """With a callback, a start on the record grid that is not yet recorded is recorded (and
-        called back) before any step, so that the callback sees its layers; True to stop."""
+        """With a callback, a start on the record grid that is not yet recorded (also one edited
+        between calls) is recorded and called back before any step, so that the callback sees its
+        layers; True to stop."""
         session = self._session
+        session.check()  # (an edit made between calls: its state is not recorded yet)
         if session.steps % self.record_every != 0 or session.recorded_current:
             return False
         first = int(session.history_size)
@@ -689,6 +691,12 @@ class Trainer(_Live):
         if stop:
             self.status = "stopped" if status == "max_steps" else status
             return True
+        # A state the callback edited is recorded again now (not called back: the callback made
+        # it), rather than by the next compiled call, whose records are called back after it
+        # steps, with the layers of a later step.
+        self._session.check()
+        if not self._session.recorded_current and self._session.steps % self.record_every == 0:
+            self._session.record_current()
         return False
 
 
