@@ -828,6 +828,22 @@ def test_the_record_grid_holds_up_to_the_largest_step_count(tmp_path, every: int
         trainer.step(1)
 
 
+@pytest.mark.parametrize("callback", [None, lambda step, layers, loss: None])
+def test_a_step_budget_past_the_largest_step_count_is_refused_naming_its_argument(
+    callback,
+) -> None:
+    # step(n) named max_steps; with a callback, run(2**63 - 3) stepped in one-step chunks up to
+    # the overflow instead of refusing
+    trainer = dl.Trainer(np.eye(3) * 1.1, 2, lr=0.01, callback=callback)
+    trainer.step(5)
+    with pytest.raises(ValueError, match=r"^n = 9223372036854775803 would take the step count"):
+        trainer.step(2**63 - 5)
+    with pytest.raises(ValueError, match=r"^max_steps = 9223372036854775803 would take"):
+        trainer.run(2**63 - 5)
+    assert trainer.steps == 5
+    trainer.step(2)
+
+
 def test_spectral_gd_counts_the_skew_part_that_its_tolerance_lets_through() -> None:
     # Φ symmetric to 5e-11 (inside spectral_gd's tolerance): the skew part K is orthogonal to
     # every symmetric product, so each loss is at least ½‖K‖²; it was left out, and the run

@@ -558,10 +558,14 @@ class Trainer(_Live):
                     status, _, loss = self._session.run(n, 0.0, False)
                 except KeyboardInterrupt:
                     status = "interrupted"
+                except ValueError:  # (the compiled check names max_steps)
+                    self._check_budget(n, "n")
+                    raise
                 self.status = status
                 if status == "interrupted":
                     return self._interrupted()
                 return loss
+            self._check_budget(n, "n")
             self._drive(n, 0.0, show_progress=False, record_final=False)
             return float(self._session.loss())
         finally:
@@ -578,6 +582,7 @@ class Trainer(_Live):
         tol = check_nonnegative(tol, "tol")
         with self._using():
             self._check_not_in_callback()
+            self._check_budget(max_steps, "max_steps")
             first = int(self._session.history_size)
             self._drive(max_steps, tol, show_progress=self.progress, record_final=True)
             losses, loss_steps, table = self._session.history(first)
@@ -593,6 +598,14 @@ class Trainer(_Live):
                 final_loss=float(losses[-1]) if len(losses) else float(self._session.loss()),
                 method=self.method,
                 diagnostics=diagnostics,
+            )
+
+    def _check_budget(self, count: int, name: str) -> None:
+        """ValueError naming ``name`` when ``count`` more steps would take the step count past
+        2**63 − 1 (checked before a call that a callback or progress report cuts in chunks)."""
+        if count > INT64_MAX - self.steps:
+            raise ValueError(
+                f"{name} = {count} would take the step count past 2**63 - 1 (steps = {self.steps})"
             )
 
     def _interrupted(self) -> float:
