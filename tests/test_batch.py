@@ -199,6 +199,37 @@ def test_a_network_that_diverged_and_is_then_reset_by_a_callback_resumes() -> No
     np.testing.assert_array_equal(result.layers[1], alone.layers)
 
 
+def test_a_batch_used_from_two_threads_refuses_the_second(tmp_path: Path) -> None:
+    # the first thread holds the batch inside its callback: every call of a second thread is
+    # refused (no torn checkpoint, no second run mixed in); reading steps and status is allowed
+    trainer = dl.BatchTrainer(_phis(3, 4), 3, lr=0.04, record_every=5)
+    inside, release = threading.Event(), threading.Event()
+
+    def callback(steps, layers, losses):
+        inside.set()
+        release.wait(30)
+
+    trainer.callback = callback
+    worker = threading.Thread(target=trainer.run, kwargs={"max_steps": 10})
+    worker.start()
+    try:
+        assert inside.wait(30)
+        for action in (
+            lambda: trainer.step(1),
+            lambda: trainer.run(1),
+            lambda: trainer.save(tmp_path / "never.npz"),
+            lambda: trainer.loss,
+        ):
+            with pytest.raises(RuntimeError, match="another thread"):
+                action()
+        assert trainer.steps.tolist() == [5, 5, 5] and len(trainer.status) == 3
+    finally:
+        release.set()
+        worker.join()
+    assert not (tmp_path / "never.npz").exists()
+    assert trainer.steps.tolist() == [10, 10, 10]
+
+
 def test_a_callback_stop_off_the_record_grid_records_the_final_state() -> None:
     # the callback comes every record_every steps of the call, here off the grid of records
     # (steps 8 after 3 + 5): the state it stops at is recorded, as a run that ends early is
