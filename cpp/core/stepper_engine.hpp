@@ -13,9 +13,13 @@ namespace deeplinear {
 template <class T, class Stepper>
 class StepperEngine : public Engine<T> {
 public:
+    using Shape = typename Engine<T>::Shape;
+
     template <class... Args>
-    explicit StepperEngine(const ExecutionContext& context, Args&&... args)
-        : stepper_(std::forward<Args>(args)...), context_(context) {}
+    explicit StepperEngine(const ExecutionContext& context, Shape shape, Args&&... args)
+        : stepper_(std::forward<Args>(args)...), context_(context), shape_(shape) {}
+
+    Shape shape() const override { return shape_; }
 
     void run(const LoopOptions& options, History& history, const Interrupt& interrupted, LoopResult& result) override {
         OpenMpThreads scope(context_);
@@ -40,6 +44,7 @@ public:
 protected:
     Stepper stepper_;
     ExecutionContext context_;
+    Shape shape_;
 };
 
 }  // namespace deeplinear

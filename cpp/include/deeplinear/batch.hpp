@@ -36,8 +36,27 @@ public:
     explicit BatchTrainer(const ExecutionContext& context, LanePolicy lanes = LanePolicy::automatic)
         : context_(context), threads_(context.threads < 1 ? 1 : context.threads), lanes_(lanes) {}
 
-    // Network b: its trainer, its target Φ (d×d, caller-owned) and its method parameters.
+    // Network b: its trainer, its target Φ (d×d, caller-owned) and its method parameters. The
+    // networks of a batch share their shape (the engine's, and set_shape's), their method and
+    // whether they record diagnostics (std::invalid_argument otherwise; their step sizes, method
+    // parameters, stop rules and record grids are their own).
     void add(std::unique_ptr<Trainer<T>> network, const T* phi, const MethodParams<T>& params) {
+        if (!network || phi == nullptr) throw std::invalid_argument("a batch's network needs a trainer and a target");
+        const std::string which = "network " + std::to_string(networks_.size());
+        const typename Engine<T>::Shape shape = network->shape();
+        if (shape.depth > 0) check_shape(shape.depth, shape.dim, which);
+        if (network->size() != networks_size(network->size())) {
+            throw std::invalid_argument(which + " has " + std::to_string(network->size()) +
+                                        " state values, the batch's networks " + std::to_string(networks_size(0)));
+        }
+        if (!networks_.empty()) {
+            if (params.method != params_[0].method) {
+                throw std::invalid_argument(which + ": a batch's networks share their method (network 0's)");
+            }
+            if (network->settings().diagnostics != networks_[0]->settings().diagnostics) {
+                throw std::invalid_argument(which + ": a batch's networks all record diagnostics, or none does");
+            }
+        }
         networks_.push_back(std::move(network));
         phis_.push_back(phi);
         params_.push_back(params);
@@ -85,7 +104,15 @@ public:
             lanes_ == LanePolicy::always ? dim_ >= 1 && dim_ <= kLaneMaxDim : lanes_by_default<T>(context_, dim_);
         return (method == Method::gd || method == Method::penalty) && !first.settings().diagnostics && size_fits;
     }
+    // The networks' shape (depth L, d): the engines' where they say, which this must match
+    // (std::invalid_argument); needed before run() for engines that do not say.
     void set_shape(Index depth, Index dim) {
+        if (depth < 1 || dim < 1) throw std::invalid_argument("a batch's depth and d must be >= 1");
+        check_shape(depth, dim, "set_shape");
+        if (!networks_.empty() && networks_size(0) != static_cast<std::size_t>(depth * dim * dim)) {
+            throw std::invalid_argument("set_shape: the networks hold " + std::to_string(networks_size(0)) +
+                                        " state values, not depth * d * d");
+        }
         depth_ = depth;
         dim_ = dim;
     }
@@ -101,6 +128,7 @@ public:
     void run(const std::int64_t* max_steps, const double* tol, bool record_final, const Interrupt& interrupted,
              LoopResult* results) {
         // (an empty `interrupted` never interrupts)
+        if (!networks_.empty() && depth_ < 1) throw std::invalid_argument("a batch needs its shape (set_shape)");
         // Every network's state is read (finite? its fingerprint) on the batch's threads before
         // any steps, and only if all are finite does any network note a change (as one network's
         // check() would): a call that fails here leaves every network as it was. The steps below
@@ -166,12 +194,34 @@ public:
         };
         const int extra = helpers_for(units);
         on_threads(extra, work, [&] {
-            if (!stop.load() && interrupted && interrupted()) stop.store(true);
+            try {  // (on the calling thread, in a parallel region: an exception must not leave it)
+                if (!stop.load() && interrupted && interrupted()) stop.store(true);
+            } catch (...) {
+                stop.store(true);
+                if (!failed.exchange(true)) failure = std::current_exception();
+            }
         });
         if (failure) std::rethrow_exception(failure);
     }
 
 private:
+    // The batch's shape is the first one known (an engine's or set_shape's); every later one
+    // must equal it.
+    void check_shape(Index depth, Index dim, const std::string& which) {
+        if (depth_ == 0) {
+            depth_ = depth;
+            dim_ = dim;
+        } else if (depth != depth_ || dim != dim_) {
+            throw std::invalid_argument(which + " has (depth, d) = (" + std::to_string(depth) + ", " +
+                                        std::to_string(dim) + "), the batch's networks (" + std::to_string(depth_) +
+                                        ", " + std::to_string(dim_) + ")");
+        }
+    }
+    // The networks' state size (`otherwise` when there is none yet).
+    std::size_t networks_size(std::size_t otherwise) const {
+        return networks_.empty() ? otherwise : networks_[0]->size();
+    }
+
     // The first failure (the lowest index) among work shared by threads.
     class Failures {
     public:

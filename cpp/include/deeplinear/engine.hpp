@@ -25,6 +25,14 @@ public:
     Engine& operator=(const Engine&) = delete;
     virtual ~Engine() = default;
 
+    // The shape of the layers it steps, (depth L, d); {0, 0} for an engine whose state is not
+    // a stack of layers (the spectral one) or that does not say (a caller's own engine).
+    struct Shape {
+        Index depth = 0;
+        Index dim = 0;
+    };
+    virtual Shape shape() const { return {}; }
+
     // run_loop from the caller's state (the layers the engine was made for), which the call
     // leaves holding its last completed state; `result` says how far it got, also when it
     // throws. history.diagnostic_count > 0 records diagnostics.
@@ -53,6 +61,9 @@ public:
 
 // The engine of `params.method` on the layers (caller-owned, live for the engine's lifetime)
 // towards phi (caller-owned, likewise); every call runs as `context` says (threads, kernels).
+// std::invalid_argument for a shape below 1 (or whose L·d² does not fit an Index), no layers or
+// target, an unknown method, or a parameter out of its range: lr finite > 0, gamma finite > 0
+// (power projection) or ≥ 0 (step-and-project's start), psi finite > 0, kappa finite ≥ 0.
 template <class T>
 std::unique_ptr<Engine<T>> make_engine(LayerStack<T> layers, const T* phi, const MethodParams<T>& params,
                                        const ExecutionContext& context);

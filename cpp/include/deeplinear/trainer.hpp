@@ -38,6 +38,13 @@ public:
     Trainer(T* state, std::size_t size, std::unique_ptr<Engine<T>> engine, const TrainerSettings& settings)
         : state_(state), size_(size), engine_(std::move(engine)), settings_(settings) {
         if (settings_.record_every < 1) throw std::invalid_argument("record_every must be >= 1");
+        if (!engine_ || state_ == nullptr) throw std::invalid_argument("a trainer needs a state and an engine");
+        const typename Engine<T>::Shape shape = engine_->shape();
+        if (shape.depth > 0 && static_cast<std::size_t>(shape.depth * shape.dim * shape.dim) != size_) {
+            throw std::invalid_argument(
+                "the state's size " + std::to_string(size_) +
+                " is not the engine's depth * d * d = " + std::to_string(shape.depth * shape.dim * shape.dim));
+        }
         history_.diagnostic_count = settings_.diagnostics ? kDiagnosticCount : 0;
         fingerprint_ = check_state().hash;
     }
@@ -132,6 +139,9 @@ public:
     bool recorded_current() const { return recorded_current_; }
     const History& history() const { return history_; }
     const TrainerSettings& settings() const { return settings_; }
+    // The engine's shape of the layers (Engine::shape: {0, 0} where it does not say).
+    typename Engine<T>::Shape shape() const { return engine_->shape(); }
+    std::size_t size() const { return size_; }
 
     // The step size and the record grid of the calls to come (the history so far stays).
     void set_lr(double lr) {
