@@ -219,3 +219,89 @@ def test_networks_of_a_cancelled_batch_that_had_converged_are_stored(
     finally:
         timer.join()
     assert stored_keys(tmp_path) == {sweep_module.config_key(configs[i]) for i in (0, 1)}
+
+
+# -- a cluster that goes away ------------------------------------------------------------------
+class _PendingForEver(concurrent.futures.Executor):
+    """A Dask client's executor after its scheduler died: the first task runs, and from then on
+    the client is closed and every future stays pending (as Dask left them, for ever)."""
+
+    def __init__(self, client: _LostClient) -> None:
+        self.client = client
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        if self.client.status == "running":
+            future.set_result(fn(*args, **kwargs))
+            self.client.status = "closed"
+        return future
+
+
+class _LostClient:
+    __module__ = "distributed.client"  # (what dl.sweep recognizes a Dask client by)
+    status = "running"
+
+    def nthreads(self) -> dict[str, int]:
+        return {"tcp://worker": 1}
+
+    def get_executor(self, pure: bool = False) -> _PendingForEver:
+        return _PendingForEver(self)
+
+
+def _one_task_per_config(count: int) -> list[dict]:
+    # (targets of different d go to different tasks)
+    return [
+        {
+            "target": "spd",
+            "target_params": {"d": 2 + k, "cond": 2.0},
+            "depth": 2,
+            "lr": 0.05,
+            "max_steps": 20,
+        }
+        for k in range(count)
+    ]
+
+
+def test_a_sweep_whose_dask_client_lost_its_scheduler_ends_with_errors(tmp_path: Path) -> None:
+    # the futures of a client whose scheduler was killed stayed pending: dl.sweep waited for ever
+    configs = _one_task_per_config(4)
+    finished: dict[str, object] = {}
+    worker = threading.Thread(
+        target=lambda: finished.update(
+            table=dl.sweep(configs, executor=_LostClient(), store=tmp_path, progress=False)
+        ),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "the sweep waited for ever"
+    table = finished["table"]
+    assert table["status"].tolist() == ["max_steps"] + ["error"] * 3  # type: ignore[index]
+    assert all("the Dask client is closed" in e for e in table["error"][1:])  # type: ignore[index]
+    # only the finished run is stored: a rerun would run the others
+    again = dl.sweep(configs, store=tmp_path, progress=False)
+    assert again["cached"].tolist() == [True, False, False, False]
+
+
+def test_runs_that_a_dask_cluster_cancels_are_errors_not_interrupted_runs(tmp_path: Path) -> None:
+    # a cluster closed mid-sweep cancels its futures: their rows said "interrupted" with no error,
+    # as if Ctrl-C had stopped them, and the sweep returned normally
+    with dask_client() as client:
+        real = client.get_executor
+
+        def cancelling(pure: bool = False):  # type: ignore[no-untyped-def]
+            executor = real(pure=pure)
+            submit = executor.submit
+
+            def submit_and_cancel(fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+                future = submit(fn, *args, **kwargs)
+                future.cancel()
+                return future
+
+            executor.submit = submit_and_cancel  # type: ignore[method-assign]
+            return executor
+
+        client.get_executor = cancelling  # type: ignore[method-assign]
+        table = dl.sweep(_one_task_per_config(2), executor=client, store=tmp_path, progress=False)
+    assert table["status"].tolist() == ["error", "error"]
+    assert all("cancelled by the executor" in e for e in table["error"])

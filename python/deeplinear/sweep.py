@@ -25,7 +25,7 @@ import numpy as np
 from ._progress import PLAIN_INTERVAL, Progress
 from ._sweep_store import ROW_FIELDS as ROW_FIELDS  # the row fields, as in deeplinear 0.1
 from ._sweep_store import Store, storable
-from ._sweep_tasks import CancelToken, batch_key, not_run, run_task, work_of
+from ._sweep_tasks import CancelToken, batch_key, run_task, work_of
 
 __all__ = ["config_key", "grid", "run_config", "run_sweep_file", "sweep"]
 
@@ -329,6 +329,7 @@ def _run_pending(
     """Run the pending configs in tasks, filling ``results`` and the store as tasks finish."""
     pool, workers, in_process = _resolve_executor(executor)
     own = pool if executor is None else None
+    client = executor if _is_dask_client(executor) else None
     tasks = _tasks(configs, pending, workers, batch)
     writer = folder.writer() if folder is not None else None
     token = CancelToken()
@@ -339,8 +340,9 @@ def _run_pending(
     def collect(future: concurrent.futures.Future[Any], task: list[int]) -> None:
         try:
             outcomes = future.result()
-        except concurrent.futures.CancelledError:
-            outcomes = [(not_run(), False)] * len(task)
+        except concurrent.futures.CancelledError:  # not by the sweep (it collects none it cancels)
+            error = RuntimeError("cancelled by the executor before it finished (a cluster closed?)")
+            outcomes = [(_worker_error(error), False)] * len(task)
         except BaseException as exc:  # the worker failed (a process died, Dask gave up)
             outcomes = [(_worker_error(exc), False)] * len(task)
         for index, (result, deterministic) in zip(task, outcomes):
@@ -385,6 +387,22 @@ def _run_pending(
                 )
                 for future in done:
                     collect(future, running.pop(future))
+                if not done and client is not None and _client_closed(client):
+                    # Dask leaves the futures of a client that lost its scheduler pending for
+                    # ever: their runs, and those not submitted yet, end as errors (not stored)
+                    lost = RuntimeError(
+                        f"the Dask client is {client.status}: its scheduler is gone"
+                    )
+                    for future in list(running):
+                        future.cancel()
+                        task = running.pop(future)
+                        dead: concurrent.futures.Future[Any] = concurrent.futures.Future()
+                        dead.set_exception(lost)
+                        collect(dead, task)
+                    for task in queue:
+                        dead = concurrent.futures.Future()
+                        dead.set_exception(lost)
+                        collect(dead, task)
                 if writer is not None and writer.due():
                     writer.flush()
                 if guard.received:
@@ -420,6 +438,12 @@ def _run_pending(
             own.shutdown(wait=True)
         if guard.received:
             raise KeyboardInterrupt(f"after the last run: all {len(pending)} runs finished")
+
+
+def _client_closed(client: Any) -> bool:
+    """Whether a Dask client has closed (its scheduler lost for good, or closed by its owner)."""
+    status = getattr(client, "status", "running")
+    return isinstance(status, str) and status in ("closing", "closed", "failed")
 
 
 def _worker_error(exc: BaseException) -> dict[str, Any]:
