@@ -174,3 +174,89 @@ def test_batch_layers_edited_before_save_are_recorded_by_the_loaded_batch_too(tm
         np.testing.assert_array_equal(two.loss_steps, one.loss_steps)
         np.testing.assert_array_equal(two.losses, one.losses)
     assert list(saved.history(1).loss_steps).count(2) == 2
+
+
+# -- copies and pickles: through a checkpoint ---------------------------------------------------
+_TARGET = np.array([[1.2, 0.3, 0.0], [0.1, 0.9, 0.2], [0.0, 0.3, 1.1]])
+
+
+def _on_record(step, layers, loss):  # (a callback that pickles)
+    return None
+
+
+def _copies(trainer):
+    import copy
+    import pickle
+
+    return [copy.copy(trainer), copy.deepcopy(trainer), pickle.loads(pickle.dumps(trainer))]
+
+
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [
+        ("gd", {}),
+        ("power_projection", {"gamma": 0.5}),
+        ("step_and_project", {"psi": 0.5}),
+        ("penalty", {"kappa": 0.1}),
+    ],
+)
+def test_a_copy_of_a_trainer_is_independent_and_continues_bit_for_bit(method, options) -> None:
+    # copy.copy aliased the live layers and session (stepping the copy stepped the original);
+    # deepcopy and pickle raised TypeError about an internal class
+    trainer = dl.Trainer(
+        _TARGET, 3, method, lr=0.05, record_every=3, callback=_on_record, **options
+    )
+    trainer.step(7)
+    copies = _copies(trainer)
+    for copied in copies:
+        assert copied.layers is not trainer.layers and copied.callback is _on_record
+    copies[0].step(5)  # stepping a copy leaves the original (and the other copies) as they were
+    assert trainer.steps == 7 and copies[1].steps == 7
+    trainer.step(5)
+    for copied in copies[1:]:
+        copied.step(5)
+    for copied in copies:
+        np.testing.assert_array_equal(copied.layers, trainer.layers)
+        np.testing.assert_array_equal(copied.losses, trainer.losses)
+        assert copied.status == trainer.status and copied.lr == trainer.lr
+
+
+def test_a_copy_of_a_batch_is_independent_and_continues_bit_for_bit() -> None:
+    batch = dl.BatchTrainer(np.stack([_TARGET] * 3), 3, lr=[0.05, 0.04, 0.03], record_every=4)
+    batch.step(5)
+    copies = _copies(batch)
+    copies[0].step(3)
+    assert batch.steps.tolist() == [5, 5, 5]
+    batch.step(3)
+    for copied in copies[1:]:
+        copied.step(3)
+    for copied in copies:
+        np.testing.assert_array_equal(copied.layers, batch.layers)
+        np.testing.assert_array_equal(copied.history(2).losses, batch.history(2).losses)
+
+
+def test_a_callback_can_branch_the_run_it_is_called_from() -> None:
+    import copy
+
+    branches = []
+
+    def branch(step, layers, loss):
+        if step == 10:
+            branches.append(copy.deepcopy(trainer))
+
+    trainer = dl.Trainer(_TARGET, 3, lr=0.05, record_every=10, callback=branch)
+    trainer.run(20)
+    (branched,) = branches
+    assert branched.steps == 10 and branched.callback is branch
+    branched.callback = None
+    branched.run(10)
+    np.testing.assert_array_equal(branched.layers, trainer.layers)
+
+
+def test_a_trainer_with_layers_that_cannot_be_saved_cannot_be_copied() -> None:
+    import copy
+
+    trainer = dl.Trainer(_TARGET, 2, lr=0.05)
+    trainer.layers[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        copy.deepcopy(trainer)

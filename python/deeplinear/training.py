@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 import numbers
 import os
+import tempfile
 import threading
 import time
 import warnings
@@ -263,6 +264,14 @@ class _Cadence:
             self.limit *= 2
 
 
+def _restored(kind: Any, checkpoint: bytes, callback: Any, progress: bool) -> Any:
+    """A Trainer or BatchTrainer (``kind``) from a checkpoint's bytes (copies and pickles)."""
+    with tempfile.TemporaryDirectory(prefix="deeplinear-copy-") as folder:
+        path = Path(folder) / "state.npz"
+        path.write_bytes(checkpoint)
+        return kind.load(path, callback=callback, progress=progress)
+
+
 class _Live:
     """What a Trainer and a BatchTrainer share: the live layers (stepped in place by the compiled
     session), a guard against use from two threads, and cancellation."""
@@ -300,6 +309,28 @@ class _Live:
             if new.shape != self._layers.shape:
                 raise ValueError(f"layers must have shape {self._layers.shape}, got {new.shape}")
             self._layers[...] = new
+
+    # -- copies: through a checkpoint, so that a copy continues exactly as save/load would ----
+    def __copy__(self) -> Any:
+        """An independent trainer in this one's state, which continues bit for bit as this one
+        would (what ``save`` and ``load`` give), with the same callback and progress setting:
+        ``copy.copy`` and ``copy.deepcopy`` branch a run (also inside a callback). ValueError
+        where ``save`` refuses (layers edited into non-finite values)."""
+        return _restored(type(self), self._checkpoint_bytes(), self.callback, self.progress)  # type: ignore[attr-defined]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return self.__copy__()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickling: the checkpoint, the callback (which must itself pickle) and the progress
+        setting; unpickled, the trainer continues bit for bit as this one would."""
+        return (_restored, (type(self), self._checkpoint_bytes(), self.callback, self.progress))  # type: ignore[attr-defined]
+
+    def _checkpoint_bytes(self) -> bytes:
+        with tempfile.TemporaryDirectory(prefix="deeplinear-copy-") as folder:
+            path = Path(folder) / "state.npz"
+            self.save(path)  # type: ignore[attr-defined]
+            return path.read_bytes()
 
     def cancel(self) -> None:
         """Stop the running ``step``/``run`` as Ctrl-C would, from any thread: it returns at its
