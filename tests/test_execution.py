@@ -314,7 +314,7 @@ _FE_UPWARD, _FE_TONEAREST = 0x800, 0  # glibc's x86 values
 
 def _eigen_products(threads: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Power projection and gd's diagnostics at d = 120: Eigen's own products (the
-    factorizer's, the diagnostics') share the work among OpenMP threads at this size."""
+    factorizer's, the diagnostics') would share the work among OpenMP threads at this size."""
     rng = np.random.default_rng(0)
     phi = np.eye(120) + 0.4 * rng.standard_normal((120, 120)) / np.sqrt(120)
     projected = dl.train(
@@ -342,10 +342,10 @@ def test_eigens_products_give_the_bits_of_one_thread_under_any_rounding_mode() -
 
 
 @needs_x86_glibc
-def test_helpers_made_under_another_rounding_mode_leave_in_the_default_environment() -> None:
+def test_eigens_products_ignore_the_rounding_mode_helpers_started_with() -> None:
     # a thread whose first call on two threads makes OpenMP's helpers while it rounds upward,
-    # then rounds to nearest again: Eigen's products (which run on those helpers and adopt
-    # nothing) must then compute in the default environment, as the calling thread does
+    # then rounds to nearest again: Eigen's products (which on those helpers would adopt
+    # nothing) must give the bits of one thread
     libc = ctypes.CDLL(None)
     a = np.random.default_rng(2).random((96, 96))
     outcome: dict[str, object] = {}

@@ -24,7 +24,7 @@ public:
     void state_changed() override { this->stepper_.invalidate(); }
     bool product(T* out) override { return this->stepper_.product(out); }
     bool resume(const T* psi) override {
-        OpenMpThreads scope(this->context_);
+        EigenOnOneThread scope;
         return this->stepper_.resume(psi);
     }
 };

@@ -22,13 +22,13 @@ public:
     Shape shape() const override { return shape_; }
 
     void run(const LoopOptions& options, History& history, const Interrupt& interrupted, LoopResult& result) override {
-        OpenMpThreads scope(context_);
+        EigenOnOneThread scope;
         stepper_.begin();
         run_loop(stepper_, options, history, interrupted, result);
     }
 
     double loss() override {
-        OpenMpThreads scope(context_);
+        EigenOnOneThread scope;
         stepper_.begin();
         return static_cast<double>(stepper_.evaluate());
     }
@@ -36,7 +36,7 @@ public:
     void set_lr(double lr) override { stepper_.set_lr(static_cast<T>(lr)); }
 
     void diagnose(double* out) override {
-        OpenMpThreads scope(context_);
+        EigenOnOneThread scope;
         stepper_.begin();
         stepper_.diagnose(out);
     }

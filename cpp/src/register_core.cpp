@@ -75,7 +75,7 @@ static void register_for(py::module_& m) {
             auto out_view = layers_map(out);
             {
                 py::gil_scoped_release release;
-                OpenMpThreads threads(call_context(1));
+                EigenOnOneThread eigen;
                 HessianVectorProduct<T> hvp(layers, phi);
                 hvp.apply(direction, out_view);
             }
@@ -92,7 +92,7 @@ static void register_for(py::module_& m) {
             auto out_map = matrix_map(out);
             {
                 py::gil_scoped_release release;
-                OpenMpThreads threads(call_context(1));
+                EigenOnOneThread eigen;
                 dense_hessian(layers, phi, out_map);
             }
             return out;

@@ -20,7 +20,7 @@ static void register_for(py::module_& m) {
             {
                 py::gil_scoped_release release;
                 const auto context = call_context(1);
-                OpenMpThreads threads(context);
+                EigenOnOneThread eigen;
                 BalancedFactorizer<T> factorizer(a.rows(), context);
                 factorizer.polar(a, r_map, p_map);
             }
@@ -39,7 +39,7 @@ static void register_for(py::module_& m) {
             {
                 py::gil_scoped_release release;
                 const auto context = call_context(1);
-                OpenMpThreads threads(context);
+                EigenOnOneThread eigen;
                 BalancedFactorizer<T> factorizer(a.rows(), context);
                 if (as_stepped) {
                     // as power projection factors a stepped product: from its SVD as it comes, however

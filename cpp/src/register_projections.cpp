@@ -25,7 +25,7 @@ static void register_for(py::module_& m) {
             auto out_map = matrix_map(out);
             {
                 py::gil_scoped_release release;
-                OpenMpThreads threads(call_context(1));
+                EigenOnOneThread eigen;
                 Projector<T> projector(a.rows());
                 projector.project_positive(a, static_cast<T>(gamma), out_map);
             }
@@ -41,7 +41,7 @@ static void register_for(py::module_& m) {
             auto out_map = matrix_map(out);
             {
                 py::gil_scoped_release release;
-                OpenMpThreads threads(call_context(1));
+                EigenOnOneThread eigen;
                 Projector<T> projector(a.rows());
                 projector.project_identity_ball(a, static_cast<T>(psi), out_map);
             }

@@ -19,7 +19,7 @@ void register_for(py::module_& m) {
             {
                 py::gil_scoped_release release;
                 const auto context = call_context(1);
-                OpenMpThreads threads(context);
+                EigenOnOneThread eigen;
                 Diagnostics<T> diagnostics(layers.depth, layers.dim, context);
                 diagnostics.compute(layers, phi, data);
             }
