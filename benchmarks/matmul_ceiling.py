@@ -63,11 +63,18 @@ def main() -> None:
     peak_ring = [rng.random((512, 512)) for _ in range(3)]
     from threadpoolctl import threadpool_info
 
-    kernels = sorted({i["architecture"] for i in threadpool_info() if "architecture" in i})
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    kernels = sorted(
+        {i.get("architecture", f"{i.get('internal_api')} (architecture unknown)") for i in blas}
+    )
+    blas_threads = sorted({i.get("num_threads") for i in blas})
     print(
         f"numpy matmul GFLOP/s, float64, threads={args.threads}, median of {args.rounds} "
-        f"alternating rounds; peak = 512×512 hot; OpenBLAS kernel {', '.join(kernels)}\n"
+        f"alternating rounds; peak = 512×512 hot; OpenBLAS kernel {', '.join(kernels)}; "
+        f"BLAS threads {', '.join(map(str, blas_threads))}\n"
     )
+    if blas_threads != [args.threads]:
+        print(f"warning: the BLAS runs {blas_threads} threads, not --threads {args.threads}\n")
     print(
         "| d, L | hot | cycling 3·L operands | peak | hot % of peak | cycling % of peak "
         "| deeplinear step | deeplinear / cycling |"
@@ -100,8 +107,16 @@ def main() -> None:
         )
 
 
+def threads_argument(argv: list[str]) -> int:
+    """--threads as main()'s parser will read it (``--threads 2``, ``--threads=2``), before
+    numpy loads: the BLAS reads its thread count from the environment when it loads."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--threads", type=int, default=1)
+    return parser.parse_known_args(argv)[0].threads
+
+
 if __name__ == "__main__":
-    threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
+    threads = str(threads_argument(sys.argv[1:]))
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = threads
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # no handicap (see above)

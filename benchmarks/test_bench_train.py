@@ -58,6 +58,45 @@ def test_spectral_gd_d256_l8(benchmark) -> None:
     assert result.steps == steps
 
 
+def scipy_balanced_factors(a: np.ndarray, depth: int) -> np.ndarray:
+    """Definition 3 by scipy: A = R P (polar), Θ_j = R^{j/L} P^{1/L} R^{−(j−1)/L}, so that
+    Θ_L ⋯ Θ_1 = A and the layers are balanced (R's powers from its complex Schur form, which is
+    diagonal for a normal R)."""
+    import scipy.linalg
+
+    rotation, positive = scipy.linalg.polar(a)
+    eigenvalues, vectors = np.linalg.eigh(positive)
+    root = (vectors * eigenvalues ** (1 / depth)) @ vectors.T
+    schur, basis = scipy.linalg.schur(rotation, output="complex")
+    angles = np.diag(schur)
+
+    def power(s: float) -> np.ndarray:
+        return np.real((basis * angles**s) @ basis.conj().T)
+
+    return np.stack(
+        [power(j / depth) @ root @ power(-(j - 1) / depth) for j in range(1, depth + 1)]
+    )
+
+
+def numpy_power_projection(
+    phi: np.ndarray, depth: int, lr: float, gamma: float, steps: int
+) -> np.ndarray:
+    """Algorithm 2 as the paper states it, in numpy and scipy, from its start γ^{1/L}·I: a GD
+    step on every layer (numpy_gd_step), the chained product, its projection onto H_γ (the
+    symmetric part's eigenvalues clipped at γ, the skew part kept) and the balanced factors."""
+    layers = [gamma ** (1 / depth) * np.eye(len(phi)) for _ in range(depth)]
+    for _ in range(steps):
+        numpy_gd_step(layers, phi, lr)
+        product = np.eye(len(phi))
+        for layer in layers:
+            product = layer @ product
+        eigenvalues, vectors = np.linalg.eigh((product + product.T) / 2)
+        skew = (product - product.T) / 2
+        projected = skew + (vectors * np.maximum(eigenvalues, gamma)) @ vectors.T
+        layers = list(scipy_balanced_factors(projected, depth))
+    return np.stack(layers)
+
+
 @pytest.mark.parametrize(("dim", "depth", "steps"), [(64, 16, 100), (128, 32, 10), (256, 8, 20)])
 @pytest.mark.parametrize("method", ["gd", "power_projection"])
 def test_power_projection_against_gd(
@@ -66,14 +105,35 @@ def test_power_projection_against_gd(
     # Power-projection steps (Algorithm 2: GD step, chained product, projection onto H_γ,
     # balanced factorization) against GD steps of the same size: compare within the group. A
     # call's first power-projection step is an ordinary one and its last forms the layers (the
-    # steps between stay factored, power_projection.hpp); `steps` amortizes both.
+    # steps between stay factored, power_projection.hpp); `steps` amortizes both. The agreement
+    # check: the timed call's product and loss are those of the same steps in numpy
+    # (numpy_power_projection, numpy_gd), and so are 3 steps towards a non-symmetric target
+    # (untimed), where a step with the wrong transposes or order shows; DEEPLINEAR_BENCH_FAULT=
+    # power_projection gives deeplinear's power projection an η 0.1 % too large (tests only).
     phi, lr = _setup(dim, depth)
-    options = {"gamma": 0.1} if method == "power_projection" else {}
+    gamma = 0.1
+    options = {"gamma": gamma} if method == "power_projection" else {}
+    fault = os.environ.get("DEEPLINEAR_BENCH_FAULT") == "power_projection"
+    ours = lr * 1.001 if fault and method == "power_projection" else lr  # deeplinear's η
     benchmark.group = f"power projection vs gd d={dim} L={depth} ({steps} steps)"
     result = benchmark(
-        dl.train, phi, depth, method, lr=lr, max_steps=steps, record_every=steps, **options
+        dl.train, phi, depth, method, lr=ours, max_steps=steps, record_every=steps, **options
     )
     assert result.steps == steps
+    rng = np.random.default_rng(dim)
+    asym = np.eye(dim) + 0.3 * rng.standard_normal((dim, dim)) / np.sqrt(dim)
+    for goal, count, run in [
+        (phi, steps, result),
+        (asym, 3, dl.train(asym, depth, method, lr=ours, max_steps=3, **options)),
+    ]:
+        if method == "power_projection":
+            expected = numpy_power_projection(goal, depth, lr, gamma, count)
+        else:
+            expected = np.stack(numpy_gd(goal, depth, lr, count))
+        expected_product = dl.product(expected)
+        np.testing.assert_allclose(dl.product(run.layers), expected_product, rtol=0, atol=1e-9)
+        expected_loss = 0.5 * float(np.sum((expected_product - goal) ** 2))
+        np.testing.assert_allclose(run.final_loss, expected_loss, rtol=1e-8)
     if method == "power_projection":  # balanced: each layer's singular values are σ(Θ_{1:L})^{1/L}
         sigma = np.linalg.svd(dl.product(result.layers), compute_uv=False) ** (1 / depth)
         for layer in result.layers:
