@@ -42,19 +42,19 @@ public:
     // parameters, stop rules and record grids are their own).
     void add(std::unique_ptr<Trainer<T>> network, const T* phi, const MethodParams<T>& params) {
         if (!network || phi == nullptr) throw std::invalid_argument("a batch's network needs a trainer and a target");
-        const std::string which = "network " + std::to_string(networks_.size());
+        const auto which = [&] { return "network " + std::to_string(networks_.size()); };  // (only to throw)
         const typename Engine<T>::Shape shape = network->shape();
-        if (shape.depth > 0) check_shape(shape.depth, shape.dim, which);
+        if (shape.depth > 0 && !same_shape(shape.depth, shape.dim)) throw shape_error(which(), shape.depth, shape.dim);
         if (network->size() != networks_size(network->size())) {
-            throw std::invalid_argument(which + " has " + std::to_string(network->size()) +
+            throw std::invalid_argument(which() + " has " + std::to_string(network->size()) +
                                         " state values, the batch's networks " + std::to_string(networks_size(0)));
         }
         if (!networks_.empty()) {
             if (params.method != params_[0].method) {
-                throw std::invalid_argument(which + ": a batch's networks share their method (network 0's)");
+                throw std::invalid_argument(which() + ": a batch's networks share their method (network 0's)");
             }
             if (network->settings().diagnostics != networks_[0]->settings().diagnostics) {
-                throw std::invalid_argument(which + ": a batch's networks all record diagnostics, or none does");
+                throw std::invalid_argument(which() + ": a batch's networks all record diagnostics, or none does");
             }
         }
         networks_.push_back(std::move(network));
@@ -108,7 +108,7 @@ public:
     // (std::invalid_argument); needed before run() for engines that do not say.
     void set_shape(Index depth, Index dim) {
         if (depth < 1 || dim < 1) throw std::invalid_argument("a batch's depth and d must be >= 1");
-        check_shape(depth, dim, "set_shape");
+        if (!same_shape(depth, dim)) throw shape_error("set_shape", depth, dim);
         if (!networks_.empty() && networks_size(0) != static_cast<std::size_t>(depth * dim * dim)) {
             throw std::invalid_argument("set_shape: the networks hold " + std::to_string(networks_size(0)) +
                                         " state values, not depth * d * d");
@@ -206,16 +206,18 @@ public:
 
 private:
     // The batch's shape is the first one known (an engine's or set_shape's); every later one
-    // must equal it.
-    void check_shape(Index depth, Index dim, const std::string& which) {
+    // must equal it (false otherwise).
+    bool same_shape(Index depth, Index dim) {
         if (depth_ == 0) {
             depth_ = depth;
             dim_ = dim;
-        } else if (depth != depth_ || dim != dim_) {
-            throw std::invalid_argument(which + " has (depth, d) = (" + std::to_string(depth) + ", " +
-                                        std::to_string(dim) + "), the batch's networks (" + std::to_string(depth_) +
-                                        ", " + std::to_string(dim_) + ")");
         }
+        return depth == depth_ && dim == dim_;
+    }
+    std::invalid_argument shape_error(const std::string& which, Index depth, Index dim) const {
+        return std::invalid_argument(which + " has (depth, d) = (" + std::to_string(depth) + ", " +
+                                     std::to_string(dim) + "), the batch's networks (" + std::to_string(depth_) + ", " +
+                                     std::to_string(dim_) + ")");
     }
     // The networks' state size (`otherwise` when there is none yet).
     std::size_t networks_size(std::size_t otherwise) const {
