@@ -140,6 +140,7 @@ def test_compare_worker_reports_a_blas_without_an_architecture(monkeypatch) -> N
         {"user_api": "openmp", "internal_api": "openmp", "prefix": "libgomp", "version": None},
     ]  # fmt: skip
     monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: entries)
+    monkeypatch.delitem(sys.modules, "torch", raising=False)  # (its MKL is listed apart)
     assert compare_worker.blas_kernels() == [
         "libmkl_rt (mkl 2024.0, architecture unknown)",
         "libopenblas 0.3.27 Haswell",
