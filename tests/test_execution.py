@@ -102,16 +102,31 @@ def test_a_process_forked_after_threads_runs_on_one_thread_instead_of_hanging() 
             batch = dl.train_batch(phis, 3, lr=0.05, max_steps=3, threads=2).layers
             return single, batch, _core.forked_after_threads(), _core.kernel_for(200, threads=2)
 
+        def step_made_before():  # trainers made on two threads before the fork
+            made[0].step(3)
+            made[1].step(3)
+            return made[0].layers.copy(), made[1].layers.copy()
+
         if __name__ == "__main__":
             single, batch, forked, kernel = job()
             assert not forked and kernel["threads"] == min(2, _core.available_cores())
+            made = [
+                dl.Trainer(phi, 3, lr=0.05, threads=2),
+                dl.BatchTrainer(phis, 3, lr=0.05, threads=2),
+            ]
+            for trainer in made:
+                trainer.step(1)
             with multiprocessing.get_context("fork").Pool(1) as pool:
                 child = pool.apply(job)
+                stepped = pool.apply(step_made_before)
             print(np.array_equal(child[0], single), np.array_equal(child[1], batch))
             print(child[2], child[3]["threads"])
+            step_made_before()
+            for before, after in zip(stepped, made):
+                print(np.array_equal(before, after.layers))
         """
     )
-    assert out.split() == ["True", "True", str(_core.available_cores() > 1), "1"]
+    assert out.split() == ["True", "True", str(_core.available_cores() > 1), "1", "True", "True"]
 
 
 def test_threads_must_be_positive() -> None:

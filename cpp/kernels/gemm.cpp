@@ -82,7 +82,7 @@ template <class T>
 template <class Run>
 void Products<T>::share_rows(Run&& run) {
 #ifdef DEEPLINEAR_OPENMP
-    if (split_rows_ && !omp_in_parallel()) {
+    if (split_rows_ && !omp_in_parallel() && !forked_after_threads()) {  // (a context made before a fork)
         split_or_not([&](bool split) {
             if (split) {
                 const CallerFloatEnvironment caller;

@@ -247,7 +247,9 @@ private:
 
     // The helper threads for `units` units of work: one fewer than the threads, and no more than
     // there are units besides the calling thread's.
+    // None in a process forked after threads were used (execution.hpp: OpenMP's pool is gone).
     int helpers_for(std::size_t units) const {
+        if (forked_after_threads()) return 0;
         return static_cast<int>(
             std::min<std::size_t>(static_cast<std::size_t>(threads_ - 1), units == 0 ? 0 : units - 1));
     }

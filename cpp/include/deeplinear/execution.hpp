@@ -58,7 +58,8 @@ struct ExecutionContext {
 int available_cores();
 
 // Whether this process was forked from one that had made a context of several threads: then
-// ExecutionContext::make gives one thread, since GNU OpenMP's threads do not survive fork().
+// ExecutionContext::make gives one thread, since GNU OpenMP's threads do not survive fork(), and
+// the parallel regions of a context made before the fork run on the calling thread alone.
 bool forked_after_threads();
 
 // The best instruction set of our kernels that this build has and this CPU supports

@@ -208,7 +208,7 @@ private:
             other.projector.project_identity_ball_lent(layer, params_.psi, own, own + matrix, other.products);
         };
 #ifdef DEEPLINEAR_OPENMP
-        if (projection_lanes_ > 1 && !omp_in_parallel()) {
+        if (projection_lanes_ > 1 && !omp_in_parallel() && !forked_after_threads()) {
             std::vector<std::exception_ptr> failures(static_cast<std::size_t>(projection_lanes_));
             const CallerFloatEnvironment caller;
 #pragma omp parallel num_threads(projection_lanes_)
