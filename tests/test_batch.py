@@ -199,6 +199,16 @@ def test_a_network_that_diverged_and_is_then_reset_by_a_callback_resumes() -> No
     np.testing.assert_array_equal(result.layers[1], alone.layers)
 
 
+def test_a_step_budget_past_the_largest_step_count_names_its_argument() -> None:
+    trainer = dl.BatchTrainer(_phis(2, 3), 2, lr=0.04)
+    trainer.step(5)
+    with pytest.raises(ValueError, match=r"^n = 9223372036854775803 would take the step count"):
+        trainer.step(2**63 - 5)
+    with pytest.raises(ValueError, match=r"^max_steps = 9223372036854775803 would take"):
+        trainer.run(2**63 - 5)
+    assert trainer.steps.tolist() == [5, 5]
+
+
 def test_a_batch_used_from_two_threads_refuses_the_second(tmp_path: Path) -> None:
     # the first thread holds the batch inside its callback: every call of a second thread is
     # refused (no torn checkpoint, no second run mixed in); reading steps and status is allowed

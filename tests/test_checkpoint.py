@@ -260,3 +260,46 @@ def test_a_trainer_with_layers_that_cannot_be_saved_cannot_be_copied() -> None:
     trainer.layers[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="finite"):
         copy.deepcopy(trainer)
+
+
+def test_a_copy_made_in_a_callback_after_its_edit_continues_bit_for_bit() -> None:
+    # the original records the edited state without calling back; the copy's checkpoint said
+    # "not recorded", so the copy recorded it and called the callback (which edited) again
+    import copy
+
+    calls: dict[str, list[int]] = {"original": [], "copy": []}
+    branches = []
+
+    def callback(step, layers, loss):
+        calls["copy" if branches else "original"].append(step)
+        if step == 10 and not branches:
+            layers[0] *= 1.05
+            branches.append(copy.copy(trainer))
+
+    trainer = dl.Trainer(_TARGET, 3, lr=0.05, record_every=5, callback=callback)
+    result = trainer.run(20)
+    (branch,) = branches
+    calls["original"], calls["copy"] = calls["original"] + calls["copy"], []
+    branched = branch.run(10)
+    assert calls == {"original": [0, 5, 10, 15, 20], "copy": [15, 20]}
+    np.testing.assert_array_equal(branched.layers, result.layers)
+    np.testing.assert_array_equal(branch.loss_steps, trainer.loss_steps)
+    np.testing.assert_array_equal(branch.losses, trainer.losses)
+
+
+class _Holder:
+    def __init__(self) -> None:
+        self.trainer = dl.Trainer(_TARGET, 2, lr=0.05, callback=self.on_record)
+
+    def on_record(self, step, layers, loss):
+        return None
+
+
+def test_a_deep_copy_copies_the_object_a_callback_belongs_to() -> None:
+    import copy
+    import pickle
+
+    holder = _Holder()
+    for copied in (copy.deepcopy(holder), pickle.loads(pickle.dumps(holder))):
+        assert copied.trainer.callback.__self__ is copied
+    assert copy.copy(holder.trainer).callback.__self__ is holder

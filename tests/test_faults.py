@@ -235,6 +235,22 @@ def test_layers_edited_between_calls_are_called_back_with_their_own_layers(
     _called_back_with(seen)
 
 
+def test_a_run_whose_converged_state_a_callback_edits_goes_on() -> None:
+    # the callback moves the converged state away once: the run went on reporting "converged"
+    # with a final loss far above tol (as a batch network did)
+    edits = []
+
+    def callback(step, layers, loss):
+        if loss <= 1e-3 and not edits:
+            edits.append(step)
+            layers[0] *= 1.5
+
+    result = dl.train(PHI, 3, lr=0.05, max_steps=10_000, tol=1e-3, callback=callback)
+    assert result.status == "converged" and result.final_loss <= 1e-3
+    assert result.steps > edits[0]
+    assert result.final_loss == pytest.approx(reference_loss(result.layers, PHI), rel=1e-12)
+
+
 def test_a_callback_that_saves_after_a_divergence_saves_a_loadable_checkpoint(
     tmp_path: Path,
 ) -> None:

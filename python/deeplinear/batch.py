@@ -30,7 +30,6 @@ from ._atomic import atomic_write
 from ._methods import PARAMETER_NAMES, SPECS, resolve
 from ._progress import Progress
 from ._validation import (
-    INT64_MAX,
     as_float_array,
     check_depth,
     check_int,
@@ -385,6 +384,7 @@ class BatchTrainer(_Live):
         n = check_int(n, "n", 0)
         with self._using():
             self._check_not_in_callback()
+            self._check_budget(n, "n")
             self._drive(n, 0.0, show_progress=False, record_final=False)
             return self._session.loss()
 
@@ -398,6 +398,7 @@ class BatchTrainer(_Live):
         tols = _per_network(tol, "tol", len(self), check_nonnegative)
         with self._using():
             self._check_not_in_callback()
+            self._check_budget(max_steps, "max_steps")
             first = self._session.history_sizes.copy()
             self._drive(max_steps, tols, show_progress=self.progress, record_final=True)
             histories = [self._session.history(b, int(first[b])) for b in range(len(self))]
@@ -432,8 +433,6 @@ class BatchTrainer(_Live):
         session = self._session
         count = len(self)
         tols = np.broadcast_to(np.asarray(tol, dtype=np.float64), (count,)).copy()
-        if int(session.steps.max()) > INT64_MAX - max_steps:
-            raise ValueError("max_steps would take a step count past 2**63 - 1")
         status = np.full(count, "max_steps", dtype=object)
         self.status = status  # live: a callback that saves the batch saves the statuses so far
         done = np.zeros(count, dtype=bool)  # stopped for good in this call

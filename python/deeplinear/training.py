@@ -20,6 +20,7 @@ Methods (``Θ_i`` are the layers, ``G_i`` the gradients of Lemma 1, all layers m
 
 from __future__ import annotations
 
+import copy
 import inspect
 import numbers
 import os
@@ -319,12 +320,25 @@ class _Live:
         return _restored(type(self), self._checkpoint_bytes(), self.callback, self.progress)  # type: ignore[attr-defined]
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        return self.__copy__()
+        """As ``__copy__``, with the callback deep-copied too (so that an object holding the
+        trainer and its callback's object is copied whole, as deepcopy copies)."""
+        copied = _restored(type(self), self._checkpoint_bytes(), None, self.progress)  # type: ignore[attr-defined]
+        memo[id(self)] = copied
+        copied.callback = copy.deepcopy(self.callback, memo)  # type: ignore[attr-defined]
+        return copied
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickling: the checkpoint, the callback (which must itself pickle) and the progress
         setting; unpickled, the trainer continues bit for bit as this one would."""
         return (_restored, (type(self), self._checkpoint_bytes(), self.callback, self.progress))  # type: ignore[attr-defined]
+
+    def _check_budget(self, count: int, name: str) -> None:
+        """ValueError naming ``name`` when ``count`` more steps would take a step count past
+        2**63 − 1 (checked before a call, which callbacks and progress reports cut in chunks)."""
+        steps = np.asarray(self.steps)  # type: ignore[attr-defined]
+        most = int(steps.max()) if steps.size else 0
+        if count > INT64_MAX - most:
+            raise ValueError(f"{name} = {count} would take the step count past 2**63 - 1 ({most})")
 
     def _checkpoint_bytes(self) -> bytes:
         with tempfile.TemporaryDirectory(prefix="deeplinear-copy-") as folder:
@@ -424,6 +438,7 @@ class Trainer(_Live):
         self.status = "max_steps"
         self._lock = threading.RLock()
         self._in_callback = False
+        self._edited = False  # (by the last callback: see _record_edit)
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -500,8 +515,11 @@ class Trainer(_Live):
                     "layers must contain only finite values (found NaN or inf): not saved"
                 )
             # Layers edited in place since the last call: noted now, as the next call would note
-            # them (it records the edited state first), so that the loaded trainer does the same.
+            # them (it records the edited state first), so that the loaded trainer does the same;
+            # inside a callback, recorded now, as this trainer will once the callback returns.
             self._session.check()
+            if self._in_callback:
+                self._record_edit()
             losses, loss_steps, diagnostics = self._session.history(0)
             _checkpoint.write(
                 Path(path),
@@ -631,14 +649,6 @@ class Trainer(_Live):
                 diagnostics=diagnostics,
             )
 
-    def _check_budget(self, count: int, name: str) -> None:
-        """ValueError naming ``name`` when ``count`` more steps would take the step count past
-        2**63 − 1 (checked before a call that a callback or progress report cuts in chunks)."""
-        if count > INT64_MAX - self.steps:
-            raise ValueError(
-                f"{name} = {count} would take the step count past 2**63 - 1 (steps = {self.steps})"
-            )
-
     def _interrupted(self) -> float:
         """After Ctrl-C: the current state recorded (if it is not yet: also where a callback
         edited it), a warning; returns ℓ."""
@@ -695,8 +705,29 @@ class Trainer(_Live):
                     self.status = status
                 if self.callback is not None and self._call_back(first, status):
                     return
-                if finished:
+                if finished and not self._resumes(status, target):
                     return
+
+    def _resumes(self, status: str, target: int) -> bool:
+        """Whether a run that converged or diverged goes on: the callback edited the state it
+        stopped at (its status described the layers it had), and steps are left."""
+        if not (self._edited and status in ("converged", "diverged")):
+            return False
+        if self._session.steps >= target:
+            return False
+        self.status = "max_steps"
+        return True
+
+    def _record_edit(self) -> None:
+        """A state the callback edited, recorded again now (not called back: the callback made
+        it), rather than by the next compiled call, whose records are called back after it
+        steps, with the layers of a later step; notes the edit (``_edited``)."""
+        session = self._session
+        session.check()
+        if not session.recorded_current:
+            self._edited = True
+            if session.steps % self.record_every == 0:
+                session.record_current()
 
     def _record_due_start(self) -> bool:
         """With a callback, a start on the record grid that is not yet recorded (also one edited
@@ -715,6 +746,7 @@ class Trainer(_Live):
         """Call the callback for each record from index ``first`` on; True when the run must
         stop (the callback returned True, or wrote non-finite values into the layers: the state
         before the callback is restored and the run ends as diverged)."""
+        self._edited = False
         losses, loss_steps, _ = self._session.history(first)
         if not len(losses):
             return False
@@ -735,12 +767,7 @@ class Trainer(_Live):
         if stop:
             self.status = "stopped" if status == "max_steps" else status
             return True
-        # A state the callback edited is recorded again now (not called back: the callback made
-        # it), rather than by the next compiled call, whose records are called back after it
-        # steps, with the layers of a later step.
-        self._session.check()
-        if not self._session.recorded_current and self._session.steps % self.record_every == 0:
-            self._session.record_current()
+        self._record_edit()
         return False
 
 
