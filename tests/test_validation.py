@@ -546,3 +546,11 @@ def test_run_settings_fixed_at_construction_cannot_be_assigned(batch: bool, name
     with pytest.raises(AttributeError):
         setattr(trainer, name, 2 if name == "threads" else True)
     assert getattr(trainer, name) == before
+
+
+def test_a_nonzero_parameter_that_float32_rounds_to_zero_is_refused_as_such() -> None:
+    # κ = 0 is allowed: the message said "it must be > 0" for κ = 1e-50
+    phi = np.eye(3, dtype=np.float32) * 1.1
+    dl.train(phi, 2, "penalty", kappa=0.0, lr=0.01, max_steps=1)
+    with pytest.raises(ValueError, match=r"kappa = 1e-50 is 0.0 in float32: a nonzero kappa must"):
+        dl.train(phi, 2, "penalty", kappa=1e-50, lr=0.01, max_steps=1)

@@ -181,7 +181,8 @@ def check_representable(value: float, name: str, dtype: np.dtype) -> float:
         rounded = dtype.type(value)
     if not (np.isfinite(rounded) and rounded != 0):
         raise ValueError(
-            f"{name} = {value} is {rounded} in {dtype.name}: it must be > 0 and finite there"
+            f"{name} = {value} is {rounded} in {dtype.name}: a nonzero {name} must stay nonzero "
+            "and finite there"
         )
     return value
 
