@@ -341,10 +341,20 @@ def _run_pending(
         try:
             outcomes = future.result()
         except concurrent.futures.CancelledError:  # not by the sweep (it collects none it cancels)
-            error = RuntimeError("cancelled by the executor before it finished (a cluster closed?)")
-            outcomes = [(_worker_error(error), False)] * len(task)
+            fail(
+                task,
+                RuntimeError("cancelled by the executor before it finished (a cluster closed?)"),
+            )
+            return
         except BaseException as exc:  # the worker failed (a process died, Dask gave up)
-            outcomes = [(_worker_error(exc), False)] * len(task)
+            fail(task, exc)
+            return
+        record(task, outcomes)
+
+    def fail(task: list[int], error: BaseException) -> None:
+        record(task, [(_worker_error(error), False)] * len(task))
+
+    def record(task: list[int], outcomes: list[tuple[dict[str, Any], bool]]) -> None:
         for index, (result, deterministic) in zip(task, outcomes):
             results[index] = result
             if result["status"] == "error":
@@ -395,14 +405,9 @@ def _run_pending(
                     )
                     for future in list(running):
                         future.cancel()
-                        task = running.pop(future)
-                        dead: concurrent.futures.Future[Any] = concurrent.futures.Future()
-                        dead.set_exception(lost)
-                        collect(dead, task)
+                        fail(running.pop(future), lost)
                     for task in queue:
-                        dead = concurrent.futures.Future()
-                        dead.set_exception(lost)
-                        collect(dead, task)
+                        fail(task, lost)
                 if writer is not None and writer.due():
                     writer.flush()
                 if guard.received:
