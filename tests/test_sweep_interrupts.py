@@ -305,3 +305,23 @@ def test_runs_that_a_dask_cluster_cancels_are_errors_not_interrupted_runs(tmp_pa
         table = dl.sweep(_one_task_per_config(2), executor=client, store=tmp_path, progress=False)
     assert table["status"].tolist() == ["error", "error"]
     assert all("cancelled by the executor" in e for e in table["error"])
+
+
+def test_ctrl_c_counts_the_queued_runs_it_cancels_as_not_finished(tmp_path: Path) -> None:
+    # with more tasks than the pool runs at once, Ctrl-C cancels queued ones: they counted as
+    # finished (with an error) in the message, which then promised more than was stored
+    longer = [
+        {**config, "target_params": {**config["target_params"], "d": d}}
+        for config in LONG[:1]
+        for d in (5, 6, 7)
+    ]
+    timer, _ = interrupt_after(0.6)
+    try:
+        with (
+            concurrent.futures.ThreadPoolExecutor(1) as pool,
+            pytest.raises(KeyboardInterrupt, match=r"^4 of 7 runs finished"),
+        ):
+            dl.sweep(SHORT + longer, store=tmp_path, progress=False, executor=pool)
+    finally:
+        timer.join()
+    assert stored_keys(tmp_path) == {sweep_module.config_key(c) for c in SHORT}

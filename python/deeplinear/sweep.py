@@ -25,7 +25,7 @@ import numpy as np
 from ._progress import PLAIN_INTERVAL, Progress
 from ._sweep_store import ROW_FIELDS as ROW_FIELDS  # the row fields, as in deeplinear 0.1
 from ._sweep_store import Store, storable
-from ._sweep_tasks import CancelToken, batch_key, run_task, work_of
+from ._sweep_tasks import CancelToken, batch_key, not_run, run_task, work_of
 
 __all__ = ["config_key", "grid", "run_config", "run_sweep_file", "sweep"]
 
@@ -336,15 +336,16 @@ def _run_pending(
     running: dict[concurrent.futures.Future[Any], list[int]] = {}
     queue = iter(tasks)
     counts = {"finished": 0, "errors": 0}
+    cancelled_by_sweep = False  # (its own cancellations at Ctrl-C: runs not run, not errors)
 
     def collect(future: concurrent.futures.Future[Any], task: list[int]) -> None:
         try:
             outcomes = future.result()
-        except concurrent.futures.CancelledError:  # not by the sweep (it collects none it cancels)
-            fail(
-                task,
-                RuntimeError("cancelled by the executor before it finished (a cluster closed?)"),
-            )
+        except concurrent.futures.CancelledError:
+            if cancelled_by_sweep:  # (at Ctrl-C) not run: the next sweep runs them
+                record(task, [(not_run(), False)] * len(task))
+            else:
+                fail(task, RuntimeError("cancelled by the executor before it finished"))
             return
         except BaseException as exc:  # the worker failed (a process died, Dask gave up)
             fail(task, exc)
@@ -414,6 +415,7 @@ def _run_pending(
                     raise KeyboardInterrupt
                 submit()
         except BaseException as exc:
+            cancelled_by_sweep = True
             with warnings.catch_warnings():  # cancelled runs warn "training interrupted"
                 warnings.filterwarnings("ignore", "training interrupted", RuntimeWarning)
                 token.cancel()
