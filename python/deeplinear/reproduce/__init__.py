@@ -140,8 +140,8 @@ def run(
 
     Each claim gets its own generator, spawned in order from ``numpy.random.SeedSequence(seed)``
     (``seed`` ≥ 0), so a seed reproduces the whole report and each claim's numbers do not depend
-    on the others. ``quick`` runs smaller experiments (seconds instead
-    of minutes); ``progress`` reports on stderr (a bar on a terminal, one line per claim with
+    on the others. ``quick`` runs smaller experiments (about a second instead of about 15 on
+    two cores); ``progress`` reports on stderr (a bar on a terminal, one line per claim with
     the time elapsed in a file or a pipe); ``command`` is recorded in the report;
     ``engine`` computes what the claims check (default: deeplinear itself, see ``engine``).
 
@@ -155,7 +155,8 @@ def run(
 
     The report (report.md, results.json, the figures) is written into a staging folder of
     its own in ``out`` and moves into ``out`` once complete, replacing a previous report's
-    files (with ``force``): an interrupted or failed run leaves ``out`` as it found it.
+    files (with ``force``): an interrupted or failed run leaves ``out`` as it found it (a folder
+    that it had to create stays, empty).
 
     Raises ReportExistsError when ``out`` is a file, or a non-empty folder and not ``force``
     (checked before any experiment runs); OutputFolderError (an OSError) when the folder cannot
