@@ -17,7 +17,9 @@ import pytest
 import deeplinear as dl
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))  # (the tests' numpy references)
 from compare_worker import numpy_gd, numpy_gd_step
+from reference import scipy_balanced_factors
 
 # (d, L, steps per timed call): the steps keep each call around 0.05–0.5 s.
 SIZES = [(4, 8, 4000), (16, 16, 1000), (64, 16, 60), (128, 32, 6), (256, 8, 6)]
@@ -56,26 +58,6 @@ def test_spectral_gd_d256_l8(benchmark) -> None:
     check = dl.spectral_gd(phi, 8, lr=lr, max_steps=6, record_every=6)
     np.testing.assert_allclose(check.layers, dense.layers, atol=1e-10)
     assert result.steps == steps
-
-
-def scipy_balanced_factors(a: np.ndarray, depth: int) -> np.ndarray:
-    """Definition 3 by scipy: A = R P (polar), Θ_j = R^{j/L} P^{1/L} R^{−(j−1)/L}, so that
-    Θ_L ⋯ Θ_1 = A and the layers are balanced (R's powers from its complex Schur form, which is
-    diagonal for a normal R)."""
-    import scipy.linalg
-
-    rotation, positive = scipy.linalg.polar(a)
-    eigenvalues, vectors = np.linalg.eigh(positive)
-    root = (vectors * eigenvalues ** (1 / depth)) @ vectors.T
-    schur, basis = scipy.linalg.schur(rotation, output="complex")
-    angles = np.diag(schur)
-
-    def power(s: float) -> np.ndarray:
-        return np.real((basis * angles**s) @ basis.conj().T)
-
-    return np.stack(
-        [power(j / depth) @ root @ power(-(j - 1) / depth) for j in range(1, depth + 1)]
-    )
 
 
 def numpy_power_projection(

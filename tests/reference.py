@@ -48,3 +48,27 @@ def run_session(
     _, taken, _ = session.run(steps, 0.0, True)
     assert taken == steps
     return layers, session.history(0)[0]
+
+
+def scipy_balanced_factors(a: np.ndarray, depth: int) -> np.ndarray:
+    """Def. 3 with Θ_j = R^{j/L} P^{1/L} R^{−(j−1)/L}, so that Θ_L ⋯ Θ_1 = A = R P (A = R P is
+    scipy's polar decomposition)."""
+    import scipy.linalg
+
+    r, p = scipy.linalg.polar(a)
+    eigenvalues, vectors = np.linalg.eigh(p)
+    root = (vectors * eigenvalues ** (1 / depth)) @ vectors.T
+
+    # R is normal: its complex Schur form is diagonal, R^s = Z diag(λ^s) Z* (principal powers).
+    schur, basis = scipy.linalg.schur(r, output="complex")
+    eigenvalues_r = np.diag(schur)
+
+    def rotation_power(s: float) -> np.ndarray:
+        return np.real((basis * eigenvalues_r**s) @ basis.conj().T)
+
+    return np.stack(
+        [
+            rotation_power(j / depth) @ root @ rotation_power(-(j - 1) / depth)
+            for j in range(1, depth + 1)
+        ]
+    )
