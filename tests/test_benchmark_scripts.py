@@ -156,14 +156,8 @@ def test_batch_compare_runs_and_every_network_agrees_with_numpy() -> None:
 def test_batch_compare_flags_a_network_that_trained_wrong() -> None:
     # The last network's target is off by 1e-3 in the batch's worker (a hook for this test):
     # the mean of the losses would barely move; the per-network check names it.
-    command = [sys.executable, str(BENCHMARKS / "batch_compare.py")]
-    completed = subprocess.run(
-        [*command, "--rounds", "1", "--sizes", "5x3x2x20"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        env={**os.environ, "DEEPLINEAR_BENCH_FAULT": "deeplinear"},
+    completed = launch(
+        "batch_compare.py", "--rounds", "1", "--sizes", "5x3x2x20", env=with_fault("deeplinear")
     )
     assert completed.returncode != 0
     assert "deeplinear disagrees with numpy on network 4" in completed.stderr
