@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from deeplinear import cli, reproduce
+from deeplinear import batch, cli, reproduce, training
 from deeplinear.reproduce.engine import Engine
 
 
@@ -58,3 +59,28 @@ def test_a_bad_worker_count_is_a_value_error_before_anything_is_written(
 def test_a_given_engine_stays_in_this_process(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="default engine"):
         reproduce.run(tmp_path / "report", quick=True, progress=False, engine=Engine(), workers=2)
+
+
+def test_each_worker_runs_its_batches_on_its_share_of_the_cores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers that each start a thread per core oversubscribe the machine."""
+    monkeypatch.setattr(training, "available_cores", lambda: 8)
+    assert [reproduce._worker_threads(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    asked: list[int] = []
+    train_batch = batch.train_batch
+
+    def counting(*args: object, **kwargs: object) -> object:
+        asked.append(kwargs["threads"])  # type: ignore[arg-type]
+        return train_batch(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch, "train_batch", counting)
+    index = [c.name for c in reproduce.CLAIMS].index("theorem1")
+    claim, _ = reproduce._claim_and_figures(index, np.random.default_rng(0), True, tmp_path, 3)
+    assert claim.passed and asked and set(asked) == {3}
+
+
+@pytest.mark.parametrize("threads", [-1, 1.5, True, "2"])
+def test_a_bad_engine_thread_count_is_a_value_error(threads: object) -> None:
+    with pytest.raises(ValueError, match="threads"):
+        Engine(threads)  # type: ignore[arg-type]

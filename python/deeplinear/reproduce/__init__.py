@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import training
 from .._progress import Progress
 from .claims import CLAIMS, Claim
 from .engine import Engine
@@ -228,10 +229,11 @@ def _gathered_figures(drawn: list[Drawn]) -> tuple[list[str], str]:
 
 
 def _claim_and_figures(
-    index: int, rng: np.random.Generator, quick: bool, folder: Path
+    index: int, rng: np.random.Generator, quick: bool, folder: Path, threads: int
 ) -> tuple[Claim, Drawn]:
-    """A worker's task: claim ``index`` and its figures, drawn into ``folder``."""
-    claim = _timed_claim(index, rng, quick)
+    """A worker's task: claim ``index`` and its figures, drawn into ``folder``; its batches on
+    ``threads`` threads (the worker's share of the cores)."""
+    claim = _timed_claim(index, rng, quick, engine=Engine(threads))
     return claim, draw_figures([claim], folder)
 
 
@@ -261,6 +263,13 @@ def _submission_rank(index: int) -> int:
     return _LONGEST_FIRST.index(name) if name in _LONGEST_FIRST else len(_LONGEST_FIRST) + index
 
 
+def _worker_threads(workers: int) -> int:
+    """The threads of each worker's batches: its share of the cores the process may use. (With
+    a thread per core in every worker, `deeplinear reproduce --seed 0` took 14.6-15.4 s on a
+    2-core Zen 4, against 13.2-13.6 s with one thread each.)"""
+    return max(1, training.available_cores() // workers)
+
+
 def _ignore_ctrl_c() -> None:
     """A worker's start: Ctrl-C at a terminal reaches every process of the group, and only the
     parent handles it (by stopping the workers)."""
@@ -284,8 +293,10 @@ def _claims_in_processes(
         # Submitted longest first (the order of _LONGEST_FIRST; any other claims after them), so
         # that the short ones fill in at the end; reported in report order.
         order = sorted(range(len(generators)), key=_submission_rank)
+        threads = _worker_threads(workers)
         futures = {
-            i: executor.submit(_claim_and_figures, i, generators[i], quick, folder) for i in order
+            i: executor.submit(_claim_and_figures, i, generators[i], quick, folder, threads)
+            for i in order
         }
         for index in range(len(generators)):
             yield futures[index].result()

@@ -214,6 +214,16 @@ class Engine:
     """
 
     name = "deeplinear"
+    threads = 0  # see __init__ (a subclass with an __init__ of its own keeps the default)
+
+    def __init__(self, threads: int = 0) -> None:
+        """``threads`` for the batches of ``train`` (0: every core the process may use). A
+        batch's results do not depend on it (``train_batch`` gives the same bits on any number
+        of threads); ``deeplinear reproduce`` gives each of its worker processes its share of
+        the cores, so that two workers do not each start a thread per core."""
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ValueError(f"threads must be a non-negative integer, got {threads!r}")
+        self.threads = threads
 
     # -- batches of runs ---------------------------------------------------------------------
     def train(
@@ -299,7 +309,7 @@ class Engine:
             init=init,
             record_every=first.record_every,
             diagnostics=first.diagnostics,
-            threads=training.available_cores(),
+            threads=self.threads or training.available_cores(),
             gamma=per_network("gamma"),
             psi=per_network("psi"),
             kappa=per_network("kappa"),
