@@ -43,7 +43,10 @@ constexpr Switches kGenericSwitches{32, 32, 32};
 // AVX-512, steps/s at (256, 8), (384, 4), (512, 4): no blocks 89.6, 54–67, 16; 384: 103.7, 72.0,
 // 25.6; 256: 103.1, 74.1, 25.8; 192: 104.2, 75.1, 29.7; 128: 103.8, 73.0, 28.1. On Zen 4 (1 MB
 // of L2) depths of 96, 128, 256 and 512 ran 0.98-1.02x 192 at (512, 4) (Trainers of each depth
-// stepped in turn in one process, medians of 7 rounds, each round's spread larger).
+// stepped in turn in one process, medians of 7 rounds, each round's spread larger); on
+// 2026-12-05, builds of their own timed by benchmarks/cpp/gd_steps in 3 alternating rounds, 256,
+// 384 and 768 ran 0.995-1.034x 192 at (512, 4), 0.99-1.04x at (256, 8), 0.98-1.01x at (384, 4) and
+// 1.02-1.03x at (768, 3): within 3.5 %, on one of the two CPUs only, so 192 stays.
 constexpr std::int64_t kPackedDepth = 192;
 
 // Split between threads, the packed kernel's threads each pack all the panels of op(b) for
@@ -82,7 +85,13 @@ constexpr int kAvx2PackedRows = 6, kAvx2PackedVectors = 2;
 //     19.00 steps/s, aᵀ products 40.5-45.2 against 41.0-45.5;
 //   - tiles of 12 rows × 2 vectors (the shape of OpenBLAS's SkylakeX kernel, 16 × 12): 19.05
 //     steps/s, products 41.8-44.7.
-//   All within the rounds' spread (18.2-19.6 steps/s for each build): not adopted.
+//   All within the rounds' spread (18.2-19.6 steps/s for each build): not adopted. (_core.gemm
+//   makes its outputs and a Products, panels included, at every call: the same kernel reused,
+//   benchmarks/cpp/products 512, ran 47.9-51.5 GFLOP/s, level with OpenBLAS, on 2026-12-05.)
+//   That day, benchmarks/cpp/gd_steps in 3 alternating rounds, builds of their own: tiles of 6 × 4
+//   vectors 1.025x at (256, 8) and at (512, 4); 12 × 2 0.92-0.97x; 4 × 6 0.89-1.005x; with
+//   kPackedDepth 768, 6 × 4 tiles 1.034x at (512, 4). Not adopted: a Zen 4 packed kernel of its
+//   own for 2.5-3.4 % (docs/performance.md, "On AMD Zen 4").
 constexpr int kAvx512SmallRows = 8, kAvx512SmallVectors = 2;
 constexpr int kAvx512PackedRows = 8, kAvx512PackedVectors = 3;
 // Generic (scalars): 4 × 4 accumulators.
