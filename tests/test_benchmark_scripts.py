@@ -387,3 +387,16 @@ def test_batch_probe_runs_every_mode() -> None:
         "--rounds", "1",
     )  # fmt: skip
     assert "per layer:" in printed and "besides the layers:" in printed
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_call_overhead_runs(threads: str) -> None:
+    # The script behind a figure of docs/performance.md (tiny sizes: that it runs, and that its
+    # ratio is the ratio of its first two columns).
+    printed = run(
+        "call_overhead.py", "--sizes", "8x3", "--steps", "3", "--rounds", "1", "--threads", threads
+    )
+    row = next(line for line in printed.splitlines() if line.startswith("| 8, 3 |"))
+    cells = [float(cell) for cell in row.strip("|").split("|")[1:]]
+    assert len(cells) == (4 if threads == "1" else 6)
+    assert all(cell >= 0 for cell in cells) and cells[-1] > 0  # (ms, rounded)
