@@ -265,8 +265,8 @@ def _submission_rank(index: int) -> int:
 
 def _worker_threads(workers: int) -> int:
     """The threads of each worker's batches: its share of the cores the process may use. (With
-    a thread per core in every worker, `deeplinear reproduce --seed 0` took 14.6-15.4 s on a
-    2-core Zen 4, against 13.2-13.6 s with one thread each.)"""
+    a thread per core in every worker, `deeplinear reproduce --seed 0` took 15.4-16.2 s on a
+    2-core Zen 4, against 13.7-14.6 s with one thread each: docs/reproduce.md.)"""
     return max(1, training.available_cores() // workers)
 
 
