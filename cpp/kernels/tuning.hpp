@@ -87,7 +87,7 @@ constexpr int kAvx2PackedRows = 6, kAvx2PackedVectors = 2;
 //     steps/s, products 41.8-44.7.
 //   All within the rounds' spread (18.2-19.6 steps/s for each build): not adopted. (_core.gemm
 //   makes its outputs and a Products, panels included, at every call: the same kernel reused,
-//   benchmarks/cpp/products 512, ran 47.9-51.5 GFLOP/s, level with OpenBLAS, on 2026-12-05.)
+//   benchmarks/cpp/products 512, ran 47.9-52.1 GFLOP/s, level with OpenBLAS, on 2026-12-05.)
 //   That day, benchmarks/cpp/gd_steps in 3 alternating rounds, builds of their own: tiles of 6 × 4
 //   vectors 1.025x at (256, 8) and at (512, 4); 12 × 2 0.92-0.97x; 4 × 6 0.89-1.005x; with
 //   kPackedDepth 768, 6 × 4 tiles 1.034x at (512, 4). Not adopted: a Zen 4 packed kernel of its
