@@ -36,10 +36,7 @@ def timed(call) -> float:
 
 def measure(dim: int, depth: int, args: argparse.Namespace, columns: list[str]) -> str:
     """One table row: the medians of each column's calls, and of train / steps per round."""
-    rng = np.random.default_rng(0)
-    noise = rng.standard_normal((dim, dim))
-    phi = np.eye(dim) + 0.3 * (noise + noise.T) / np.sqrt(dim)
-    lr = 1 / (depth * (1 + np.linalg.norm(phi, 2) ** 2))
+    phi, lr = target(dim, depth)  # compare.py's target and step size
     steps, threads = args.steps, args.threads
 
     def train(count: int = steps) -> None:
@@ -101,6 +98,7 @@ if __name__ == "__main__":
     import numpy as np
 
     import deeplinear as dl
+    from compare_worker import target  # (this script's folder is first on sys.path)
     from deeplinear import _core
 
     sys.exit(main())
